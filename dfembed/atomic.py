@@ -1,0 +1,84 @@
+"""Atomic file output: write to a temporary name beside the target, then rename.
+
+A job killed at any moment therefore leaves either the old file or the complete new
+one, never a half-written file. Temporary files carry the ``.dfembed-tmp`` marker so
+that a rerun can remove leftovers of a killed run (:func:`remove_stale_temps`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+TEMP_MARKER = ".dfembed-tmp"
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
+
+    The temporary file keeps the target's suffix (so libraries that pick a format by
+    extension, such as OpenCV or Keras, still work) and is removed if the block raises.
+
+    Args:
+        target: Final path of the file.
+
+    Yields:
+        The temporary path to write to.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{target.stem}.", suffix=f"{TEMP_MARKER}{target.suffix}", dir=target.parent
+    )
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``target`` atomically, flushed to disk.
+
+    Args:
+        target: Final path of the file.
+        data: The whole content.
+
+    Returns:
+        ``target`` as a :class:`~pathlib.Path`.
+    """
+    with atomic_path(target) as tmp:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    return Path(target)
+
+
+def atomic_write_text(target: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``target`` atomically; see :func:`atomic_write_bytes`."""
+    return atomic_write_bytes(target, text.encode("utf-8"))
+
+
+def remove_stale_temps(folder: str | os.PathLike[str]) -> int:
+    """Delete temporary files left below ``folder`` by a killed run.
+
+    Args:
+        folder: Output folder to clean.
+
+    Returns:
+        The number of files removed.
+    """
+    removed = 0
+    for path in Path(folder).rglob(f"*{TEMP_MARKER}*"):
+        if path.is_file():
+            path.unlink()
+            removed += 1
+    return removed

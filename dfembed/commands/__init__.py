@@ -1,0 +1,1 @@
+"""Click commands, one module per stage; each is a thin adapter over the package API."""

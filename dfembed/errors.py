@@ -1,0 +1,17 @@
+"""Exceptions that the command-line tools turn into clear messages."""
+
+
+class DfembedError(Exception):
+    """Base class of every error that dfembed reports to a user without a traceback."""
+
+
+class ConfigError(DfembedError):
+    """A configuration file or option is invalid (unknown key, wrong type, bad value)."""
+
+
+class InputError(DfembedError):
+    """An input path, file or data set is missing, unreadable or unusable."""
+
+
+class OutputExistsError(DfembedError):
+    """An output exists already and ``--force`` was not given."""
