@@ -58,6 +58,7 @@ class _LazyGroup(click.Group):
         "train": ("dfembed.commands.train", "train_command"),
         "infer": ("dfembed.commands.infer", "infer_command"),
         "evaluate": ("dfembed.commands.evaluate", "evaluate_command"),
+        "demo": ("dfembed.commands.demo", "demo_command"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -76,5 +77,5 @@ class _LazyGroup(click.Group):
 def main() -> None:
     """dfembed: deepfake face detection by metric learning.
 
-    crop → train → infer → evaluate. Run ``dfembed COMMAND --help`` for each stage.
+    crop → train → infer → evaluate (``demo`` runs all four on a sample). Run ``dfembed COMMAND --help`` for each stage.
     """
