@@ -62,7 +62,7 @@ def compute_metrics(
         MetricsInputError: Lengths differ, arrays are empty or not 1-D, labels are not
             0/1, scores are NaN or outside [0, 1], or the threshold is outside [0, 1].
     """
-    y, s = _validate(y_true, y_score)
+    y, s = check_predictions(y_true, y_score)
     if not 0.0 <= threshold <= 1.0:
         raise MetricsInputError(f"threshold must be in [0, 1], got {threshold}")
     n_fake = int(y.sum())
@@ -96,7 +96,7 @@ def equal_error_rate(
     Raises:
         MetricsInputError: As for :func:`compute_metrics`.
     """
-    y, s = _validate(y_true, y_score)
+    y, s = check_predictions(y_true, y_score)
     if _single_class_reason(y):
         log.warning("eer is undefined (NaN): %s", _single_class_reason(y))
         return math.nan
@@ -124,7 +124,7 @@ def metrics_by_group(
         MetricsInputError: ``groups`` has a different length, or as for
             :func:`compute_metrics`.
     """
-    y, s = _validate(y_true, y_score)
+    y, s = check_predictions(y_true, y_score)
     names = np.asarray([str(g) for g in groups], dtype=object)
     if names.size != y.size:
         raise MetricsInputError(
@@ -168,8 +168,20 @@ def _single_class_reason(y: np.ndarray) -> str:
     return f"they need both classes, but all {y.size} labels are {only}"
 
 
-def _validate(y_true: Any, y_score: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Return labels as int arrays and scores as float arrays, or raise a precise error."""
+def check_predictions(y_true: Any, y_score: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Validate labels and scores and return them as arrays.
+
+    Args:
+        y_true: Labels, 1 for FAKE and 0 for REAL.
+        y_score: P(fake) per item, in [0, 1].
+
+    Returns:
+        ``(labels as int, scores as float)``, both 1-D of the same, non-zero length.
+
+    Raises:
+        MetricsInputError: Lengths differ, arrays are empty or not 1-D, labels are not
+            0/1, or scores are NaN or outside [0, 1].
+    """
     y = _as_1d(y_true, "y_true")
     s = _as_1d(y_score, "y_score")
     if y.size != s.size:
