@@ -50,7 +50,8 @@ def compute_metrics(
     Args:
         y_true: Labels, 1 for FAKE and 0 for REAL.
         y_score: P(fake) per item, in [0, 1].
-        threshold: A score ``>= threshold`` counts as a FAKE prediction (accuracy only).
+        threshold: A score ``> threshold`` counts as a FAKE prediction (accuracy only),
+            the rule of ``inference.py --hard-labels``.
 
     Returns:
         ``accuracy``, ``roc_auc``, ``log_loss`` (scores clipped to
@@ -63,18 +64,7 @@ def compute_metrics(
             0/1, scores are NaN or outside [0, 1], or the threshold is outside [0, 1].
     """
     y, s = check_predictions(y_true, y_score)
-    if not 0.0 <= threshold <= 1.0:
-        raise MetricsInputError(f"threshold must be in [0, 1], got {threshold}")
-    n_fake = int(y.sum())
-    metrics: dict[str, float] = {
-        "accuracy": float(accuracy_score(y, (s >= threshold).astype(int))),
-        "log_loss": float(
-            log_loss(y, np.clip(s, LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS), labels=[0, 1])
-        ),
-    }
-    metrics.update(_ranking_metrics(y, s))
-    metrics.update({"n": int(y.size), "n_real": int(y.size - n_fake), "n_fake": n_fake})
-    return metrics
+    return _metrics(y, s, threshold, log_undefined=True)
 
 
 def equal_error_rate(
@@ -134,14 +124,35 @@ def metrics_by_group(
     for name in sorted(set(names)):
         mask = names == name
         log.debug("metrics for group %s (%d items)", name, int(mask.sum()))
-        result[name] = compute_metrics(y[mask], s[mask], threshold)
+        result[name] = _metrics(y[mask], s[mask], threshold, log_undefined=False)
+    single = sum(1 for m in result.values() if m["n_real"] == 0 or m["n_fake"] == 0)
+    if single:
+        log.info(
+            "%d of %d groups hold a single class: their %s are NaN",
+            single, len(result), ", ".join(RANKING_METRICS),
+        )  # fmt: skip
     return result
 
 
-def _ranking_metrics(y: np.ndarray, s: np.ndarray) -> dict[str, float]:
+def _metrics(y: np.ndarray, s: np.ndarray, threshold: float, log_undefined: bool) -> dict[str, float]:
+    if not 0.0 <= threshold <= 1.0:
+        raise MetricsInputError(f"threshold must be in [0, 1], got {threshold}")
+    n_fake = int(y.sum())
+    metrics: dict[str, float] = {
+        "accuracy": float(accuracy_score(y, (s > threshold).astype(int))),
+        "log_loss": float(
+            log_loss(y, np.clip(s, LOG_LOSS_EPS, 1.0 - LOG_LOSS_EPS), labels=[0, 1])
+        ),
+    }
+    metrics.update(_ranking_metrics(y, s, log_undefined))
+    metrics.update({"n": int(y.size), "n_real": int(y.size - n_fake), "n_fake": n_fake})
+    return metrics
+
+
+def _ranking_metrics(y: np.ndarray, s: np.ndarray, log_undefined: bool) -> dict[str, float]:
     reason = _single_class_reason(y)
     if reason:
-        log.warning("%s are undefined (NaN): %s", ", ".join(RANKING_METRICS), reason)
+        log.log(logging.WARNING if log_undefined else logging.DEBUG,"%s are undefined (NaN): %s", ", ".join(RANKING_METRICS), reason)
         return {name: math.nan for name in RANKING_METRICS}
     return {
         "roc_auc": float(roc_auc_score(y, s)),

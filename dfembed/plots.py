@@ -162,7 +162,7 @@ def _tile_title(label: int | None, score: float | None) -> str:
 def _tile_colour(label: int | None, score: float | None, threshold: float) -> str:
     if label is None or score is None:
         return "black"
-    return "green" if (score >= threshold) == bool(label) else "red"
+    return "green" if (score > threshold) == bool(label) else "red"
 
 
 def _as_rgb(item: ImageOrPath) -> np.ndarray:

@@ -39,8 +39,9 @@ def test_roc_auc_by_hand() -> None:
 def test_threshold_moves_accuracy() -> None:
     # threshold 0.75: predictions 0,0,1,0,0,1,0,0 -> wrong at positions 3 and 6
     assert compute_metrics(Y, S, threshold=0.75)["accuracy"] == pytest.approx(6 / 8)
-    # a score equal to the threshold counts as FAKE
-    assert compute_metrics([1], [0.5], threshold=0.5)["accuracy"] == 1.0
+    # a score equal to the threshold counts as REAL (as inference.py --hard-labels writes it)
+    assert compute_metrics([0, 1], [0.5, 0.5], threshold=0.5)["accuracy"] == 0.5
+    assert compute_metrics([0], [0.5], threshold=0.5)["accuracy"] == 1.0
 
 
 def test_log_loss_clips_certain_mistakes() -> None:

@@ -1,10 +1,70 @@
-"""`dfembed evaluate`: not implemented yet."""
+"""``dfembed evaluate PRED_CSV LABELS``: metrics and figures of a prediction CSV."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
+from dfembed.cli import stage_options
 
-@click.command(name="evaluate", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def evaluate_command(args: tuple[str, ...]) -> None:
-    """Not implemented yet."""
-    raise click.ClickException("dfembed evaluate is not implemented yet")
+
+@click.command(name="evaluate")
+@click.argument("pred_csv", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("labels", type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Output folder (default: <PRED_CSV stem>_eval beside PRED_CSV).",
+)
+@click.option(
+    "--threshold",
+    type=float,
+    default=None,
+    help="A score above it counts as FAKE, for the accuracy (default 0.5).",
+)
+@click.option("--force", is_flag=True, help="Overwrite metrics.json and the PNGs if they exist.")
+@stage_options
+def evaluate_command(
+    pred_csv: Path, labels: Path, out_dir: Path | None, threshold: float | None, force: bool,
+    config_file: Path | None,
+) -> None:  # fmt: skip
+    """Score PRED_CSV against LABELS: accuracy, ROC AUC, log loss, AP and EER.
+
+    PRED_CSV is a submission in the Dacon (path,y) or DFDC (filename,label) format with
+    P(fake) values. LABELS is a DFDC metadata.json, a folder with real/ and fake/
+    sub-folders, or a CSV (path|filename|file, label|y with 0/1 or REAL/FAKE, optional
+    group). Rows are matched to labels by relative path, else by basename; unmatched
+    rows and labels are counted and reported. Metrics are given per source group when
+    the labels name groups (DFDC: the original video).
+
+    Writes metrics.json (with the versions used), roc.png and score_hist.png.
+    """
+    from dfembed.config import resolve_config
+    from dfembed.evaluation import EvaluateConfig, run_evaluate, default_out_dir
+
+    config = resolve_config(EvaluateConfig, config_file, {"threshold": threshold})
+    out_dir = default_out_dir(pred_csv) if out_dir is None else out_dir
+    record = run_evaluate(pred_csv, labels, out_dir, force=force, threshold=config.threshold)
+    click.echo(_summary(record, out_dir))
+
+
+def _summary(record: dict, out_dir: Path) -> str:
+    metrics = record["metrics"]
+    shown = ", ".join(
+        f"{name} {_fmt(metrics[name])}"
+        for name in ("accuracy", "roc_auc", "log_loss", "average_precision", "eer")
+    )
+    matching = record["matching"]
+    return (
+        f"{metrics['n']} predictions ({metrics['n_real']} real, {metrics['n_fake']} fake; "
+        f"{matching['rows_without_label']} rows without label, "
+        f"{matching['labels_without_row']} labels without prediction)\n{shown}\n"
+        f"metrics and plots: {out_dir}"
+    )
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.4f}"
