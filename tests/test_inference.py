@@ -9,6 +9,7 @@ import pytest
 from dfembed.config import resolve_config
 from dfembed.errors import ConfigError
 from dfembed.infer_config import InferConfig, parse_crop_options
+from conftest import shared_path
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -39,3 +40,215 @@ def test_bad_options_rejected(overrides: dict, fragment: str) -> None:
 
 def test_parse_crop_options_reads_yaml_values() -> None:
     assert parse_crop_options(("min-face-size=20", "faces=all")) == {"min_face_size": 20, "faces": "all"}
+
+
+# ---------------------------------------------------------------------------------------
+# End to end through the CLI, with a tiny model made here (B0 at 64 px, random weights).
+
+IMAGE_SIZE = 64
+VIDEO = "videos/abofeumbvv.mp4"
+
+
+def _fit_bundle(root: Path, model, image_size: int, name: str):  # noqa: ANN001, ANN202 - test helper
+    import dataclasses
+
+    import cv2
+    import numpy as np
+
+    from dfembed.classifier import ClassifierBundle, EmbeddingSVM, save_bundle
+    from dfembed.crop_config import CropConfig
+    from dfembed.media import read_image
+
+    crops = shared_path("dfdc_sample", "crops")
+    real = sorted((crops / "real").glob("*.png"))[:6]
+    fake = sorted((crops / "fake").glob("*.png"))[::8][:6]
+    images = np.stack([cv2.resize(read_image(p), (IMAGE_SIZE, IMAGE_SIZE)) for p in real + fake])
+    embeddings = np.asarray(model.predict_on_batch(images.astype("float32")))
+    svm = EmbeddingSVM(random_state=0).fit(embeddings, [0] * len(real) + [1] * len(fake))
+    # crops of 80 px are resized to the model's 64 px; 3 frames per video, every face
+    crop = CropConfig(size=80, faces="all", frames_per_video=3)
+    bundle = ClassifierBundle(svm, embeddings.shape[1], "b0", image_size, crop_config=dataclasses.asdict(crop))
+    return save_bundle(bundle, root / name)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    import keras
+
+    from dfembed.model import build_embedding_model, save_model
+
+    root = tmp_path_factory.mktemp("model")
+    keras.utils.set_random_seed(0)
+    model = build_embedding_model("b0", image_size=IMAGE_SIZE, weights="none")
+    return {
+        "model": save_model(model, root / "model.h5"),
+        "svm": _fit_bundle(root, model, IMAGE_SIZE, "svm.pkl"),
+        "svm_96": _fit_bundle(root, model, 96, "svm_96.pkl"),
+    }
+
+
+@pytest.fixture(scope="module")
+def test_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import shutil
+
+    frames = shared_path("dfdc_sample", "frames")
+    root = tmp_path_factory.mktemp("test")
+    (root / "frames").mkdir()
+    for name in ("real/abarnvbtwb-000.png", "fake/aagfhgtpmv-000.png", "fake/aapnvogymq-000.png"):
+        shutil.copy(frames / name, root / "frames" / Path(name).name)
+    shutil.copy(shared_path("faces", "dlib", "dogs.jpg"), root / "dogs.jpg")
+    (root / "broken.jpg").write_text("not an image\n")
+    (root / "videos").mkdir()
+    (root / VIDEO).symlink_to(shared_path("dfdc_sample", VIDEO))
+    return root
+
+
+def _infer(*args: object):  # noqa: ANN202 - click's Result
+    from click.testing import CliRunner
+
+    from dfembed.commands.infer import infer_command
+
+    return CliRunner().invoke(infer_command, [str(a) for a in args], catch_exceptions=False)
+
+
+def _rows(path: Path) -> list[list[str]]:
+    import csv
+
+    with path.open(newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def _record(csv_path: Path) -> dict:
+    import json
+
+    return json.loads(csv_path.with_name(f"{csv_path.stem}.dfembed-infer.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def new_csv(trained: dict[str, Path], test_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One run that creates a new submission listing every media file under TEST."""
+    out = tmp_path_factory.mktemp("new") / "submission.csv"
+    result = _infer(test_dir, out, trained["model"], trained["svm"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_new_csv_has_every_file_filled_with_a_probability(new_csv: Path) -> None:
+    rows = _rows(new_csv)
+    assert rows[0] == ["path", "y"]  # images and videos mixed → Dacon layout
+    assert [r[0] for r in rows[1:]] == [
+        "broken.jpg", "dogs.jpg", "frames/aagfhgtpmv-000.png", "frames/aapnvogymq-000.png",
+        "frames/abarnvbtwb-000.png", VIDEO,
+    ]
+    assert all(0.0 <= float(r[1]) <= 1.0 for r in rows[1:])
+
+
+def test_no_face_and_unreadable_files_get_the_default_and_are_reported(new_csv: Path) -> None:
+    values = dict(_rows(new_csv)[1:])
+    assert values["dogs.jpg"] == "0.500000"
+    assert values["broken.jpg"] == "0.500000"
+    summary = _record(new_csv)["summary"]
+    assert summary["no_face"] == ["dogs.jpg"]
+    assert list(summary["unreadable"]) == ["broken.jpg"]
+    assert summary["scored"] == 4
+
+
+def test_video_frames_are_reduced_and_aggregated(new_csv: Path) -> None:
+    import numpy as np
+
+    video = _record(new_csv)["files"][VIDEO]
+    frames = np.array(video["frames"])
+    scores = np.array(video["face_scores"])
+    assert len(set(frames.tolist())) >= 2, "the test needs faces in at least two of the three frames"
+    per_frame = [scores[frames == f].max() for f in sorted(set(frames.tolist()))]
+    # default "confident" with 3 frames: > 11 confident fakes is impossible, and the
+    # "confident real" branch averages the same frames when it fires → the plain mean
+    written = float(dict(_rows(new_csv)[1:])[VIDEO])
+    assert written == pytest.approx(float(np.mean(per_frame)), abs=2e-6)
+
+
+def test_crop_settings_come_from_the_bundle(new_csv: Path) -> None:
+    crop = _record(new_csv)["crop_config"]
+    assert (crop["size"], crop["faces"], crop["frames_per_video"]) == (80, "all", 3)
+
+
+def test_dacon_template_subset_filled_in_order_with_hard_labels(
+    trained: dict[str, Path], test_dir: Path, tmp_path: Path
+) -> None:
+    template = tmp_path / "sample_submission.csv"
+    template.write_text(
+        "id,path,y\n"
+        "1,leaderboard/aapnvogymq-000.png,0\n"
+        "2,leaderboard/dogs.jpg,0\n"
+        "3,leaderboard/not_there.jpg,0\n"
+        "4,leaderboard/abarnvbtwb-000.png,0\n"
+    )
+    result = _infer(test_dir, template, trained["model"], trained["svm"], "--hard-labels")
+    assert result.exit_code == 0, result.output
+    rows = _rows(tmp_path / "sample_submission_out.csv")
+    assert rows[0] == ["id", "path", "y"]
+    assert [r[:2] for r in rows[1:]] == [
+        ["1", "leaderboard/aapnvogymq-000.png"], ["2", "leaderboard/dogs.jpg"],
+        ["3", "leaderboard/not_there.jpg"], ["4", "leaderboard/abarnvbtwb-000.png"],
+    ]
+    assert all(r[2] in ("0", "1") for r in rows[1:])
+    assert rows[2][2] == "0" and rows[3][2] == "0"  # defaults 0.5 are not > 0.5
+    summary = _record(tmp_path / "sample_submission_out.csv")["summary"]
+    assert summary["missing_rows"] == ["leaderboard/not_there.jpg"]
+    assert VIDEO in summary["unmatched_files"]
+    again = _infer(test_dir, template, trained["model"], trained["svm"])
+    assert again.exit_code == 1 and "exists; use --force" in again.output
+
+
+def test_dfdc_template_with_max_aggregation_and_clip(
+    trained: dict[str, Path], test_dir: Path, tmp_path: Path
+) -> None:
+    import numpy as np
+
+    template = tmp_path / "sample_submission.csv"
+    template.write_text("filename,label\nabofeumbvv.mp4,0.5\nabqwwspghj.mp4,0.5\n")
+    out = tmp_path / "scored.csv"
+    result = _infer(test_dir / "videos", template, trained["model"], trained["svm"], "--output", out,
+                    "--aggregate", "max", "--clip", "0.01", "0.99", "--tta", "flip")
+    assert result.exit_code == 0, result.output
+    rows = _rows(out)
+    assert rows[0] == ["filename", "label"]
+    assert [r[0] for r in rows[1:]] == ["abofeumbvv.mp4", "abqwwspghj.mp4"]
+    face_scores = _record(out)["files"]["abofeumbvv.mp4"]["face_scores"]
+    assert float(rows[1][1]) == pytest.approx(float(np.clip(max(face_scores), 0.01, 0.99)), abs=2e-6)
+    assert rows[2][1] == "0.500000"  # listed, but not in TEST
+
+
+def test_mismatched_svm_fails_before_any_detection(
+    trained: dict[str, Path], test_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dfembed.detector
+
+    def no_detector(*args: object) -> None:
+        pytest.fail("a detector was built despite the mismatch")
+
+    monkeypatch.setattr(dfembed.detector, "FaceDetector", no_detector)
+    out = tmp_path / "out.csv"
+    result = _infer(test_dir, out, trained["model"], trained["svm_96"])
+    assert result.exit_code == 1
+    assert "model/SVM mismatch" in result.output and "image size: model 64, SVM 96" in result.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("name,score\na.jpg,0\n", "not a known submission format"),
+        ("path,y\ndogs.jpg,0,1\n", "line 2: 3 fields"),
+        ("path,y\nelsewhere.jpg,0\n", "none of the 1 rows"),
+    ],
+)
+def test_bad_csv_is_a_clear_error(
+    trained: dict[str, Path], test_dir: Path, tmp_path: Path, text: str, fragment: str
+) -> None:
+    template = tmp_path / "sub.csv"
+    template.write_text(text)
+    result = _infer(test_dir, template, trained["model"], trained["svm"])
+    assert result.exit_code == 1
+    assert fragment in result.output
+    assert not (tmp_path / "sub_out.csv").exists()
