@@ -1,0 +1,677 @@
+"""The training stage: triplet-loss embedding network, then an SVM on its embeddings.
+
+:func:`run_train` is what ``train.py DATA OUT_H5 OUT_PKL`` runs:
+
+1. list the crops (skipping unreadable ones) and split off validation by group;
+2. build (or, with ``resume``, reload from the run folder) and compile the model;
+3. ``Model.fit`` on balanced, augmented batches; after every epoch the validation
+   callback embeds the validation crops, fits an SVM on training embeddings and logs
+   AUC, log loss and accuracy, then the checkpoint callback saves model, optimiser
+   state and epoch in ``<OUT_H5 stem>.run/``;
+4. embed every training crop without augmentation, fit the final SVM, and write the
+   model (HDF5), the classifier bundle (joblib) and a provenance record.
+
+Loading the bundle unpickles it, which runs code: load only files you trust.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib.util
+import json
+import logging
+import math
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from dfembed.atomic import atomic_path, atomic_write_text, remove_stale_temps
+from dfembed.augment import AugmentParams, Augmenter
+from dfembed.classifier import ClassifierBundle, EmbeddingSVM, save_bundle
+from dfembed.dataset import (
+    VALIDATION_DIR,
+    BalancedBatches,
+    Crop,
+    CropImages,
+    check_balanced_batch,
+    check_disjoint,
+    list_crops,
+    resolve_workers,
+    split_by_group,
+)
+from dfembed.errors import ConfigError, InputError, OutputExistsError
+from dfembed.losses import TripletSemiHardLoss
+from dfembed.metrics import compute_metrics
+from dfembed.model import build_embedding_model, save_model
+from dfembed.provenance import library_versions, write_provenance
+from dfembed.train_config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL_NAME = "model.h5"
+DEFAULT_CLASSIFIER_NAME = "svm.pkl"
+CROP_RECORD_NAME = "dfembed-crop.json"
+STATE_NAME = "state.json"
+BEST_WEIGHTS_NAME = "best.weights.h5"
+#: Options that change the network; a run cannot be resumed with other values.
+ARCHITECTURE_KEYS = ("backbone", "image_size", "embedding_dim", "dropout", "l2", "margin", "distance", "batch_size")
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputPaths:
+    """Where a training run writes.
+
+    Attributes:
+        model: The HDF5 model (OUT_H5).
+        classifier: The joblib classifier bundle (OUT_PKL).
+        keras_model: The ``.keras`` copy (``--format keras``), else ``None``.
+        provenance: JSON record of configuration, versions and results.
+        run_dir: Checkpoints, per-epoch state and TensorBoard logs.
+    """
+
+    model: Path
+    classifier: Path
+    keras_model: Path | None
+    provenance: Path
+    run_dir: Path
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainData:
+    """The crops a run trains and validates on.
+
+    Attributes:
+        train: Training crops.
+        val: Validation crops (empty: no validation).
+        unreadable: Number of files skipped because they did not decode.
+    """
+
+    train: tuple[Crop, ...]
+    val: tuple[Crop, ...]
+    unreadable: int
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainSummary:
+    """What a training run did.
+
+    Attributes:
+        outputs: The files written.
+        initial_epoch: First epoch run by this call (> 0 after ``resume``).
+        epochs: Epochs completed in total.
+        history: Per-epoch metrics (loss, and val_auc/val_log_loss/val_accuracy with validation).
+        best_epoch: 1-based epoch of the best validation AUC, ``None`` without validation.
+        best_val_auc: That AUC.
+        n_train: Training crops.
+        n_val: Validation crops.
+        n_unreadable: Skipped unreadable files.
+        seconds: Wall time of the call.
+    """
+
+    outputs: OutputPaths
+    initial_epoch: int
+    epochs: int
+    history: tuple[dict[str, float], ...]
+    best_epoch: int | None
+    best_val_auc: float | None
+    n_train: int
+    n_val: int
+    n_unreadable: int
+    seconds: float
+
+
+def run_train(
+    data: Path,
+    out_h5: Path,
+    out_pkl: Path,
+    config: TrainConfig,
+    force: bool = False,
+    resume: bool = False,
+    val: Path | None = None,
+) -> TrainSummary:
+    """Train the embedding network and the SVM, and write OUT_H5, OUT_PKL and provenance.
+
+    Args:
+        data: The crop tree (``real/``, ``fake/``, optionally ``manifest.csv``,
+            ``dfembed-crop.json`` and ``validation/{real,fake}``).
+        out_h5: Model file, or an existing folder (then ``model.h5`` inside it).
+        out_pkl: Classifier file, or an existing folder (then ``svm.pkl`` inside it).
+        config: The resolved training configuration.
+        force: Replace existing outputs; without ``resume`` also start the run folder over.
+        resume: Continue from the run folder's last checkpoint (with ``force``, also a
+            finished run whose outputs exist).
+        val: A validation tree with ``real/`` and ``fake/``; by default
+            ``DATA/validation`` when present, else a split of DATA by group.
+
+    Returns:
+        The :class:`TrainSummary`.
+
+    Raises:
+        InputError: Missing or unusable data, too few images for a batch, a weights file
+            that does not fit the backbone, or nothing to resume.
+        OutputExistsError: Outputs (or a run folder with checkpoints) exist without ``force``.
+        ConfigError: Options that do not fit the machine or the run being resumed.
+    """
+    started = time.monotonic()
+    paths = resolve_outputs(Path(data), Path(out_h5), Path(out_pkl), config, force, resume)
+    train_data = load_data(Path(data), val, config)
+    batches = _training_batches(train_data.train, config)
+    with precision_policy(config.precision), distribution_scope(config.batch_size) as scope:
+        with scope:
+            model, initial_epoch, state = prepare_model(config, paths.run_dir, resume, len(batches))
+        callbacks = make_callbacks(config, train_data, batches, paths.run_dir, state)
+        log.info("training on %d crops (%d validation) for epochs %d..%d of %d steps",
+                 len(train_data.train), len(train_data.val), initial_epoch + 1, config.epochs, len(batches))
+        batches.set_epoch(initial_epoch)
+        model.fit(batches, epochs=config.epochs, initial_epoch=initial_epoch, callbacks=callbacks,
+                  shuffle=False, verbose=_verbosity())
+        state = read_state(paths.run_dir) or state
+        _restore_best(model, config, paths.run_dir, state)
+        bundle = fit_final_classifier(model, train_data.train, config, Path(data))
+    write_outputs(model, bundle, paths, config)
+    summary = _summary(paths, train_data, initial_epoch, state, time.monotonic() - started)
+    _write_record(summary, config, Path(data), val)
+    log.info("wrote %s and %s in %.0f s", paths.model, paths.classifier, summary.seconds)
+    return summary
+
+
+# --- outputs -------------------------------------------------------------------------
+
+
+def resolve_outputs(
+    data: Path, out_h5: Path, out_pkl: Path, config: TrainConfig, force: bool, resume: bool
+) -> OutputPaths:
+    """Name the output files and refuse to overwrite them without ``force``.
+
+    Args:
+        data: The data folder (checked to exist first, for a clearer message).
+        out_h5: Model file or existing folder.
+        out_pkl: Classifier file or existing folder.
+        config: Gives the model format.
+        force: Allow replacing outputs; without ``resume`` also start the run folder over.
+        resume: Continue in the run folder (which must then hold a checkpoint); with
+            ``force`` a finished run can be continued and its outputs replaced.
+
+    Returns:
+        The :class:`OutputPaths`.
+
+    Raises:
+        InputError: ``data`` is missing, or ``resume`` without a checkpoint.
+        OutputExistsError: An output or a run folder with checkpoints exists.
+        ConfigError: The model file name does not end in ``.h5``/``.hdf5``.
+    """
+    if not data.is_dir():
+        raise InputError(f"data folder {data} does not exist")
+    model = out_h5 / DEFAULT_MODEL_NAME if out_h5.is_dir() else out_h5
+    classifier = out_pkl / DEFAULT_CLASSIFIER_NAME if out_pkl.is_dir() else out_pkl
+    if model.suffix.lower() not in (".h5", ".hdf5"):
+        raise ConfigError(f"model file {model}: OUT_H5 must end in .h5 or .hdf5 (or be an existing folder)")
+    paths = OutputPaths(
+        model=model,
+        classifier=classifier,
+        keras_model=model.with_suffix(".keras") if config.format == "keras" else None,
+        provenance=model.with_name(f"{model.stem}.dfembed-train.json"),
+        run_dir=model.with_name(f"{model.stem}.run"),
+    )
+    _check_existing(paths, force, resume)
+    return paths
+
+
+def _check_existing(paths: OutputPaths, force: bool, resume: bool) -> None:
+    files = [p for p in (paths.model, paths.classifier, paths.keras_model, paths.provenance) if p is not None]
+    existing = [str(p) for p in files if p.exists()]
+    if existing and not force:
+        raise OutputExistsError(f"output exists: {', '.join(existing)} (use --force to replace)")
+    has_checkpoint = (paths.run_dir / STATE_NAME).is_file()
+    if resume and not has_checkpoint:
+        raise InputError(f"nothing to resume: {paths.run_dir} holds no checkpoint ({STATE_NAME})")
+    if has_checkpoint and not resume and not force:
+        raise OutputExistsError(
+            f"run folder {paths.run_dir} holds checkpoints of an earlier run: "
+            "use --resume to continue it or --force to start over"
+        )
+    if force and not resume:
+        _clear_run_dir(paths.run_dir)
+    paths.run_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(paths.run_dir)
+
+
+def _clear_run_dir(run_dir: Path) -> None:
+    """Remove an earlier run's checkpoints and state (only the files this module writes)."""
+    if not run_dir.is_dir():
+        return
+    for path in [*run_dir.glob("epoch-*.keras"), run_dir / STATE_NAME, run_dir / BEST_WEIGHTS_NAME]:
+        if path.is_file():
+            path.unlink()
+
+
+# --- data ----------------------------------------------------------------------------
+
+
+def load_data(data: Path, val: Path | None, config: TrainConfig) -> TrainData:
+    """List training and validation crops and check that they can make balanced batches.
+
+    Args:
+        data: The crop tree.
+        val: A validation tree, or ``None`` for ``DATA/validation`` or a group split.
+        config: Gives the batch size, split fraction, seed and workers.
+
+    Returns:
+        The :class:`TrainData`.
+
+    Raises:
+        InputError: Missing folders, no images, too few for a batch, or train and
+            validation sharing a group.
+    """
+    workers = resolve_workers(config.workers)
+    crops = list_crops(data, workers=workers)
+    val_dir = val if val is not None else data / VALIDATION_DIR
+    if val is not None or (val_dir / "real").is_dir() or (val_dir / "fake").is_dir():
+        val_set = list_crops(val_dir, workers=workers)
+        train, held_out = list(crops.crops), list(val_set.crops)
+        check_disjoint(train, held_out)
+        unreadable = len(crops.unreadable) + len(val_set.unreadable)
+    else:
+        train, held_out = split_by_group(crops.crops, config.val_fraction, config.seed)
+        unreadable = len(crops.unreadable)
+    check_balanced_batch(train, config.batch_size)
+    return TrainData(tuple(train), tuple(held_out), unreadable)
+
+
+def _training_batches(train: Sequence[Crop], config: TrainConfig) -> BalancedBatches:
+    return BalancedBatches(
+        train,
+        config.batch_size,
+        Augmenter(AugmentParams.from_config(config)),
+        seed=config.seed,
+        steps_per_epoch=config.steps_per_epoch,
+        workers=resolve_workers(config.workers),
+        max_queue_size=config.max_queue_size,
+    )
+
+
+def read_crop_config(data: Path) -> dict[str, Any] | None:
+    """The crop stage's configuration from ``DATA/dfembed-crop.json`` (its ``config`` key).
+
+    Args:
+        data: The crop tree.
+
+    Returns:
+        The configuration mapping, or ``None`` when the record is absent or has none.
+
+    Raises:
+        InputError: The record exists but is not valid JSON.
+    """
+    record = data / CROP_RECORD_NAME
+    if not record.is_file():
+        return None
+    try:
+        content = json.loads(record.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputError(f"{record} is not valid JSON: {err}") from err
+    config = content.get("config") if isinstance(content, dict) else None
+    return config if isinstance(config, dict) else None
+
+
+# --- devices, precision, model -------------------------------------------------------
+
+
+def gpu_count() -> int:
+    """Number of GPUs visible to the active Keras backend."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return len(tf.config.list_physical_devices("GPU"))
+    if backend == "jax":
+        import jax
+
+        return sum(1 for device in jax.devices() if device.platform == "gpu")
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.device_count()
+    return 0
+
+
+def resolve_precision(precision: str) -> str:
+    """``"auto"`` → ``"mixed_float16"`` on a GPU, ``"float32"`` otherwise; other values unchanged."""
+    if precision != "auto":
+        return precision
+    return "mixed_float16" if gpu_count() > 0 else "float32"
+
+
+@contextlib.contextmanager
+def precision_policy(precision: str) -> Iterator[str]:
+    """Set Keras's global dtype policy for the block, restoring the previous one after."""
+    previous = keras.config.dtype_policy()
+    policy = resolve_precision(precision)
+    keras.config.set_dtype_policy(policy)
+    log.info("precision: %s", policy)
+    try:
+        yield policy
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+@contextlib.contextmanager
+def distribution_scope(batch_size: int) -> Iterator[Any]:
+    """Yield a context for building the model: a ``MirroredStrategy`` scope over all
+    local GPUs under the TensorFlow backend when there are several, else a no-op.
+
+    Raises:
+        ConfigError: The batch cannot be split into balanced per-GPU batches.
+    """
+    gpus = gpu_count() if keras.backend.backend() == "tensorflow" else 0
+    if gpus <= 1:
+        yield contextlib.nullcontext()
+        return
+    import tensorflow as tf
+
+    if batch_size % (2 * gpus) or batch_size // gpus < 4:
+        raise ConfigError(
+            f"batch size {batch_size} cannot be split into balanced batches on {gpus} GPUs: "
+            f"use a multiple of {2 * gpus} of at least {4 * gpus}"
+        )
+    strategy = tf.distribute.MirroredStrategy()
+    log.info("MirroredStrategy over %d GPUs", strategy.num_replicas_in_sync)
+    yield strategy.scope()
+
+
+def prepare_model(
+    config: TrainConfig, run_dir: Path, resume: bool, steps_per_epoch: int
+) -> tuple[keras.Model, int, dict[str, Any]]:
+    """Build and compile a new model, or reload the last checkpoint of ``run_dir``.
+
+    Args:
+        config: The training configuration.
+        run_dir: The run folder.
+        resume: Reload the checkpoint (with optimiser state) instead of building.
+        steps_per_epoch: Batches per epoch (the length of the cosine schedule).
+
+    Returns:
+        ``(model, initial_epoch, state)``; ``state`` is the run folder's state record.
+
+    Raises:
+        ConfigError: The checkpoint was made with other architecture options.
+        InputError: A weights file that does not fit the backbone, or a missing checkpoint.
+    """
+    if resume:
+        state = read_state(run_dir) or {}
+        _check_resumable(state, config)
+        checkpoint = run_dir / state["checkpoint"]
+        if not checkpoint.is_file():
+            raise InputError(f"checkpoint {checkpoint} named in {run_dir / STATE_NAME} is missing")
+        model = keras.models.load_model(checkpoint, compile=True)
+        log.info("resuming from %s after epoch %d", checkpoint, state["epoch"])
+        return model, int(state["epoch"]), state
+    keras.utils.set_random_seed(config.seed)
+    model = build_embedding_model(
+        backbone=config.backbone, image_size=config.image_size, weights=config.weights,
+        embedding_dim=config.embedding_dim, dropout=config.dropout, l2=config.l2,
+    )
+    model.compile(optimizer=make_optimizer(config, steps_per_epoch), loss=TripletSemiHardLoss(config.margin, config.distance))
+    return model, 0, {"epoch": 0, "history": [], "best_auc": None, "best_epoch": None}
+
+
+def _check_resumable(state: dict[str, Any], config: TrainConfig) -> None:
+    saved = state.get("config", {})
+    wrong = [f"{key}: checkpoint {saved.get(key)!r}, now {getattr(config, key)!r}"
+             for key in ARCHITECTURE_KEYS if key in saved and saved[key] != _plain(getattr(config, key))]
+    if wrong:
+        raise ConfigError("cannot resume with other model options: " + "; ".join(wrong))
+    if int(state.get("epoch", 0)) >= config.epochs:
+        raise ConfigError(f"the run has completed {state['epoch']} epochs already; raise --epochs to continue")
+
+
+def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """SGD with the configured learning rate, momentum and schedule.
+
+    The cosine schedule decays to 0 over ``epochs × steps_per_epoch`` steps; the
+    optimiser's step counter is saved in checkpoints, so a resumed run continues on it.
+    """
+    lr: Any = config.lr
+    if config.schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(config.lr, decay_steps=max(1, config.epochs * steps_per_epoch))
+    return keras.optimizers.SGD(learning_rate=lr, momentum=config.momentum, nesterov=config.nesterov)
+
+
+def _verbosity() -> int:
+    return 1 if logging.getLogger("dfembed").isEnabledFor(logging.INFO) else 0
+
+
+# --- callbacks -----------------------------------------------------------------------
+
+
+def make_callbacks(
+    config: TrainConfig, train_data: TrainData, batches: BalancedBatches, run_dir: Path, state: dict[str, Any]
+) -> list[keras.callbacks.Callback]:
+    """Epoch selection, validation (when there is a validation set), checkpoint and TensorBoard."""
+    callbacks: list[keras.callbacks.Callback] = [EpochSeed(batches)]
+    if train_data.val:
+        callbacks.append(EmbeddingValidation(train_data.train, train_data.val, config))
+    callbacks.append(RunCheckpoint(run_dir, config, state))
+    if config.tensorboard and keras.backend.backend() == "tensorflow":
+        if importlib.util.find_spec("tensorboard") is None:
+            log.warning("TensorBoard is not installed (pip install tensorboard): no TensorBoard logs")
+        else:
+            callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")))
+    return callbacks
+
+
+class EpochSeed(keras.callbacks.Callback):
+    """Tells the training :class:`BalancedBatches` which epoch begins (for determinism).
+
+    Args:
+        batches: The training batches.
+    """
+
+    def __init__(self, batches: BalancedBatches) -> None:
+        super().__init__()
+        self.batches = batches
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """Select the epoch's batches."""
+        self.batches.set_epoch(epoch)
+
+
+class EmbeddingValidation(keras.callbacks.Callback):
+    """After each epoch: embed, fit an SVM on training embeddings, score the validation set.
+
+    Adds ``val_auc``, ``val_log_loss`` and ``val_accuracy`` to the epoch's logs.
+
+    Args:
+        train: Training crops (a balanced, seeded subset of ``val_svm_samples`` is embedded).
+        val: Validation crops.
+        config: The training configuration.
+    """
+
+    def __init__(self, train: Sequence[Crop], val: Sequence[Crop], config: TrainConfig) -> None:
+        super().__init__()
+        self.train = balanced_subset(train, config.val_svm_samples, config.seed)
+        self.val = list(val)
+        self.config = config
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """Compute and log the validation metrics."""
+        classifier = fit_classifier(embed(self.model, self.train, self.config), self.train, self.config)
+        scores = classifier.predict_proba(embed(self.model, self.val, self.config))[:, 1]
+        metrics = compute_metrics(_labels(self.val), scores)
+        for key in ("auc", "log_loss", "accuracy"):
+            value = float(metrics["roc_auc" if key == "auc" else key])
+            if logs is not None:
+                logs[f"val_{key}"] = value
+        log.info("epoch %d: validation AUC %.4f, log loss %.4f, accuracy %.4f", epoch + 1,
+                 metrics["roc_auc"], metrics["log_loss"], metrics["accuracy"])
+
+
+class RunCheckpoint(keras.callbacks.Callback):
+    """Saves model and optimiser (``epoch-NNN.keras``), the best weights and ``state.json``.
+
+    ``state.json`` is written last and names the checkpoint, so a run killed at any
+    moment resumes from a complete checkpoint.
+
+    Args:
+        run_dir: The run folder.
+        config: The training configuration (recorded in the state).
+        state: The state so far (history, best AUC) — carried over on resume.
+    """
+
+    def __init__(self, run_dir: Path, config: TrainConfig, state: dict[str, Any]) -> None:
+        super().__init__()
+        self.run_dir = run_dir
+        self.config = config
+        self.state = dict(state)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """Save the checkpoint and update the state."""
+        record = {key: float(value) for key, value in (logs or {}).items()}
+        history = [*self.state.get("history", [])[:epoch], {"epoch": epoch + 1, **record}]
+        auc = record.get("val_auc", math.nan)
+        best = self.state.get("best_auc")
+        if not math.isnan(auc) and (best is None or auc > best):
+            with atomic_path(self.run_dir / BEST_WEIGHTS_NAME) as tmp:
+                self.model.save_weights(tmp)
+            self.state.update(best_auc=auc, best_epoch=epoch + 1)
+        name = f"epoch-{epoch + 1:03d}.keras"
+        with atomic_path(self.run_dir / name) as tmp:
+            self.model.save(tmp)
+        self.state.update(epoch=epoch + 1, checkpoint=name, history=history, config=_plain(dataclasses.asdict(self.config)))
+        write_state(self.run_dir, self.state)
+        for old in self.run_dir.glob("epoch-*.keras"):
+            if old.name != name:
+                old.unlink()
+
+
+def read_state(run_dir: Path) -> dict[str, Any] | None:
+    """The run folder's ``state.json``, or ``None`` when there is none."""
+    path = run_dir / STATE_NAME
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise InputError(f"{path} is not valid JSON: {err}") from err
+
+
+def write_state(run_dir: Path, state: dict[str, Any]) -> None:
+    """Write ``state.json`` atomically (NaN is written as ``null``)."""
+    atomic_write_text(run_dir / STATE_NAME, json.dumps(_no_nan(state), indent=2) + "\n")
+
+
+def _no_nan(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_no_nan(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _plain(value: Any) -> Any:
+    """Tuples as lists, as they come back from JSON."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+# --- embeddings and classifier --------------------------------------------------------
+
+
+def balanced_subset(crops: Sequence[Crop], limit: int, seed: int) -> list[Crop]:
+    """At most ``limit`` crops, half of each class where possible, drawn with ``seed``."""
+    chosen: list[Crop] = []
+    rng = np.random.default_rng(seed)
+    for label in (0, 1):
+        pool = [c for c in crops if c.label == label]
+        take = min(len(pool), limit // 2)
+        chosen.extend(pool[i] for i in sorted(rng.choice(len(pool), size=take, replace=False)))
+    return chosen
+
+
+def embed(model: keras.Model, crops: Sequence[Crop], config: TrainConfig) -> np.ndarray:
+    """Embeddings of ``crops`` (resized, not augmented), shape ``(n, embedding_dim)``."""
+    paths = [c.path for c in crops]
+    images = CropImages(paths, config.image_size, config.embed_batch_size, workers=resolve_workers(config.workers))
+    return np.asarray(model.predict(images, verbose=0), dtype=np.float32)
+
+
+def fit_classifier(embeddings: np.ndarray, crops: Sequence[Crop], config: TrainConfig) -> EmbeddingSVM:
+    """Fit the calibrated SVM on embeddings of ``crops``."""
+    classifier = EmbeddingSVM(
+        kernel=config.svm_kernel, C=config.svm_c, calibration_cv=config.svm_calibration_cv, random_state=config.seed
+    )
+    return classifier.fit(embeddings, _labels(crops))
+
+
+def fit_final_classifier(model: keras.Model, train: Sequence[Crop], config: TrainConfig, data: Path) -> ClassifierBundle:
+    """Embed every training crop (no augmentation), fit the SVM and bundle it for inference."""
+    log.info("embedding %d training crops for the final SVM", len(train))
+    classifier = fit_classifier(embed(model, train, config), train, config)
+    return ClassifierBundle(
+        classifier=classifier,
+        embedding_dim=config.embedding_dim,
+        backbone=config.backbone,
+        image_size=config.image_size,
+        crop_config=read_crop_config(data),
+        train_config=_plain(dataclasses.asdict(config)),
+        versions=library_versions(),
+    )
+
+
+def _labels(crops: Sequence[Crop]) -> np.ndarray:
+    return np.asarray([c.label for c in crops], dtype=np.int64)
+
+
+def _restore_best(model: keras.Model, config: TrainConfig, run_dir: Path, state: dict[str, Any]) -> None:
+    best = run_dir / BEST_WEIGHTS_NAME
+    if config.keep == "best" and state.get("best_epoch") and best.is_file():
+        model.load_weights(best)
+        log.info("keeping the weights of epoch %d (best validation AUC %.4f)", state["best_epoch"], state["best_auc"])
+
+
+# --- writing -------------------------------------------------------------------------
+
+
+def write_outputs(model: keras.Model, bundle: ClassifierBundle, paths: OutputPaths, config: TrainConfig) -> None:
+    """Save the model (HDF5, and ``.keras`` on request) and the classifier bundle, atomically."""
+    save_model(model, paths.model, fmt="h5")
+    if paths.keras_model is not None:
+        save_model(model, paths.keras_model, fmt="keras")
+    save_bundle(bundle, paths.classifier)
+
+
+def _summary(paths: OutputPaths, data: TrainData, initial_epoch: int, state: dict[str, Any], seconds: float) -> TrainSummary:
+    history = tuple(
+        {k: (math.nan if v is None else float(v)) for k, v in entry.items()} for entry in state.get("history", [])
+    )
+    return TrainSummary(
+        outputs=paths,
+        initial_epoch=initial_epoch,
+        epochs=int(state.get("epoch", 0)),
+        history=history,
+        best_epoch=state.get("best_epoch"),
+        best_val_auc=state.get("best_auc"),
+        n_train=len(data.train),
+        n_val=len(data.val),
+        n_unreadable=data.unreadable,
+        seconds=seconds,
+    )
+
+
+def _write_record(summary: TrainSummary, config: TrainConfig, data: Path, val: Path | None) -> None:
+    record = _no_nan(_plain(dataclasses.asdict(summary)))
+    write_provenance(
+        summary.outputs.provenance,
+        config,
+        inputs={"data": str(data), "val": str(val) if val is not None else None},
+        summary=record,
+    )
