@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
+import subprocess
+import sys
 
 import keras
 import numpy as np
@@ -147,3 +151,42 @@ def test_loss_class_serialises_and_matches_the_function() -> None:
     expected = float(triplet_semihard_loss(labels, embeddings, margin=0.2, distance="L2"))
     assert float(restored(labels, embeddings)) == pytest.approx(expected, rel=1e-6)
     assert float(restored(labels.reshape(-1, 1), embeddings)) == pytest.approx(expected, rel=1e-6)
+
+
+_JAX_SCRIPT = """
+import json, sys
+import jax, keras, numpy as np
+from dfembed.losses import triplet_semihard_loss
+assert keras.backend.backend() == "jax"
+cases = json.loads(sys.stdin.read())
+# Compiled once per batch shape and distance; op-by-op dispatch would be several times slower.
+loss = jax.jit(triplet_semihard_loss, static_argnames="distance")
+out = {"losses": [float(loss(np.array(c["labels"]), np.array(c["embeddings"], np.float32),
+                             c["margin"], distance=c["distance"])) for c in cases]}
+duplicates = np.array([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]], np.float32)
+grad = jax.jit(jax.grad(lambda e: loss(np.array([0, 0, 1, 1]), e, 1.0, distance="L2")))(duplicates)
+out["grad_finite"] = bool(np.all(np.isfinite(np.asarray(grad))))
+out["no_positive"] = float(loss(np.arange(3), duplicates[:3], 1.0, distance="L2"))
+out["float16_dtype"] = str(loss(np.array([0, 0, 1, 1]), duplicates.astype(np.float16), 1.0, distance="L2").dtype)
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="jax is not installed (requirements-dev.txt)")
+def test_loss_under_the_jax_backend() -> None:
+    """The same values, finite gradients and edge cases with KERAS_BACKEND=jax (a subprocess)."""
+    cases = [
+        {"labels": [0, 0, 1, 1], "embeddings": [[0.0], [2.0], [3.0], [7.0]], "margin": m, "distance": d, "expected": e}
+        for d, m, e in (("squared-L2", 1.0, 2.0), ("squared-L2", 10.0, 5.75), ("L2", 1.0, 0.5))
+    ]
+    for case, distance, margin, expected in _golden_cases():  # skips the test when the file is absent
+        cases.append({**case, "margin": float(margin), "distance": distance, "expected": expected})
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    result = subprocess.run(
+        [sys.executable, "-c", _JAX_SCRIPT], input=json.dumps(cases), env=env,
+        capture_output=True, text=True, timeout=180, check=True,
+    )  # fmt: skip
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["losses"] == pytest.approx([c["expected"] for c in cases], rel=1e-5, abs=1e-5)
+    assert out["grad_finite"] and out["no_positive"] == 0.0 and out["float16_dtype"] == "float32"
