@@ -104,6 +104,9 @@ def list_crops(root: Path, workers: int = 1, verify: bool = True) -> CropSet:
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"data folder {root} does not exist")
+    for name in CLASSES:
+        if not (root / name).is_dir():
+            raise InputError(f"data folder {root} has no {name}/ folder (expected {root}/real and {root}/fake)")
     groups = read_manifest_groups(root)
     crops = [crop for name, label in CLASSES.items() for crop in _class_crops(root, name, label, groups)]
     unreadable: list[tuple[Path, str]] = []
@@ -117,8 +120,6 @@ def list_crops(root: Path, workers: int = 1, verify: bool = True) -> CropSet:
 
 def _class_crops(root: Path, name: str, label: int, groups: dict[Path, str]) -> list[Crop]:
     folder = root / name
-    if not folder.is_dir():
-        raise InputError(f"data folder {root} has no {name}/ folder (expected {root}/real and {root}/fake)")
     paths = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
         suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
