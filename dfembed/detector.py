@@ -189,8 +189,9 @@ class FaceDetector:
 
     def _run(self, images: list[np.ndarray]) -> np.ndarray:
         cfg = self.config
+        # float32 input keeps mtcnn's normalisation and resizes in float32 instead of float64 (faster)
         rows = self._mtcnn.detect_faces(
-            images,
+            [image.astype(np.float32) for image in images],
             box_format="xyxy",
             output_type="numpy",
             min_face_size=cfg.detector_min_face_size,
