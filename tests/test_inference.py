@@ -252,3 +252,57 @@ def test_bad_csv_is_a_clear_error(
     assert result.exit_code == 1
     assert fragment in result.output
     assert not (tmp_path / "sub_out.csv").exists()
+
+
+# ---------------------------------------------------------------------------------------
+# The overlapped pipeline with a fake extractor and scorer (no TensorFlow).
+
+
+class _FakeExtractor:
+    """File ``i`` has ``counts[i]`` faces, each filled with the value ``i``; optionally fails."""
+
+    def __init__(self, counts: list[int], fail_at: int | None = None) -> None:
+        self.counts = counts
+        self.fail_at = fail_at
+
+    def read(self, paths):  # noqa: ANN001, ANN201 - duck-typed FaceExtractor
+        from dfembed.predict import MediaFrames
+
+        for index, _ in enumerate(paths):
+            if index == self.fail_at:
+                raise RuntimeError("reader broke")
+            yield MediaFrames(index, [])
+
+    def detect(self, items):  # noqa: ANN001, ANN201
+        import numpy as np
+
+        from dfembed.predict import FileFaces
+
+        for item in items:
+            n = self.counts[item.index]
+            yield FileFaces(item.index, np.arange(n), np.full((n, 2, 2, 3), item.index, dtype=np.uint8))
+
+
+def test_score_files_batches_faces_across_files() -> None:
+    from dfembed.predict import score_files
+
+    calls: list[int] = []
+
+    def scorer(images):  # noqa: ANN001, ANN202
+        calls.append(len(images))
+        return images[:, 0, 0, 0] / 10.0
+
+    paths = [Path(f"f{i}.jpg") for i in range(4)]
+    results = score_files(paths, _FakeExtractor([3, 5, 0, 7]), scorer, batch_size=4, progress=False)
+    assert calls == [4, 4, 4, 3]  # 15 faces of four files in batches of 4
+    assert [r.scores for r in results] == [[0.0] * 3, [0.1] * 5, [], [0.3] * 7]
+    assert [r.frames for r in results] == [[0, 1, 2], [0, 1, 2, 3, 4], [], list(range(7))]
+    assert [r.n_faces for r in results] == [3, 5, 0, 7]
+
+
+def test_score_files_reraises_a_producer_error() -> None:
+    from dfembed.predict import score_files
+
+    paths = [Path(f"f{i}.jpg") for i in range(5)]
+    with pytest.raises(RuntimeError, match="reader broke"):
+        score_files(paths, _FakeExtractor([1] * 5, fail_at=2), lambda x: x[:, 0, 0, 0] * 0.0, progress=False)
