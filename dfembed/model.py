@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Literal
 
 import keras
+import numpy as np
 
 from dfembed.atomic import atomic_path
 from dfembed.errors import ConfigError, InputError
@@ -37,6 +38,10 @@ BACKBONES: dict[str, Callable[..., keras.Model]] = {
     "b6": keras.applications.EfficientNetB6,
     "b7": keras.applications.EfficientNetB7,
 }
+# The ImageNet statistics in Keras's published EfficientNet weights files, where the
+# Normalization layer's "variance" holds the standard deviation (tensorflow#49930).
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STDDEV = (0.229, 0.224, 0.225)
 MIN_IMAGE_SIZE = 32  # keras.applications' lower bound for EfficientNet without its top
 MODEL_NAME = "dfembed_embedding"
 _BACKBONE_LAYER = re.compile(r"efficientnet(b[0-7])")
@@ -166,6 +171,27 @@ def _load_backbone_weights(net: keras.Model, key: str, path: Path) -> None:
     for warning in caught:  # only a successful load's warnings are worth showing
         warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     log.info("loaded backbone weights from %s", path)
+    _fix_imagenet_normalization(net, path)
+
+
+def _fix_imagenet_normalization(net: keras.Model, path: Path) -> None:
+    """Give ImageNet weights loaded from a file the input scaling that ``weights="imagenet"`` has.
+
+    Keras's ImageNet files store the standard deviation as the Normalization layer's
+    variance, and ``weights="imagenet"`` adds a ``Rescaling(1/sqrt(std))`` layer to
+    compensate; a model built for a weights *file* lacks that layer, so inputs would be
+    divided by ``sqrt(std)`` instead of ``std``. Setting the variance to ``std²`` gives
+    the intended ``(x/255 - mean) / std``. Files with other statistics are left alone.
+    """
+    norm = next((layer for layer in net.layers if isinstance(layer, keras.layers.Normalization)), None)
+    if norm is None or not hasattr(norm, "adapt_variance"):
+        return
+    mean = np.asarray(norm.adapt_mean.numpy(), dtype=np.float64)
+    variance = np.asarray(norm.adapt_variance.numpy(), dtype=np.float64)
+    if np.allclose(mean, IMAGENET_MEAN, atol=1e-4) and np.allclose(variance, IMAGENET_STDDEV, atol=1e-4):
+        norm.adapt_variance.assign(np.square(variance).astype(norm.adapt_variance.dtype))
+        norm.finalize_state()
+        log.info("%s holds Keras's ImageNet input statistics; normalising as weights='imagenet' does", path)
 
 
 def model_info(model: keras.Model) -> ModelInfo:

@@ -91,6 +91,30 @@ def test_weights_file_loads_into_the_matching_backbone_only(model: keras.Model, 
         build_embedding_model("b1", image_size=SIZE, weights=str(weights))
 
 
+def _normalization_layer(model: keras.Model) -> keras.layers.Layer:
+    layers = model.get_layer("efficientnetb0").layers
+    return next(layer for layer in layers if isinstance(layer, keras.layers.Normalization))
+
+
+def test_imagenet_statistics_in_a_weights_file_normalise_by_the_stddev(tmp_path: Path, images: np.ndarray) -> None:
+    """Keras's ImageNet files keep the stddev in the Normalization "variance" (tensorflow#49930).
+
+    Built from such a file, the backbone must still compute the standard ImageNet input
+    normalisation (x / 255 - mean) / std, as weights="imagenet" does.
+    """
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    source = build_embedding_model("b0", image_size=SIZE, weights="none", embedding_dim=DIM)
+    norm = _normalization_layer(source)
+    norm.adapt_mean.assign(mean.astype(np.float32))
+    norm.adapt_variance.assign(std.astype(np.float32))
+    weights = tmp_path / "imagenet_like.weights.h5"
+    source.get_layer("efficientnetb0").save_weights(weights)
+    rebuilt = build_embedding_model("b0", image_size=SIZE, weights=str(weights))
+    backbone, norm = rebuilt.get_layer("efficientnetb0"), _normalization_layer(rebuilt)
+    normalised = keras.Model(backbone.input, norm.output).predict(images, verbose=0)
+    np.testing.assert_allclose(normalised, (images / 255.0 - mean) / std, rtol=1e-5, atol=1e-5)
+
+
 def test_missing_or_corrupt_weights_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"weights file .*absent\.h5 does not exist"):
         build_embedding_model("b0", image_size=SIZE, weights=str(tmp_path / "absent.h5"))
