@@ -44,7 +44,7 @@ def _media(data: Path, max_images: int) -> list[Path]:
     return images + videos
 
 
-def _classifier(model, data: Path, image_size: int):  # noqa: ANN001, ANN202 - bench helper
+def _classifier(model, image_size: int):  # noqa: ANN001, ANN202 - bench helper
     """A linear SVM fitted on embeddings of a few random images (speed does not depend on the fit)."""
     from dfembed.classifier import EmbeddingSVM
 
@@ -54,7 +54,9 @@ def _classifier(model, data: Path, image_size: int):  # noqa: ANN001, ANN202 - b
     return EmbeddingSVM(random_state=0).fit(embeddings, [0, 1] * 4)
 
 
-def upstream_style(paths: list[Path], detector, crop_config, model, svm, image_size: int, batch: int) -> list[float]:  # noqa: ANN001
+def upstream_style(  # noqa: ANN001 - bench helper, the objects are dfembed's
+    paths: list[Path], detector, crop_config, model, svm, image_size: int, batch: int
+) -> list[float]:
     """Per batch of files: detect each file, then embed each file, then classify; sequential."""
     from dfembed.aggregate import aggregate_file, mean
     from dfembed.faces import faces_from_media
@@ -77,7 +79,9 @@ def upstream_style(paths: list[Path], detector, crop_config, model, svm, image_s
     return scores
 
 
-def dfembed_pipeline(paths: list[Path], detector, crop_config, model, svm, image_size: int, batch: int) -> list[float]:  # noqa: ANN001
+def dfembed_pipeline(  # noqa: ANN001 - bench helper
+    paths: list[Path], detector, crop_config, model, svm, image_size: int, batch: int
+) -> list[float]:
     """:func:`dfembed.predict.score_files` with the same objects."""
     from dfembed.aggregate import mean
     from dfembed.predict import FaceExtractor, FaceScorer, score_files
@@ -100,7 +104,8 @@ def _time(func, *args) -> tuple[float, list[float]]:  # noqa: ANN001
 @click.option("--image-size", type=int, default=224, show_default=True)
 @click.option("--frames-per-video", type=int, default=8, show_default=True)
 @click.option("--max-images", type=int, default=32, show_default=True, help="Images used (all videos are used).")
-@click.option("--batch-size", type=int, default=16, show_default=True, help="Files per upstream batch; faces per dfembed batch.")
+@click.option("--batch-size", type=int, default=16, show_default=True,
+              help="Files per upstream batch; faces per dfembed batch.")
 @click.option("--repeats", type=int, default=1, show_default=True)
 def main(data: Path, backbone: str, image_size: int, frames_per_video: int, max_images: int, batch_size: int,
          repeats: int) -> None:
@@ -116,7 +121,7 @@ def main(data: Path, backbone: str, image_size: int, frames_per_video: int, max_
     crop_config = CropConfig(size=image_size, faces="all", frames_per_video=frames_per_video)
     detector = FaceDetector(crop_config)
     model = build_embedding_model(backbone, image_size=image_size, weights="none")
-    svm = _classifier(model, data, image_size)
+    svm = _classifier(model, image_size)
     args = (detector, crop_config, model, svm, image_size, batch_size)
     runs = {"upstream-style": upstream_style, "dfembed": dfembed_pipeline}
     for func in runs.values():  # untimed warm-up: graph tracing, file cache

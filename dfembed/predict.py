@@ -1,10 +1,11 @@
 """Inference: score every face image and video under TEST and fill a submission CSV.
 
-The pipeline overlaps its two expensive halves. A background thread decodes each file,
-detects and crops its faces (one :class:`~dfembed.detector.FaceDetector`, built once)
-and hands the crops over through a bounded queue; the main thread gathers faces of many
-files into fixed-size batches for the embedding model and the SVM. Face scores are then
-reduced per frame (maximum) and per video (``--aggregate``), see :mod:`dfembed.aggregate`.
+Three stages overlap, linked by bounded queues: a reader thread decodes files (videos in
+chunks of sampled frames), a detector thread finds and crops faces with one
+:class:`~dfembed.detector.FaceDetector` built once (same-size images detected together),
+and the calling thread embeds faces of many files in fixed-size batches and classifies
+them with the SVM. Face scores are then reduced per frame (maximum) and per video
+(``--aggregate``), see :mod:`dfembed.aggregate`.
 
 Order of work in :func:`run_inference`: the output path and the inputs (TEST, SUB_CSV)
 are checked, the model and the SVM bundle are loaded and checked against each other —
@@ -453,7 +454,9 @@ def _drain(items: queue.Queue, stop: threading.Event) -> Iterator[Any]:
         yield item
 
 
-def _stage(name: str, produce: Callable[[], Iterable[Any]], out: queue.Queue, stop: threading.Event) -> threading.Thread:
+def _stage(
+    name: str, produce: Callable[[], Iterable[Any]], out: queue.Queue, stop: threading.Event
+) -> threading.Thread:
     """Start a thread that puts everything ``produce()`` yields on ``out``, then a done marker."""
 
     def run() -> None:
@@ -596,19 +599,22 @@ def run_inference(
     submission, matching = plan_rows(sub_csv, keys, config)
     model, bundle, info = load_checked(model_h5, svm_pkl)
     crop_config = resolve_crop_config(bundle.crop_config, config, info.image_size)
-    wanted = [p for p, k in zip(paths, keys) if k not in set(matching.unmatched_files)]
+    unmatched = set(matching.unmatched_files)
+    wanted = [p for p, k in zip(paths, keys) if k not in unmatched]
     results = _score(wanted, model, bundle, info.image_size, crop_config, config)
     by_key = {relative_key(r.path, test): r for r in results}
     values = _row_values(matching, by_key, config)
     write_submission(fill(submission, values), output, force=force)
     summary = _summarise(output, submission, matching, by_key, len(paths), time.perf_counter() - start)
-    files = _file_records(by_key, config)
-    _write_record(summary, config, crop_config, files, test=test, sub_csv=sub_csv, model_h5=model_h5, svm_pkl=svm_pkl)
+    inputs = {"test": test, "sub_csv": sub_csv, "model_h5": model_h5, "svm_pkl": svm_pkl}
+    _write_record(summary, config, crop_config, _file_records(by_key, config), inputs)
     _log_summary(summary)
     return summary
 
 
-def _score(paths: list[Path], model: Any, bundle: Any, image_size: int, crop_config: Any, config: InferConfig) -> list[FileResult]:
+def _score(
+    paths: list[Path], model: Any, bundle: Any, image_size: int, crop_config: Any, config: InferConfig
+) -> list[FileResult]:
     from dfembed.detector import FaceDetector
 
     detector = FaceDetector(crop_config)
@@ -628,7 +634,12 @@ def _row_values(matching: Matching, by_key: dict[str, FileResult], config: Infer
 
 
 def _summarise(
-    output: Path, submission: Submission, matching: Matching, by_key: dict[str, FileResult], n_media: int, seconds: float
+    output: Path,
+    submission: Submission,
+    matching: Matching,
+    by_key: dict[str, FileResult],
+    n_media: int,
+    seconds: float,
 ) -> InferSummary:
     unreadable = {k: r.error for k, r in by_key.items() if r.error is not None}
     no_face = [k for k, r in by_key.items() if r.error is None and not r.scores]
@@ -668,7 +679,7 @@ def _file_records(by_key: dict[str, FileResult], config: InferConfig) -> dict[st
 
 
 def _write_record(
-    summary: InferSummary, config: InferConfig, crop_config: Any, files: dict[str, Any], **inputs: Path
+    summary: InferSummary, config: InferConfig, crop_config: Any, files: dict[str, Any], inputs: dict[str, Path]
 ) -> None:
     write_provenance(
         summary.provenance,
@@ -681,13 +692,15 @@ def _write_record(
 
 
 def _log_summary(summary: InferSummary) -> None:
-    rate = len(summary.no_face) + summary.scored + len(summary.unreadable)
+    processed = len(summary.no_face) + summary.scored + len(summary.unreadable)
     log.info(
-        "scored %d files (%d without a face, %d unreadable) in %.1f s (%.2f files/s); %d rows → %s",
-        summary.scored, len(summary.no_face), len(summary.unreadable), summary.seconds,
-        rate / summary.seconds if summary.seconds > 0 else 0.0, summary.rows, summary.output,
+        "processed %d files (%d scored, %d without a face, %d unreadable) in %.1f s (%.2f files/s); %d rows → %s",
+        processed, summary.scored, len(summary.no_face), len(summary.unreadable), summary.seconds,
+        processed / summary.seconds if summary.seconds > 0 else 0.0, summary.rows, summary.output,
     )
     if summary.no_face:
-        log.warning("no face found in %d files (score %s), e.g. %s", len(summary.no_face), "no_face_score", summary.no_face[:5])
+        log.warning("no face found in %d files (default score written), e.g. %s",
+                    len(summary.no_face), summary.no_face[:5])
     if summary.unreadable:
-        log.warning("%d files could not be read: %s", len(summary.unreadable), list(summary.unreadable)[:5])
+        log.warning("%d files could not be read (default score written): %s",
+                    len(summary.unreadable), list(summary.unreadable)[:5])

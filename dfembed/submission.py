@@ -240,7 +240,9 @@ def _match_one(key: str, by_name: dict[str, list[tuple[str, ...]]]) -> str | Non
     winners = [c for c, s in zip(candidates, scores) if s == best]
     if len(winners) > 1:
         names = ", ".join("/".join(w) for w in winners)
-        raise InputError(f"submission row {key!r} matches several files ({names}); use relative paths to tell them apart")
+        raise InputError(
+            f"submission row {key!r} matches several files ({names}); use relative paths to tell them apart"
+        )
     return "/".join(winners[0])
 
 
