@@ -53,13 +53,14 @@ from dfembed.manifest import (
 )
 from dfembed.media import MediaError
 from dfembed.provenance import write_provenance
-from dfembed.sources import LABELS, Discovery, Skipped, Source, discover_sources
+from dfembed.sources import LABELS, UNLABELED, Discovery, Skipped, Source, discover_sources
 
 log = logging.getLogger(__name__)
 
 PROVENANCE_NAME = "dfembed-crop.json"
 CROPPED = "cropped"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_CROP_NAME = re.compile(r"_f\d{5}_\d{2}\.(jpg|png)$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,11 +121,10 @@ def run_crop(src: Path, dst: Path, config: CropConfig, force: bool = False) -> C
     write_provenance(dst / PROVENANCE_NAME, config, status="running", src=str(src))
     done = _restore_journal(dst, discovery.skipped)
     todo = [s for s in discovery.sources if s.relative not in done]
-    stems = crop_stems(discovery.sources)
-    log.info("%d sources to crop, %d complete from an earlier run", len(todo), len(done))
-    written = _process_all(todo, stems, dst, config)
-    summary = _finish(src, dst, config, discovery, len(done), len(todo), written)
-    return summary
+    resumed = len(discovery.sources) - len(todo)
+    log.info("%d sources to crop, %d complete from an earlier run", len(todo), resumed)
+    written = _process_all(todo, crop_stems(discovery.sources), dst, config)
+    return _finish(src, dst, config, discovery, resumed, len(todo), written)
 
 
 def _discover(src: Path, dst: Path, config: CropConfig) -> Discovery:
@@ -148,7 +148,7 @@ def _prepare_dst(dst: Path, config: CropConfig, force: bool) -> None:
         _delete_previous(dst)
         return
     previous = _previous_config(dst)
-    if previous is not None and (dst / SOURCES_NAME).exists():
+    if previous is not None and read_rows(dst / SOURCES_NAME, SOURCE_COLUMNS):
         changed = _config_changes(previous, config)
         if changed:
             raise OutputExistsError(
@@ -175,13 +175,13 @@ def _config_changes(previous: dict, config: CropConfig) -> list[str]:
 
 
 def _delete_previous(dst: Path) -> None:
-    root = dst.resolve()
+    """Delete the crops (files named like ours below the label folders) and reports of a run."""
     deleted = 0
-    for row in read_rows(dst / MANIFEST_NAME, MANIFEST_COLUMNS):
-        path = (dst / row["crop"]).resolve()
-        if path.is_relative_to(root) and path.is_file():
-            path.unlink()
-            deleted += 1
+    for folder in (*LABELS, UNLABELED):
+        for path in (dst / folder).rglob("*"):
+            if path.is_file() and _CROP_NAME.search(path.name):
+                path.unlink()
+                deleted += 1
     for name in (MANIFEST_NAME, FAILURES_NAME, SOURCES_NAME, PROVENANCE_NAME):
         (dst / name).unlink(missing_ok=True)
     log.info("--force: deleted %d crops and the reports of the previous run in %s", deleted, dst)
@@ -335,7 +335,8 @@ def _record(result: SourceResult, manifest: CsvAppender, failures: CsvAppender, 
     else:
         failures.append([{"source": source.relative, "label": source.label, "reason": result.status,
                           "detail": result.detail}])
-        log.warning("%s: %s", source.relative, result.detail or result.status)
+        level = logging.INFO if result.status == "no face" else logging.WARNING
+        log.log(level, "%s: %s", source.relative, result.detail or result.status)
     journal.append([{"source": source.relative, "label": source.label, "group": source.group,
                      "status": result.status, "crops": str(len(result.rows)), "detail": result.detail}])
 

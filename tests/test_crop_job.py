@@ -122,9 +122,13 @@ def test_jobs_give_the_same_manifest_and_force_redoes(small_tree: Path, tmp_path
     assert crop(small_tree, two, "--image-format", "png", "--jobs", "2", "-q").exit_code == 0
     assert (one / "manifest.csv").read_text() == (two / "manifest.csv").read_text()
     assert all(p.endswith(".png") for p in crop_files(one))
+    orphan = one / "real" / "left_by_a_killed_run_png_f00003_00.jpg"
+    orphan.write_bytes(b"old")
     result = crop(small_tree, one, "--image-format", "png", "--force")
     total = len(read_rows(one / "manifest.csv", MANIFEST_COLUMNS))
     assert result.exit_code == 0 and f"{total} crops in {one} ({total} new)" in result.output
+    assert not orphan.exists()
+    assert crop_files(one) == crop_files(two)
 
 
 def test_dfdc_videos_missing_files_reported(tmp_path: Path) -> None:
