@@ -42,6 +42,23 @@ def test_parse_crop_options_reads_yaml_values() -> None:
     assert parse_crop_options(("min-face-size=20", "faces=all")) == {"min_face_size": 20, "faces": "all"}
 
 
+def test_crop_config_from_training_then_overrides() -> None:
+    from dfembed.infer_config import resolve_crop_config
+
+    trained = {"size": 300, "faces": "largest", "margin": 0.2, "frames_per_video": 16, "retired_option": 1}
+    config = InferConfig(faces="all", crop_options=("min_face_size=40",))
+    crop = resolve_crop_config(trained, config, image_size=64)
+    assert (crop.size, crop.faces, crop.margin, crop.frames_per_video, crop.min_face_size) == (300, "all", 0.2, 16, 40)
+    assert resolve_crop_config(None, InferConfig(), image_size=64).size == 64  # unknown origin: model size
+
+
+def test_unknown_crop_override_is_named() -> None:
+    from dfembed.infer_config import resolve_crop_config
+
+    with pytest.raises(ConfigError, match="crop settings for inference.*unknown option 'min_face'"):
+        resolve_crop_config(None, InferConfig(crop_options=("min_face=3",)), image_size=64)
+
+
 # ---------------------------------------------------------------------------------------
 # End to end through the CLI, with a tiny model made here (B0 at 64 px, random weights).
 
