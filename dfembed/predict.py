@@ -282,12 +282,14 @@ class MediaFrames:
         frames: ``(frame_index, RGB uint8 frame)`` pairs (empty for an end marker or an error).
         last: The file's last item.
         error: Why the file could not be read.
+        image: The file is an image (one frame), so it may be detected together with others.
     """
 
     index: int
     frames: list[tuple[int, np.ndarray]]
     last: bool = True
     error: str | None = None
+    image: bool = False
 
 
 @dataclass
@@ -342,7 +344,7 @@ class FaceExtractor:
         from dfembed.media import MediaError, is_image, is_video, iter_video_frames, read_image
 
         if is_image(path):
-            yield MediaFrames(index, [(0, read_image(path))])
+            yield MediaFrames(index, [(0, read_image(path))], image=True)
             return
         if not is_video(path):
             raise MediaError(path, "not a media file", "unsupported file type")
@@ -415,7 +417,7 @@ class FaceExtractor:
 
 
 def _is_image(item: MediaFrames) -> bool:
-    return item.last and item.error is None and len(item.frames) == 1
+    return item.image and item.error is None and len(item.frames) == 1
 
 
 # ---------------------------------------------------------------------------------------

@@ -323,3 +323,45 @@ def test_score_files_reraises_a_producer_error() -> None:
     paths = [Path(f"f{i}.jpg") for i in range(5)]
     with pytest.raises(RuntimeError, match="reader broke"):
         score_files(paths, _FakeExtractor([1] * 5, fail_at=2), lambda x: x[:, 0, 0, 0] * 0.0, progress=False)
+
+
+class _BoxDetector:
+    """Stands in for FaceDetector: one confident 40×40 face in the top-left corner of every frame."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def detect(self, frames):  # noqa: ANN001, ANN201
+        import numpy as np
+
+        from dfembed.detector import Face
+
+        self.calls.append(len(frames))
+        return [[Face((5.0, 5.0, 45.0, 45.0), 0.99, np.zeros((5, 2)))] for _ in frames]
+
+
+def test_extractor_groups_images_and_keeps_video_frame_indices() -> None:
+    import numpy as np
+
+    from dfembed.crop_config import CropConfig
+    from dfembed.predict import FaceExtractor, MediaFrames
+
+    frame = np.zeros((60, 80, 3), dtype=np.uint8)
+    other = np.zeros((70, 80, 3), dtype=np.uint8)
+    items = [
+        MediaFrames(0, [(0, frame)], image=True),
+        MediaFrames(1, [(0, frame)], image=True),
+        MediaFrames(2, [(0, other)], image=True),  # another size: a new group
+        MediaFrames(3, [(10, frame), (20, frame)], last=False),  # a video in chunks of 2 frames
+        MediaFrames(3, [(30, frame)], last=True),  # its last chunk holds one frame: still a video
+        MediaFrames(4, [], error="broken"),
+    ]
+    detector = _BoxDetector()
+    extractor = FaceExtractor(detector, CropConfig(size=48, batch_size=2), image_size=32)
+    out = list(extractor.detect(items))
+    assert detector.calls == [2, 1, 2, 1]
+    assert [(o.index, o.frames.tolist(), o.last, o.error) for o in out] == [
+        (0, [0], True, None), (1, [0], True, None), (2, [0], True, None),
+        (3, [10, 20], False, None), (3, [30], True, None), (4, [], True, "broken"),
+    ]
+    assert all(o.images.shape[1:] == (32, 32, 3) for o in out)
