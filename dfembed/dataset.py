@@ -163,7 +163,9 @@ def _verify(crops: list[Crop], workers: int) -> tuple[list[Crop], list[tuple[Pat
         return None
 
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        results = list(tqdm(pool.map(check, crops), total=len(crops), desc="checking crops", unit="img", leave=False))
+        progress = tqdm(pool.map(check, crops), total=len(crops), desc="checking crops", unit="img",
+                        leave=False, disable=not log.isEnabledFor(logging.INFO))
+        results = list(progress)
     good = [crop for crop, error in zip(crops, results) if error is None]
     bad = [(crop.path, error) for crop, error in zip(crops, results) if error is not None]
     for path, error in bad:
@@ -386,10 +388,14 @@ def _read_training_crop(path: Path) -> np.ndarray:
 class CropImages(keras.utils.PyDataset):
     """Crops resized to the model's input, in order, without augmentation (for embedding).
 
+    The last batch is padded to ``batch_size`` by repeating its last image, so the
+    model sees a single input shape (one compiled predict function instead of one per
+    remainder); drop the outputs past ``len(paths)``.
+
     Args:
         paths: Image files.
         image_size: Side of the model's input.
-        batch_size: Images per batch (the last batch may be smaller).
+        batch_size: Images per batch.
         workers: Threads that build batches in parallel.
     """
 
@@ -410,9 +416,10 @@ class CropImages(keras.utils.PyDataset):
         return self.num_batches
 
     def __getitem__(self, index: int) -> np.ndarray:
-        """Float32 images ``(b, S, S, 3)`` in 0..255 of batch ``index``."""
+        """Float32 images ``(batch_size, S, S, 3)`` in 0..255 of batch ``index`` (padded at the end)."""
         chunk = self.paths[index * self.batch_size : (index + 1) * self.batch_size]
         images = [resize_only(_read_training_crop(p), self.image_size) for p in chunk]
+        images += [images[-1]] * (self.batch_size - len(images))
         return np.stack(images).astype(np.float32)
 
 

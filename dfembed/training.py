@@ -22,6 +22,7 @@ import importlib.util
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -30,7 +31,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from dfembed.atomic import atomic_path, atomic_write_text, remove_stale_temps
+from dfembed.atomic import TEMP_MARKER, atomic_path, atomic_write_text, remove_stale_temps
 from dfembed.augment import AugmentParams, Augmenter
 from dfembed.classifier import ClassifierBundle, EmbeddingSVM, save_bundle
 from dfembed.dataset import (
@@ -535,8 +536,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         auc = record.get("val_auc", math.nan)
         best = self.state.get("best_auc")
         if not math.isnan(auc) and (best is None or auc > best):
-            with atomic_path(self.run_dir / BEST_WEIGHTS_NAME) as tmp:
-                self.model.save_weights(tmp)
+            _save_weights_atomically(self.model, self.run_dir / BEST_WEIGHTS_NAME)
             self.state.update(best_auc=auc, best_epoch=epoch + 1)
         name = f"epoch-{epoch + 1:03d}.keras"
         with atomic_path(self.run_dir / name) as tmp:
@@ -546,6 +546,17 @@ class RunCheckpoint(keras.callbacks.Callback):
         for old in self.run_dir.glob("epoch-*.keras"):
             if old.name != name:
                 old.unlink()
+
+
+def _save_weights_atomically(model: keras.Model, target: Path) -> None:
+    """``save_weights`` to a temporary name then rename (Keras insists on ``.weights.h5``)."""
+    tmp = target.with_name(f".{target.name.removesuffix('.weights.h5')}{TEMP_MARKER}.weights.h5")
+    try:
+        model.save_weights(tmp)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 def read_state(run_dir: Path) -> dict[str, Any] | None:
@@ -601,7 +612,7 @@ def embed(model: keras.Model, crops: Sequence[Crop], config: TrainConfig) -> np.
     """Embeddings of ``crops`` (resized, not augmented), shape ``(n, embedding_dim)``."""
     paths = [c.path for c in crops]
     images = CropImages(paths, config.image_size, config.embed_batch_size, workers=resolve_workers(config.workers))
-    return np.asarray(model.predict(images, verbose=0), dtype=np.float32)
+    return np.asarray(model.predict(images, verbose=0), dtype=np.float32)[: len(paths)]
 
 
 def fit_classifier(embeddings: np.ndarray, crops: Sequence[Crop], config: TrainConfig) -> EmbeddingSVM:

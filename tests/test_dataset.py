@@ -214,11 +214,11 @@ def test_too_few_images_or_bad_batch_size(counts: dict[int, int], batch_size: in
         check_balanced_batch(_crops(counts), batch_size)
 
 
-def test_crop_images_are_resized_in_order_without_augmentation(tmp_path: Path) -> None:
+def test_crop_images_are_resized_in_order_and_padded_without_augmentation(tmp_path: Path) -> None:
     crops = list_crops(_write_tree(tmp_path, {"real": {"r": 3}, "fake": {"f": 2}})).crops
     images = CropImages([c.path for c in crops], image_size=32, batch_size=2)
     batches = [images[i] for i in range(len(images))]
-    assert [b.shape[0] for b in batches] == [2, 2, 1]
+    assert [b.shape for b in batches] == [(2, 32, 32, 3)] * 3  # the last one padded
     values = np.concatenate(batches)[:, 0, 0, 0]
     expected = [cv2.imread(str(c.path))[0, 0, 0] for c in crops]
-    np.testing.assert_array_equal(values, expected)
+    np.testing.assert_array_equal(values, [*expected, expected[-1]])

@@ -1,0 +1,169 @@
+"""The training stage end to end on the DFDC sample crops: CLI run, resume, errors.
+
+One short run (B0, random weights, 64 px, batches of 8, one epoch of two steps) is made
+through the click command and shared by the module; the resume test continues a copy
+of its run folder. The checks are contracts (files, shapes, probabilities, epochs,
+optimiser steps), not accuracy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from conftest import shared_path
+from dfembed.classifier import check_compatible, load_bundle
+from dfembed.commands.train import train_command
+from dfembed.errors import ConfigError, InputError, OutputExistsError
+from dfembed.model import model_info
+from dfembed.train_config import TrainConfig
+from dfembed.training import run_train
+
+CROP_CONFIG = {"size": 160, "margin": 0.3}
+SMALL = TrainConfig(
+    backbone="b0", image_size=64, weights="none", batch_size=8, epochs=1, steps_per_epoch=2,
+    val_fraction=0.3, workers=2, embed_batch_size=32, tensorboard=False,
+)
+SMALL_FLAGS = [
+    "--backbone", "b0", "--image-size", "64", "--weights", "none", "--batch-size", "8", "--epochs", "1",
+    "--steps-per-epoch", "2", "--val-fraction", "0.3", "--workers", "2", "--embed-batch-size", "32",
+]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample crops linked into a crop-stage-like tree, plus one broken file.
+
+    The sample's 11 real crops come from one video; the manifest gives frames 0-5 and
+    6-10 different groups so that a split with both classes on both sides exists.
+    """
+    crops = shared_path("dfdc_sample", "crops")
+    root = tmp_path_factory.mktemp("data")
+    rows = ["source,label,group,crop"]
+    for src in sorted(crops.rglob("*.png")):
+        label = src.parent.name
+        (root / label).mkdir(exist_ok=True)
+        (root / label / src.name).symlink_to(src)
+        video = src.stem.split("-")[0]
+        group = f"{video}-{'a' if int(src.stem.split('-')[1]) < 6 else 'b'}" if label == "real" else video
+        rows.append(f"{video}.mp4,{label},{group},{label}/{src.name}")
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    (root / "fake" / "truncated-000-00.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (root / "dfembed-crop.json").write_text(json.dumps({"config": CROP_CONFIG}), encoding="utf-8")
+    return root
+
+
+@pytest.fixture(scope="module")
+def first_run(data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """Train through the CLI into an existing folder (default file names inside it)."""
+    out = tmp_path_factory.mktemp("out")
+    result = CliRunner().invoke(train_command, [str(data), str(out), str(out), *SMALL_FLAGS, "--format", "keras", "-q"])
+    assert result.exit_code == 0, result.output
+    return out, result.output
+
+
+def test_cli_run_writes_model_bundle_keras_copy_and_record(first_run: tuple[Path, str]) -> None:
+    out, output = first_run
+    assert {p.name for p in out.iterdir()} >= {"model.h5", "svm.pkl", "model.keras", "model.dfembed-train.json", "model.run"}
+    assert "1 unreadable skipped" in output
+    record = json.loads((out / "model.dfembed-train.json").read_text(encoding="utf-8"))
+    assert record["config"]["backbone"] == "b0" and record["versions"]["keras"] == keras.__version__
+    assert record["summary"]["n_unreadable"] == 1
+    (epoch,) = record["summary"]["history"]
+    assert set(epoch) >= {"loss", "val_auc", "val_log_loss", "val_accuracy"}
+
+
+def test_trained_model_and_bundle_give_probabilities(first_run: tuple[Path, str], data: Path) -> None:
+    out, _ = first_run
+    model = keras.models.load_model(out / "model.h5", compile=False)
+    bundle = load_bundle(out / "svm.pkl")
+    check_compatible(bundle, model_info(model))
+    assert (bundle.backbone, bundle.image_size, bundle.embedding_dim) == ("b0", 64, 512)
+    assert bundle.crop_config == CROP_CONFIG and bundle.train_config["batch_size"] == 8
+    images = np.random.default_rng(0).uniform(0, 255, (5, 64, 64, 3)).astype(np.float32)
+    embeddings = model.predict(images, verbose=0)
+    np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0, atol=1e-4)
+    probabilities = bundle.classifier.predict_proba(embeddings)
+    assert probabilities.shape == (5, 2)
+    assert ((probabilities >= 0) & (probabilities <= 1)).all()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-9)
+
+
+def test_resume_continues_an_interrupted_run_with_optimiser_state(
+    first_run: tuple[Path, str], data: Path, tmp_path: Path
+) -> None:
+    out, _ = first_run
+    # A run killed after its first checkpoint: the run folder, no final outputs yet.
+    shutil.copytree(out / "model.run", tmp_path / "model.run")
+    before = json.loads((tmp_path / "model.run" / "state.json").read_text(encoding="utf-8"))
+    config = dataclasses.replace(SMALL, epochs=2, val_fraction=0.0)  # no validation: fewer compilations
+    summary = run_train(data, tmp_path / "model.h5", tmp_path / "svm.pkl", config, resume=True)
+    assert (summary.initial_epoch, summary.epochs, len(summary.history)) == (1, 2, 2)
+    assert summary.n_val == 0
+    assert summary.history[0]["loss"] == pytest.approx(before["history"][0]["loss"])
+    checkpoint = tmp_path / "model.run" / "epoch-002.keras"
+    assert [p.name for p in (tmp_path / "model.run").glob("epoch-*.keras")] == [checkpoint.name]
+    assert int(keras.models.load_model(checkpoint).optimizer.iterations) == 2 * 2
+    assert (tmp_path / "model.h5").is_file() and (tmp_path / "svm.pkl").is_file()
+
+
+def test_resume_refuses_other_model_options(first_run: tuple[Path, str], data: Path, tmp_path: Path) -> None:
+    out, _ = first_run
+    shutil.copytree(out / "model.run", tmp_path / "model.run")
+    config = dataclasses.replace(SMALL, epochs=2, image_size=96)
+    with pytest.raises(ConfigError, match="image_size: checkpoint 64, now 96"):
+        run_train(data, tmp_path / "model.h5", tmp_path / "svm.pkl", config, resume=True)
+
+
+def test_existing_outputs_need_force(first_run: tuple[Path, str], data: Path) -> None:
+    out, _ = first_run
+    result = CliRunner().invoke(train_command, [str(data), str(out), str(out), *SMALL_FLAGS])
+    assert result.exit_code == 1
+    assert "Error: output exists:" in result.output and "model.h5" in result.output and "--force" in result.output
+
+
+def test_checkpoints_of_an_earlier_run_need_resume_or_force(first_run: tuple[Path, str], data: Path, tmp_path: Path) -> None:
+    out, _ = first_run
+    shutil.copytree(out / "model.run", tmp_path / "model.run")
+    with pytest.raises(OutputExistsError, match="use --resume to continue it or --force to start over"):
+        run_train(data, tmp_path / "model.h5", tmp_path / "svm.pkl", SMALL)
+
+
+def test_resume_without_checkpoint_is_an_error(data: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="nothing to resume"):
+        run_train(data, tmp_path / "model.h5", tmp_path / "svm.pkl", SMALL, resume=True)
+
+
+def test_missing_data_folder_is_reported_by_the_cli(tmp_path: Path) -> None:
+    result = CliRunner().invoke(train_command, [str(tmp_path / "nope"), str(tmp_path / "m.h5"), str(tmp_path / "s.pkl")])
+    assert result.exit_code == 1
+    assert f"Error: data folder {tmp_path / 'nope'} does not exist" in result.output
+
+
+def test_too_few_images_for_the_default_batch_suggests_a_smaller_one(tmp_path: Path) -> None:
+    crops = shared_path("dfdc_sample", "crops")  # 11 real crops: a batch of 28 needs 14
+    with pytest.raises(InputError, match=r"needs 14 real and 14 fake.*use --batch-size 22 or less"):
+        run_train(crops, tmp_path / "m.h5", tmp_path / "s.pkl", dataclasses.replace(SMALL, batch_size=28))
+
+
+def test_weights_file_of_another_network_is_rejected(data: Path, tmp_path: Path) -> None:
+    other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    weights = tmp_path / "other.weights.h5"
+    other.save_weights(weights)
+    config = dataclasses.replace(SMALL, image_size=32, weights=str(weights))
+    with pytest.raises(InputError, match="does not match backbone efficientnetb0"):
+        run_train(data, tmp_path / "m.h5", tmp_path / "s.pkl", config)
+    assert not (tmp_path / "m.h5").exists()
+
+
+def test_help_warns_that_the_pickle_runs_code() -> None:
+    result = CliRunner().invoke(train_command, ["--help"])
+    assert result.exit_code == 0
+    assert "loading a pickle runs code" in " ".join(result.output.split())
