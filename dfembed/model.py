@@ -16,9 +16,10 @@ import os
 import re
 import warnings
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Literal
 
 import keras
 import numpy as np
@@ -84,7 +85,7 @@ def backbone_key(name: str) -> str:
 def build_embedding_model(
     backbone: str = "b4",
     image_size: int = 380,
-    weights: str = "imagenet",
+    weights: str | os.PathLike[str] = "imagenet",
     embedding_dim: int = 512,
     dropout: float = 0.4,
     l2: float = 1e-4,
@@ -97,7 +98,8 @@ def build_embedding_model(
             Keras's EfficientNet rescales and normalises internally.
         weights: ``"imagenet"`` (downloaded by Keras on first use, then cached in
             ``~/.keras/models``), ``"none"`` (random initialisation), or the path of a
-            local backbone weights file (``.h5`` as published by Keras, or ``.weights.h5``).
+            local backbone weights file: Keras's published ``efficientnetbN_notop.h5``
+            (normalised exactly as with ``"imagenet"``) or a ``.weights.h5`` file.
         embedding_dim: Width of the embedding.
         dropout: Dropout rate before the embedding layer.
         l2: L2 regularisation factor of the embedding layer's kernel.
@@ -112,25 +114,27 @@ def build_embedding_model(
     """
     key = backbone_key(backbone)
     _check_head_options(image_size, embedding_dim, dropout, l2)
-    weights_file = _weights_file(weights)
-    shape = (image_size, image_size, 3)
+    net = _build_backbone(key, image_size, weights)
+    images = keras.Input(shape=(image_size, image_size, 3), name="image")
+    x = keras.layers.Dropout(dropout, name="embedding_dropout")(net(images))
+    x = keras.layers.Dense(embedding_dim, kernel_regularizer=keras.regularizers.L2(l2), name="embedding_dense")(x)
+    # float32 even under mixed precision: the norm and the loss need the range.
+    outputs = keras.layers.UnitNormalization(axis=-1, name="embedding", dtype="float32")(x)
+    return keras.Model(images, outputs, name=MODEL_NAME)
+
+
+def _build_backbone(key: str, image_size: int, weights: str | os.PathLike[str]) -> keras.Model:
+    """EfficientNet without its top, average-pooled, with the requested weights."""
+    weights_file = _weights_file(weights)  # checked before the (slow) build
     net = BACKBONES[key](
         include_top=False,
         weights="imagenet" if str(weights).lower() == "imagenet" else None,
-        input_shape=shape,
+        input_shape=(image_size, image_size, 3),
         pooling="avg",
     )
     if weights_file is not None:
         _load_backbone_weights(net, key, weights_file)
-    images = keras.Input(shape=shape, name="image")
-    x = net(images)
-    x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
-    x = keras.layers.Dense(
-        embedding_dim, kernel_regularizer=keras.regularizers.L2(l2), name="embedding_dense"
-    )(x)
-    # float32 even under mixed precision: the norm and the loss need the range.
-    outputs = keras.layers.UnitNormalization(axis=-1, name="embedding", dtype="float32")(x)
-    return keras.Model(images, outputs, name=MODEL_NAME)
+    return net
 
 
 def _check_head_options(image_size: int, embedding_dim: int, dropout: float, l2: float) -> None:

@@ -33,7 +33,9 @@ pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation doesn't
 def model() -> keras.Model:
     """A B0 at a tiny size with random weights (nothing is downloaded)."""
     keras.utils.set_random_seed(0)
-    return build_embedding_model("b0", image_size=SIZE, weights="none", embedding_dim=DIM)
+    net = build_embedding_model("b0", image_size=SIZE, weights="none", embedding_dim=DIM)
+    net.compile(optimizer="sgd", loss=TripletSemiHardLoss())  # saved files must load without this loss
+    return net
 
 
 @pytest.fixture(scope="module")
@@ -144,34 +146,43 @@ def test_missing_or_corrupt_weights_file(tmp_path: Path) -> None:
 _FRESH_PROCESS = textwrap.dedent(
     """
     import sys, numpy as np, keras
-    model = keras.saving.load_model(sys.argv[1], compile=False)
-    np.save(sys.argv[3], keras.ops.convert_to_numpy(model(np.load(sys.argv[2]), training=False)))
+    images = np.load(sys.argv[1])
+    for path in sys.argv[2:]:
+        model = keras.saving.load_model(path, compile=False)
+        np.save(path + ".npy", keras.ops.convert_to_numpy(model(images, training=False)))
     assert not any(name.startswith("dfembed") for name in sys.modules), "dfembed was imported"
     """
 )
 
 
-def test_hdf5_loads_in_a_fresh_process_without_custom_objects(
+def test_saved_models_load_in_a_fresh_process_without_custom_objects(
     model: keras.Model, images: np.ndarray, tmp_path: Path
 ) -> None:
-    model.compile(optimizer="sgd", loss=TripletSemiHardLoss())  # a custom loss must not be needed to load
-    path = save_model(model, tmp_path / "model.h5")
-    assert path == tmp_path / "model.h5" and not _temp_files(tmp_path)
+    """HDF5 (and .keras) files of a model compiled with dfembed's loss load in plain Keras."""
+    paths = [save_model(model, tmp_path / "model.h5"), save_model(model, tmp_path / "model.keras", fmt="keras")]
+    assert paths == [tmp_path / "model.h5", tmp_path / "model.keras"] and not _temp_files(tmp_path)
     np.save(tmp_path / "images.npy", images)
-    subprocess.run(
-        [sys.executable, "-c", _FRESH_PROCESS, str(path), str(tmp_path / "images.npy"), str(tmp_path / "out.npy")],
-        check=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
-    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), _embed(model, images))
+    script = [sys.executable, "-c", _FRESH_PROCESS, str(tmp_path / "images.npy"), *map(str, paths)]
+    subprocess.run(script, check=True, timeout=180, cwd=tmp_path)
+    expected = _embed(model, images)
+    for path in paths:
+        np.testing.assert_array_equal(np.load(f"{path}.npy"), expected, err_msg=path.name)
 
 
-def test_keras_format_round_trip(model: keras.Model, images: np.ndarray, tmp_path: Path) -> None:
-    path = save_model(model, tmp_path / "model.keras", fmt="keras")
-    loaded = load_embedding_model(path)
+@pytest.mark.parametrize(("name", "fmt"), [("model.h5", "h5"), ("model.keras", "keras")])
+def test_load_embedding_model_round_trip(
+    model: keras.Model, images: np.ndarray, tmp_path: Path, name: str, fmt: str
+) -> None:
+    loaded = load_embedding_model(save_model(model, tmp_path / name, fmt=fmt))
     assert model_info(loaded) == model_info(model)
     np.testing.assert_array_equal(_embed(loaded, images), _embed(model, images))
+
+
+def test_load_rejects_a_model_that_is_not_an_embedding_model(tmp_path: Path) -> None:
+    inputs = keras.Input((SIZE, SIZE, 3))
+    path = save_model(keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inputs)), tmp_path / "other.h5")
+    with pytest.raises(InputError, match=r"other\.h5: .*not a dfembed embedding model"):
+        load_embedding_model(path)
 
 
 def test_save_rejects_a_suffix_that_does_not_fit_the_format(model: keras.Model, tmp_path: Path) -> None:
