@@ -257,9 +257,12 @@ def load_bundle(path: str | os.PathLike[str]) -> ClassifierBundle:
             AttributeError, ImportError, TypeError, OSError) as err:  # fmt: skip
         raise InputError(f"classifier file {path} cannot be read (corrupt or not a joblib file): {err}") from err
     if not isinstance(bundle, ClassifierBundle):
-        raise InputError(f"classifier file {path} is not a dfembed classifier bundle (it holds a {type(bundle).__name__})")
+        kind = type(bundle).__name__
+        raise InputError(f"classifier file {path} is not a dfembed classifier bundle (it holds a {kind})")
     if bundle.format_version > BUNDLE_FORMAT:
-        raise InputError(f"classifier file {path} has format {bundle.format_version}; this dfembed reads up to {BUNDLE_FORMAT}")
+        raise InputError(
+            f"classifier file {path} has format {bundle.format_version}; this dfembed reads up to {BUNDLE_FORMAT}"
+        )
     _warn_on_version_change(bundle, path)
     return bundle
 

@@ -147,7 +147,8 @@ def test_load_errors_name_the_file(tmp_path: Path) -> None:
 def test_check_compatible(fitted: EmbeddingSVM) -> None:
     bundle = _bundle(fitted, backbone="efficientnetb0")
     check_compatible(bundle, ModelInfo(backbone="b0", image_size=64, embedding_dim=DIM))
-    with pytest.raises(InputError, match=r"model/SVM mismatch: embedding size: model 512, SVM 8; backbone: model b4, SVM b0"):
+    expected = r"model/SVM mismatch: embedding size: model 512, SVM 8; backbone: model b4, SVM b0"
+    with pytest.raises(InputError, match=expected):
         check_compatible(bundle, ModelInfo(backbone="b4", image_size=64, embedding_dim=512))
     with pytest.raises(InputError, match=r"model/SVM mismatch: image size: model 380, SVM 64"):
         check_compatible(bundle, ModelInfo(backbone="b0", image_size=380, embedding_dim=DIM))
