@@ -93,7 +93,7 @@ def model_rate(backbone: str, image_size: int, batch_size: int, steps: int, prec
 @click.option("--batch-size", type=int, default=8, show_default=True, help="Balanced batch size (even).")
 @click.option("--pipeline-batches", type=int, default=20, show_default=True, help="Timed pipeline batches.")
 @click.option("--model-steps", type=int, default=3, show_default=True, help="Timed training steps.")
-@click.option("--workers", type=int, default=0, show_default=True, help="Pipeline threads; 0: CPU count, at most 8.")
+@click.option("--workers", type=int, default=0, show_default=True, help="Pipeline threads; 0: CPU count, at most 16.")
 @click.option("--precision", default="float32", show_default=True,
               help="Keras dtype policy of the model (mixed_float16 on a GPU).")
 def main(data: Path, configs: str, batch_size: int, pipeline_batches: int, model_steps: int,
@@ -110,7 +110,7 @@ def main(data: Path, configs: str, batch_size: int, pipeline_batches: int, model
                f"batch {batch_size}, {len(crops)} crops from {data}")
     click.echo(f"{'config':>8} {'pipeline 1 thread':>18} {'pipeline':>10} {'model step':>11} {'ratio':>7}")
     for backbone, size in _parse_configs(configs):
-        single = pipeline_rate(crops, size, batch_size, max(2, pipeline_batches // 4), 1)
+        single = pipeline_rate(crops, size, batch_size, pipeline_batches, 1)
         parallel = pipeline_rate(crops, size, batch_size, pipeline_batches, workers)
         model = model_rate(backbone, size, batch_size, model_steps, precision)
         click.echo(f"{backbone}@{size:<4} {single:>14.1f} img/s {parallel:>6.1f} img/s "

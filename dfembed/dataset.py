@@ -39,6 +39,7 @@ CLASSES: dict[str, int] = {"real": 0, "fake": 1}
 MANIFEST_NAME = "manifest.csv"
 VALIDATION_DIR = "validation"
 _INDEX_SUFFIX = re.compile(r"(-\d+){1,2}$")
+_CACHED_PERMUTATIONS = 16
 
 
 @dataclass(frozen=True)
@@ -304,6 +305,7 @@ class BalancedBatches(keras.utils.PyDataset):
         self.seed = seed
         self.epoch = 0
         self._paths = {lab: [c.path for c in crops if c.label == lab] for lab in CLASSES.values()}
+        self._permutations: dict[tuple[int, int], np.ndarray] = {}
         largest = max(len(p) for p in self._paths.values())
         self.steps = steps_per_epoch or math.ceil(largest / self.half)
 
@@ -346,8 +348,20 @@ class BalancedBatches(keras.utils.PyDataset):
         """The crop at ``position`` of the class's stream of permutations."""
         paths = self._paths[label]
         cycle, offset = divmod(position, len(paths))
-        permutation = np.random.default_rng(_seed_of(self.seed, label, cycle)).permutation(len(paths))
-        return paths[permutation[offset]]
+        return paths[self._permutation(label, cycle)[offset]]
+
+    def _permutation(self, label: int, cycle: int) -> np.ndarray:
+        """The class's seeded permutation number ``cycle``, cached (worker threads may race
+        to compute one; both get the same array, so the race is harmless)."""
+        key = (label, cycle)
+        permutation = self._permutations.get(key)
+        if permutation is None:
+            rng = np.random.default_rng(_seed_of(self.seed, label, cycle))
+            permutation = rng.permutation(len(self._paths[label]))
+            if len(self._permutations) >= _CACHED_PERMUTATIONS:
+                self._permutations.clear()
+            self._permutations[key] = permutation
+        return permutation
 
 
 def check_balanced_batch(crops: Sequence[Crop], batch_size: int) -> int:
@@ -424,5 +438,5 @@ class CropImages(keras.utils.PyDataset):
 
 
 def resolve_workers(workers: int) -> int:
-    """Threads to use: ``workers``, or the CPU count (at most 8) when it is 0."""
-    return workers if workers > 0 else min(8, os.cpu_count() or 1)
+    """Threads to use: ``workers``, or the CPU count (at most 16) when it is 0."""
+    return workers if workers > 0 else min(16, os.cpu_count() or 1)

@@ -55,7 +55,7 @@ class TrainConfig:
         svm_calibration_cv: Folds of the SVM's probability calibration.
         val_svm_samples: Most training crops embedded each epoch to fit the validation
             SVM (a seeded, class-balanced subset; the final SVM uses all crops).
-        workers: Threads decoding and augmenting batches; 0 picks the CPU count (at most 8).
+        workers: Threads decoding and augmenting batches; 0 picks the CPU count (at most 16).
         max_queue_size: Batches prepared ahead of the model (prefetch).
         embed_batch_size: Batch size when embedding crops (validation and final SVM).
         keep: Which weights become OUT_H5: ``"best"`` by validation AUC, or ``"last"``.

@@ -48,7 +48,7 @@ _BACKBONES = [f"b{i}" for i in range(8)]
 @click.option("--svm-c", type=float, default=None, help="SVM C [1.0].")
 @click.option("--svm-calibration-cv", type=int, default=None, help="Folds of the probability calibration [3].")
 @click.option("--val-svm-samples", type=int, default=None, help="Training crops embedded per epoch for validation [2000].")
-@click.option("--workers", type=int, default=None, help="Threads decoding and augmenting; 0: CPU count, ≤ 8 [0].")
+@click.option("--workers", type=int, default=None, help="Threads decoding and augmenting; 0: CPU count, ≤ 16 [0].")
 @click.option("--max-queue-size", type=int, default=None, help="Batches prepared ahead [10].")
 @click.option("--embed-batch-size", type=int, default=None, help="Batch size when embedding crops [32].")
 @click.option("--keep", type=click.Choice(["best", "last"]), default=None, help="Weights saved: best validation AUC or last [best].")
