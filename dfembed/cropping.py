@@ -36,7 +36,7 @@ from tqdm import tqdm
 from dfembed.atomic import atomic_write_bytes, remove_stale_temps
 from dfembed.crop_config import RUNTIME_ONLY_FIELDS, CropConfig
 from dfembed.detector import DetectorError, FaceDetector
-from dfembed.errors import InputError, OutputExistsError
+from dfembed.errors import DfembedError, InputError, OutputExistsError
 from dfembed.faces import FaceCrop, faces_from_media
 from dfembed.manifest import (
     FAILURE_COLUMNS,
@@ -381,8 +381,14 @@ def _results_in_workers(
     with cf.ProcessPoolExecutor(config.jobs, mp_context=context, initializer=_init_worker,
                                 initargs=(config, level)) as pool:
         futures = [pool.submit(_work, s, stems[s.relative], dst, config) for s in todo]
-        for future in cf.as_completed(futures):
-            yield future.result()
+        try:
+            for future in cf.as_completed(futures):
+                yield future.result()
+        except cf.process.BrokenProcessPool as err:
+            raise DfembedError(
+                f"a crop worker process died ({err}); often out of memory: rerun with fewer --jobs "
+                "or a smaller --batch-size, finished sources are kept"
+            ) from err
 
 
 def _finish(src: Path, dst: Path, config: CropConfig, discovery: Discovery, resumed: int, processed: int,

@@ -11,6 +11,9 @@ and silently reports *no face*). :class:`FaceDetector` replaces the P-Net stage 
 one whose pyramid stops at the last level P-Net can scan, which removes the failure;
 a detector error that still occurs is retried frame by frame and then reported as
 :class:`DetectorError`, never a crash of the whole job.
+
+mtcnn loads the weights bundled in its package with joblib (pickles: loading them runs
+code); nothing here loads a user-supplied pickle.
 """
 
 from __future__ import annotations
