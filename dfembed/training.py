@@ -161,6 +161,7 @@ def run_train(
     started = time.monotonic()
     paths = resolve_outputs(Path(data), Path(out_h5), Path(out_pkl), config, force, resume)
     train_data = load_data(Path(data), val, config)
+    prepare_run_dir(paths.run_dir, force=force, resume=resume)
     batches = _training_batches(train_data.train, config)
     with precision_policy(config.precision), distribution_scope(config.batch_size) as scope:
         with scope:
@@ -236,19 +237,17 @@ def _check_existing(paths: OutputPaths, force: bool, resume: bool) -> None:
             f"run folder {paths.run_dir} holds checkpoints of an earlier run: "
             "use --resume to continue it or --force to start over"
         )
-    if force and not resume:
-        _clear_run_dir(paths.run_dir)
-    paths.run_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(paths.run_dir)
 
 
-def _clear_run_dir(run_dir: Path) -> None:
-    """Remove an earlier run's checkpoints and state (only the files this module writes)."""
-    if not run_dir.is_dir():
-        return
-    for path in [*run_dir.glob("epoch-*.keras"), run_dir / STATE_NAME, run_dir / BEST_WEIGHTS_NAME]:
-        if path.is_file():
-            path.unlink()
+def prepare_run_dir(run_dir: Path, force: bool, resume: bool) -> None:
+    """Create the run folder, remove a killed run's temporary files and, when starting
+    over with ``force``, the earlier run's checkpoints and state (only files this module writes)."""
+    if force and not resume and run_dir.is_dir():
+        for path in [*run_dir.glob("epoch-*.keras"), run_dir / STATE_NAME, run_dir / BEST_WEIGHTS_NAME]:
+            if path.is_file():
+                path.unlink()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(run_dir)
 
 
 # --- data ----------------------------------------------------------------------------
@@ -426,6 +425,10 @@ def _check_resumable(state: dict[str, Any], config: TrainConfig) -> None:
              for key in ARCHITECTURE_KEYS if key in saved and saved[key] != _plain(getattr(config, key))]
     if wrong:
         raise ConfigError("cannot resume with other model options: " + "; ".join(wrong))
+    changed = [key for key in ("lr", "momentum", "nesterov", "schedule")
+               if key in saved and saved[key] != getattr(config, key)]
+    if changed:
+        log.warning("resuming with the checkpoint's optimiser; changed %s not applied", ", ".join(changed))
     if int(state.get("epoch", 0)) >= config.epochs:
         raise ConfigError(f"the run has completed {state['epoch']} epochs already; raise --epochs to continue")
 
