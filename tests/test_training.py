@@ -24,7 +24,7 @@ from dfembed.commands.train import train_command
 from dfembed.errors import ConfigError, InputError, OutputExistsError
 from dfembed.model import model_info
 from dfembed.train_config import TrainConfig
-from dfembed.training import run_train
+from dfembed.training import gpu_count, load_data, prepare_run_dir, resolve_outputs, resolve_precision, run_train
 
 CROP_CONFIG = {"size": 160, "margin": 0.3}
 SMALL = TrainConfig(
@@ -167,3 +167,47 @@ def test_help_warns_that_the_pickle_runs_code() -> None:
     result = CliRunner().invoke(train_command, ["--help"])
     assert result.exit_code == 0
     assert "loading a pickle runs code" in " ".join(result.output.split())
+
+
+def test_existing_folders_get_default_file_names_and_run_folder_beside_the_model(tmp_path: Path) -> None:
+    paths = resolve_outputs(tmp_path, tmp_path, tmp_path, dataclasses.replace(SMALL, format="keras"), False, False)
+    assert (paths.model, paths.classifier, paths.keras_model) == (
+        tmp_path / "model.h5", tmp_path / "svm.pkl", tmp_path / "model.keras",
+    )
+    assert (paths.provenance, paths.run_dir) == (tmp_path / "model.dfembed-train.json", tmp_path / "model.run")
+    with pytest.raises(ConfigError, match="must end in .h5 or .hdf5"):
+        resolve_outputs(tmp_path, tmp_path / "model.keras", tmp_path, SMALL, False, False)
+
+
+def test_force_starts_the_run_folder_over_and_resume_keeps_it(tmp_path: Path) -> None:
+    run_dir = tmp_path / "model.run"
+    run_dir.mkdir()
+    kept = [run_dir / "state.json", run_dir / "epoch-003.keras", run_dir / "best.weights.h5", run_dir / "notes.txt"]
+    for path in kept:
+        path.write_text("x", encoding="utf-8")
+    (run_dir / ".epoch-004.abc.dfembed-tmp.keras").write_text("half", encoding="utf-8")
+    prepare_run_dir(run_dir, force=True, resume=True)
+    assert sorted(p.name for p in run_dir.iterdir()) == sorted(p.name for p in kept)
+    prepare_run_dir(run_dir, force=True, resume=False)
+    assert [p.name for p in run_dir.iterdir()] == ["notes.txt"]  # only files of a run are removed
+
+
+def test_validation_tree_is_used_and_must_not_share_groups(data: Path, tmp_path: Path) -> None:
+    val = tmp_path / "val"
+    for label, video in (("real", "zzrealvideo"), ("fake", "zzfakevideo")):
+        (val / label).mkdir(parents=True)
+        for frame in range(2):
+            (val / label / f"{video}-{frame:03d}-00.png").symlink_to(next((data / label).glob("*.png")))
+    loaded = load_data(data, val, SMALL)
+    assert {c.group for c in loaded.val} == {"zzrealvideo", "zzfakevideo"}
+    assert len(loaded.train) == 60 and loaded.unreadable == 1
+    (val / "real" / "abarnvbtwb-a-000-00.png").symlink_to(next((data / "real").glob("*.png")))
+    with pytest.raises(InputError, match=r"share 1 group\(s\) \(e.g. abarnvbtwb-a\)"):
+        load_data(data, val, SMALL)
+
+
+def test_precision_auto_is_float32_without_a_gpu() -> None:
+    if gpu_count() > 0:
+        pytest.skip("a GPU is visible: auto means mixed_float16 here")
+    assert resolve_precision("auto") == "float32"
+    assert resolve_precision("mixed_bfloat16") == "mixed_bfloat16"
