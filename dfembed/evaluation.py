@@ -88,7 +88,7 @@ def default_out_dir(pred_csv: Path) -> Path:
 
 def run_evaluate(
     pred_csv: Path,
-    labels: Path,
+    labels: Path | LabelSet,
     out_dir: Path | None = None,
     force: bool = False,
     threshold: float = 0.5,
@@ -98,7 +98,8 @@ def run_evaluate(
     Args:
         pred_csv: Predictions in the Dacon (``path,y``) or DFDC (``filename,label``) format,
             values P(fake) in [0, 1] (hard 0/1 labels work too).
-        labels: DFDC ``metadata.json``, real/fake folder tree or label CSV.
+        labels: DFDC ``metadata.json``, real/fake folder tree or label CSV, or labels
+            already read with :func:`dfembed.labels.read_labels`.
         out_dir: Output folder; ``None`` for :func:`default_out_dir`.
         force: Overwrite existing outputs.
         threshold: A score above it counts as FAKE for the accuracy.
@@ -117,7 +118,7 @@ def run_evaluate(
     config = EvaluateConfig(threshold=threshold)
     out_dir = default_out_dir(pred_csv) if out_dir is None else out_dir
     _check_outputs(out_dir, force)
-    label_set = read_labels(labels)
+    label_set = labels if isinstance(labels, LabelSet) else read_labels(labels)
     matched = match_predictions(read_submission(pred_csv), label_set)
     _report_unmatched(pred_csv, label_set, matched)
     record = _record(config, pred_csv, label_set, matched, out_dir)

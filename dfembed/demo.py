@@ -1,0 +1,285 @@
+"""``dfembed demo DATA OUT``: the whole pipeline on a small data set, in a few CPU minutes.
+
+1. **Crop** the training images (``DATA/frames`` when it exists, else ``DATA``) with
+   MTCNN into ``OUT/crops``.
+2. **Train** a small EfficientNet-B0 embedding (random initial weights: nothing is
+   downloaded) and the SVM for a few steps: ``OUT/model.h5``, ``OUT/svm.pkl``.
+3. **Infer** on each test set — ``DATA/frames`` and ``DATA/videos`` when they exist,
+   else ``DATA`` — into ``OUT/<set>_predictions.csv``.
+4. **Evaluate** each prediction CSV against the labels its folder carries (a real/fake
+   tree or a DFDC ``metadata.json``) into ``OUT/<set>_eval/``; a set without labels is
+   predicted but not evaluated.
+5. Draw ``OUT/gallery.png``: training crops with their label and the model's score.
+
+The training images are also test images and the sample has one real identity, so the
+metrics check that the pipeline runs end to end; they are not an accuracy estimate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from dfembed.errors import InputError, OutputExistsError
+from dfembed.provenance import write_provenance
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+PROVENANCE_NAME = "dfembed-demo.json"
+TRAIN_FOLDER = "frames"
+TEST_FOLDERS = ("frames", "videos")
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """Small, CPU-friendly settings of ``dfembed demo``.
+
+    Attributes:
+        image_size: Side of the face crops and of the model input, in pixels.
+        backbone: EfficientNet variant.
+        weights: ``"none"`` (random, no download) or a local backbone weights file.
+        embedding_dim: Width of the embedding.
+        batch_size: Training batch (half real, half fake).
+        epochs: Training epochs.
+        steps_per_epoch: Batches per epoch. From random weights, the batch-normalisation
+            statistics that inference uses need on the order of 150 steps (momentum
+            0.99) before embeddings stop being nearly constant; fewer steps still run
+            but give every face almost the same score.
+        frames_per_video: Frames sampled from each video, for cropping and inference.
+        seed: Seed of training (sampling, augmentation, weights, SVM folds).
+        gallery_size: Crops shown in ``gallery.png`` (half real, half fake when possible).
+    """
+
+    image_size: int = 64
+    backbone: str = "b0"
+    weights: str = "none"
+    embedding_dim: int = 64
+    batch_size: int = 8
+    epochs: int = 3
+    steps_per_epoch: int = 50
+    frames_per_video: int = 4
+    seed: int = 0
+    gallery_size: int = 24
+
+    def __post_init__(self) -> None:
+        for name in ("image_size", "epochs", "steps_per_epoch", "frames_per_video", "gallery_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    """What the demo runs on.
+
+    Attributes:
+        train: Folder cropped for training.
+        test_sets: ``(name, folder)`` of each set to predict (and evaluate when labelled).
+    """
+
+    train: Path
+    test_sets: tuple[tuple[str, Path], ...]
+
+
+@dataclass
+class DemoResult:
+    """Where the demo wrote its outputs.
+
+    Attributes:
+        out: The output folder.
+        model: The embedding model file.
+        classifier: The SVM bundle.
+        predictions: Set name → prediction CSV.
+        evaluations: Set name → evaluation folder (labelled sets only).
+        metrics: Set name → overall metrics (labelled sets only).
+        gallery: The crop gallery PNG.
+        seconds: Stage name → wall time in seconds.
+    """
+
+    out: Path
+    model: Path
+    classifier: Path
+    gallery: Path | None = None
+    predictions: dict[str, Path] = field(default_factory=dict)
+    evaluations: dict[str, Path] = field(default_factory=dict)
+    metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def plan_demo(data: Path) -> DemoPlan:
+    """Choose the training folder and the test sets in ``data``.
+
+    Args:
+        data: ``../shared/data/dfdc_sample`` or any folder of labelled media.
+
+    Returns:
+        ``frames/`` for training and ``frames/`` + ``videos/`` for testing when they
+        exist, else ``data`` itself for both.
+
+    Raises:
+        InputError: ``data`` is not a folder.
+    """
+    if not data.is_dir():
+        raise InputError(f"DATA {data} is not a folder")
+    train = data / TRAIN_FOLDER if (data / TRAIN_FOLDER).is_dir() else data
+    tests = tuple((name, data / name) for name in TEST_FOLDERS if (data / name).is_dir())
+    return DemoPlan(train, tests or ((data.name or "data", data),))
+
+
+def run_demo(data: Path, out: Path, config: DemoConfig, force: bool = False) -> DemoResult:
+    """Run crop → train → infer → evaluate on ``data``, writing everything under ``out``.
+
+    Args:
+        data: The data folder (see :func:`plan_demo`).
+        out: Output folder.
+        config: The demo settings.
+        force: Redo every stage, replacing the outputs of an earlier demo in ``out``.
+
+    Returns:
+        The output locations, metrics and stage timings.
+
+    Raises:
+        OutputExistsError: ``out`` holds an earlier demo and ``force`` is false.
+        InputError: Unusable data (no faces, one class only, ...).
+    """
+    plan = plan_demo(data)
+    _check_out(out, force)
+    result = DemoResult(out, out / "model.h5", out / "svm.pkl")
+    crops = _timed(result, "crop", lambda: _crop(plan.train, out / "crops", config, force))
+    _timed(result, "train", lambda: _train(crops, result.model, result.classifier, config, force))
+    for name, folder in plan.test_sets:
+        _test_set(name, folder, result, config, force)
+    result.gallery = _timed(result, "gallery", lambda: _gallery(crops, result, config))
+    _write_record(out, config, data, result)
+    return result
+
+
+def _check_out(out: Path, force: bool) -> None:
+    if (out / PROVENANCE_NAME).exists() and not force:
+        raise OutputExistsError(f"{out} holds an earlier demo; use --force to run it again there")
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def _timed(result: DemoResult, stage: str, step: Callable[[], T]) -> T:
+    log.info("demo: %s", stage)
+    start = time.perf_counter()
+    value = step()
+    result.seconds[stage] = round(time.perf_counter() - start, 1)
+    log.info("demo: %s took %.1f s", stage, result.seconds[stage])
+    return value
+
+
+def _crop(src: Path, dst: Path, config: DemoConfig, force: bool) -> Path:
+    from dfembed.crop_config import CropConfig
+    from dfembed.cropping import run_crop
+
+    crop_config = CropConfig(
+        size=config.image_size, frames_per_video=config.frames_per_video, image_format="png"
+    )
+    summary = run_crop(src, dst, crop_config, force=force)
+    if summary.crops_total == 0:
+        raise InputError(f"no face found in {src}: nothing to train on")
+    return dst
+
+
+def _train(crops: Path, model: Path, classifier: Path, config: DemoConfig, force: bool) -> None:
+    from dfembed.train_config import TrainConfig
+    from dfembed.training import run_train
+
+    train_config = TrainConfig(
+        backbone=config.backbone,
+        image_size=config.image_size,
+        weights=config.weights,
+        embedding_dim=config.embedding_dim,
+        batch_size=config.batch_size,
+        epochs=config.epochs,
+        steps_per_epoch=config.steps_per_epoch,
+        seed=config.seed,
+        val_fraction=0.0,  # one real identity in the sample: no split can hold both classes
+        keep="last",
+        tensorboard=False,
+        svm_calibration_cv=2,
+    )
+    run_train(crops, model, classifier, train_config, force=force)
+
+
+def _test_set(name: str, folder: Path, result: DemoResult, config: DemoConfig, force: bool) -> None:
+    pred = result.out / f"{name}_predictions.csv"
+    _timed(result, f"infer {name}", lambda: _infer(folder, pred, result, config, force))
+    result.predictions[name] = pred
+    _timed(result, f"evaluate {name}", lambda: _evaluate(pred, folder, result, name))
+
+
+def _infer(folder: Path, pred: Path, result: DemoResult, config: DemoConfig, force: bool) -> None:
+    from dfembed.infer_config import InferConfig
+    from dfembed.predict import run_inference
+
+    if force:
+        pred.unlink(missing_ok=True)  # else the old CSV would be read as a template
+    infer_config = InferConfig(frames_per_video=config.frames_per_video)
+    run_inference(folder, pred, result.model, result.classifier, infer_config, output=pred)
+
+
+def _evaluate(pred: Path, labels: Path, result: DemoResult, name: str) -> None:
+    from dfembed.evaluation import run_evaluate
+    from dfembed.labels import read_labels
+
+    try:
+        label_set = read_labels(labels)
+    except InputError as err:
+        log.warning("%s is not evaluated: %s", pred, err)
+        return
+    out_dir = result.out / f"{name}_eval"
+    record = run_evaluate(pred, label_set, out_dir, force=True)  # _check_out guarded OUT
+    result.evaluations[name] = out_dir
+    result.metrics[name] = record["metrics"]
+
+
+def _gallery(crops: Path, result: DemoResult, config: DemoConfig) -> Path:
+    import numpy as np
+
+    from dfembed.media import read_image
+    from dfembed.plots import crop_gallery
+    from dfembed.predict import FaceScorer, fit_size, load_checked
+
+    paths, labels = _gallery_crops(crops, config.gallery_size)
+    model, bundle, info = load_checked(result.model, result.classifier)
+    images = np.stack([fit_size(read_image(p), info.image_size) for p in paths])
+    fake_column = int(bundle.class_mapping.get("fake", 1))
+    scores = FaceScorer(model, bundle.classifier, config.batch_size, fake_column=fake_column)(images)
+    return crop_gallery(images, labels, [float(s) for s in scores], result.out / "gallery.png")
+
+
+def _gallery_crops(crops: Path, size: int) -> tuple[list[Path], list[int]]:
+    """Up to ``size`` crops spread evenly over each class, fakes and reals in equal shares."""
+    from dfembed.media import is_image
+
+    by_label = {
+        label: sorted(p for p in (crops / name).rglob("*") if is_image(p))
+        for label, name in ((0, "real"), (1, "fake"))
+    }
+    paths: list[Path] = []
+    labels: list[int] = []
+    for label, files in by_label.items():
+        share = size - len(paths) if label == 1 else min(len(files), size // 2)
+        step = max(1, len(files) // max(share, 1))
+        chosen = files[::step][:share]
+        paths += chosen
+        labels += [label] * len(chosen)
+    if not paths:
+        raise InputError(f"no crops in {crops}/real or {crops}/fake for the gallery")
+    return paths, labels
+
+
+def _write_record(out: Path, config: DemoConfig, data: Path, result: DemoResult) -> None:
+    outputs = {k: v for k, v in dataclasses.asdict(result).items() if k not in ("metrics", "seconds")}
+    write_provenance(
+        out / PROVENANCE_NAME, config, data=str(data), outputs=outputs,
+        metrics=result.metrics, seconds=result.seconds,
+    )  # fmt: skip
