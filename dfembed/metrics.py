@@ -134,6 +134,36 @@ def metrics_by_group(
     return result
 
 
+def check_predictions(y_true: Any, y_score: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Validate labels and scores and return them as arrays.
+
+    Args:
+        y_true: Labels, 1 for FAKE and 0 for REAL.
+        y_score: P(fake) per item, in [0, 1].
+
+    Returns:
+        ``(labels as int, scores as float)``, both 1-D of the same, non-zero length.
+
+    Raises:
+        MetricsInputError: Lengths differ, arrays are empty or not 1-D, labels are not
+            0/1, or scores are NaN or outside [0, 1].
+    """
+    y = _as_1d(y_true, "y_true")
+    s = _as_1d(y_score, "y_score")
+    if y.size != s.size:
+        raise MetricsInputError(f"y_true has {y.size} items but y_score has {s.size}")
+    if y.size == 0:
+        raise MetricsInputError("no predictions: y_true and y_score are empty")
+    bad = ~np.isin(y, (0, 1))
+    if bad.any():
+        raise MetricsInputError(
+            f"y_true must hold only 0 (REAL) and 1 (FAKE); found {y[bad][:5].tolist()} "
+            f"at positions {np.flatnonzero(bad)[:5].tolist()}"
+        )
+    _check_scores(s)
+    return y.astype(int), s
+
+
 def _metrics(y: np.ndarray, s: np.ndarray, threshold: float, log_undefined: bool) -> dict[str, float]:
     if not 0.0 <= threshold <= 1.0:
         raise MetricsInputError(f"threshold must be in [0, 1], got {threshold}")
@@ -177,36 +207,6 @@ def _single_class_reason(y: np.ndarray) -> str:
         return ""
     only = "FAKE (1)" if n_fake else "REAL (0)"
     return f"they need both classes, but all {y.size} labels are {only}"
-
-
-def check_predictions(y_true: Any, y_score: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Validate labels and scores and return them as arrays.
-
-    Args:
-        y_true: Labels, 1 for FAKE and 0 for REAL.
-        y_score: P(fake) per item, in [0, 1].
-
-    Returns:
-        ``(labels as int, scores as float)``, both 1-D of the same, non-zero length.
-
-    Raises:
-        MetricsInputError: Lengths differ, arrays are empty or not 1-D, labels are not
-            0/1, or scores are NaN or outside [0, 1].
-    """
-    y = _as_1d(y_true, "y_true")
-    s = _as_1d(y_score, "y_score")
-    if y.size != s.size:
-        raise MetricsInputError(f"y_true has {y.size} items but y_score has {s.size}")
-    if y.size == 0:
-        raise MetricsInputError("no predictions: y_true and y_score are empty")
-    bad = ~np.isin(y, (0, 1))
-    if bad.any():
-        raise MetricsInputError(
-            f"y_true must hold only 0 (REAL) and 1 (FAKE); found {y[bad][:5].tolist()} "
-            f"at positions {np.flatnonzero(bad)[:5].tolist()}"
-        )
-    _check_scores(s)
-    return y.astype(int), s
 
 
 def _check_scores(s: np.ndarray) -> None:

@@ -155,7 +155,7 @@ def _draw_roc(ax: Any, y: np.ndarray, s: np.ndarray) -> None:
 
 
 def _tile_title(label: int | None, score: float | None) -> str:
-    name = {0: "REAL", 1: "FAKE"}.get(label, "?") if label is not None else "?"
+    name = {0: "REAL", 1: "FAKE"}.get(int(label), "?") if label is not None else "?"
     return f"{name} {score:.2f}" if score is not None else name
 
 
