@@ -242,6 +242,8 @@ class FaceScorer:
         Returns:
             P(fake) of each crop, shape ``(n,)``.
         """
+        if len(images) == 0:
+            return np.zeros((0,), dtype=np.float64)
         scores = self._proba(images)
         if self.tta == "flip":
             scores = (scores + self._proba(images[:, :, ::-1])) / 2.0
