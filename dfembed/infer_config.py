@@ -114,7 +114,8 @@ def resolve_crop_config(trained: Mapping[str, Any] | None, config: InferConfig, 
     Args:
         trained: The bundle's ``crop_config`` (a ``CropConfig`` as a mapping), or ``None``
             when the model was trained on crops of unknown origin — then the
-            ``CropConfig`` defaults are used with ``size = image_size``.
+            ``CropConfig`` defaults are used with ``size = image_size``. Its runtime-only
+            fields (``jobs``, ``batch_size``, ``device``) are not inherited.
         config: This run's options.
         image_size: The embedding model's input size.
 
@@ -124,14 +125,15 @@ def resolve_crop_config(trained: Mapping[str, Any] | None, config: InferConfig, 
     Raises:
         ConfigError: An override names an unknown crop option or has a bad value.
     """
-    from dfembed.crop_config import CropConfig  # the crop stage's module; cheap, no TensorFlow
+    from dfembed.crop_config import RUNTIME_ONLY_FIELDS, CropConfig  # cheap, no TensorFlow
 
     known = {f.name for f in dataclasses.fields(CropConfig)}
     base = dict(trained) if trained is not None else {"size": image_size}
     dropped = sorted(set(base) - known)
     if dropped:
         log.warning("ignoring crop settings from training that this version does not know: %s", dropped)
-    base = {k: v for k, v in base.items() if k in known}
+    # jobs, batch size and device describe the training machine, not the crops: this machine's defaults
+    base = {k: v for k, v in base.items() if k in known and k not in RUNTIME_ONLY_FIELDS}
     try:
         return resolve_config(CropConfig, None, {**base, **config.crop_overrides()})
     except ConfigError as err:

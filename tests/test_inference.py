@@ -43,12 +43,15 @@ def test_parse_crop_options_reads_yaml_values() -> None:
 
 
 def test_crop_config_from_training_then_overrides() -> None:
+    from dfembed.crop_config import CropConfig
     from dfembed.infer_config import resolve_crop_config
 
-    trained = {"size": 300, "faces": "largest", "margin": 0.2, "frames_per_video": 16, "retired_option": 1}
+    trained = {"size": 300, "faces": "largest", "margin": 0.2, "frames_per_video": 16, "retired_option": 1,
+               "device": "GPU:3"}
     config = InferConfig(faces="all", crop_options=("min_face_size=40",))
     crop = resolve_crop_config(trained, config, image_size=64)
     assert (crop.size, crop.faces, crop.margin, crop.frames_per_video, crop.min_face_size) == (300, "all", 0.2, 16, 40)
+    assert crop.device == CropConfig().device  # the training machine's device is not inherited
     assert resolve_crop_config(None, InferConfig(), image_size=64).size == 64  # unknown origin: model size
 
 
