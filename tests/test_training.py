@@ -211,3 +211,34 @@ def test_precision_auto_is_float32_without_a_gpu() -> None:
         pytest.skip("a GPU is visible: auto means mixed_float16 here")
     assert resolve_precision("auto") == "float32"
     assert resolve_precision("mixed_bfloat16") == "mixed_bfloat16"
+
+
+def test_fit_sees_each_epochs_own_batches(data: Path) -> None:
+    """``Model.fit`` with worker threads asks for batch i of epoch e only while epoch e runs."""
+    from dfembed.augment import AugmentParams, Augmenter
+    from dfembed.dataset import BalancedBatches, list_crops
+    from dfembed.training import EpochSeed
+
+    requests: list[tuple[object, int]] = []
+
+    class Recording(BalancedBatches):
+        def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+            requests.append((self.epoch, index))
+            return super().__getitem__(index)
+
+    class MarkEpochs(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            requests.append(("begin", epoch))
+
+    batches = Recording(list_crops(data).crops, 4, Augmenter(AugmentParams(image_size=32)), steps_per_epoch=3, workers=2)
+    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(1)])
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(batches, epochs=3, callbacks=[EpochSeed(batches), MarkEpochs()], shuffle=False, verbose=0)
+    first = requests.index(("begin", 0))
+    current = None
+    for kind, value in requests[first:]:
+        if kind == "begin":
+            current = value
+        else:
+            assert kind == current, requests
+    assert {(e, i) for e, i in requests if e != "begin"} == {(e, i) for e in range(3) for i in range(3)}
