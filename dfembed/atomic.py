@@ -10,10 +10,20 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 TEMP_MARKER = ".dfembed-tmp"
+_UMASK_LOCK = threading.Lock()
+
+
+def _umask() -> int:
+    """Return the process umask (reading it means setting it, hence the lock)."""
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -38,6 +48,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes owner-only files; match open()
         os.replace(tmp, target)
     finally:
         if tmp.exists():

@@ -91,3 +91,12 @@ def test_remove_stale_temps(tmp_path: Path) -> None:
     (tmp_path / "a" / "keep.jpg").write_bytes(b"1")
     assert remove_stale_temps(tmp_path) == 1
     assert [p.name for p in (tmp_path / "a").iterdir()] == ["keep.jpg"]
+
+
+def test_atomic_write_has_ordinary_permissions(tmp_path: Path) -> None:
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    path = atomic_write_text(tmp_path / "p.txt", "x")
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
