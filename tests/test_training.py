@@ -1,8 +1,8 @@
 """The training stage end to end on the DFDC sample crops: CLI run, resume, errors.
 
 One short run (B0, random weights, 64 px, batches of 8, one epoch of two steps) is made
-through the click command and shared by the module; the resume test continues a copy
-of its run folder. The checks are contracts (files, shapes, probabilities, epochs,
+through the click command and shared by the module; the resume test kills a training
+subprocess after its first checkpoint and continues it. The checks are contracts (files, shapes, probabilities, epochs,
 optimiser steps), not accuracy.
 """
 
@@ -11,6 +11,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import keras
@@ -26,6 +29,7 @@ from dfembed.model import model_info
 from dfembed.train_config import TrainConfig
 from dfembed.training import gpu_count, load_data, prepare_run_dir, resolve_outputs, resolve_precision, run_train
 
+REPO = Path(__file__).resolve().parents[1]
 CROP_CONFIG = {"size": 160, "margin": 0.3}
 SMALL = TrainConfig(
     backbone="b0", image_size=64, weights="none", batch_size=8, epochs=1, steps_per_epoch=2,
@@ -96,21 +100,30 @@ def test_trained_model_and_bundle_give_probabilities(first_run: tuple[Path, str]
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-9)
 
 
-def test_resume_continues_an_interrupted_run_with_optimiser_state(
-    first_run: tuple[Path, str], data: Path, tmp_path: Path
-) -> None:
-    out, _ = first_run
-    # A run killed after its first checkpoint: the run folder, no final outputs yet.
-    shutil.copytree(out / "model.run", tmp_path / "model.run")
-    before = json.loads((tmp_path / "model.run" / "state.json").read_text(encoding="utf-8"))
-    config = dataclasses.replace(SMALL, epochs=2, val_fraction=0.0)  # no validation: fewer compilations
+def test_resume_continues_a_killed_run_with_optimiser_state(data: Path, tmp_path: Path) -> None:
+    """Kill a training process after its first checkpoint, then resume it for one more epoch."""
+    command = [sys.executable, str(REPO / "train.py"), str(data), str(tmp_path / "model.h5"), str(tmp_path / "svm.pkl"),
+               *SMALL_FLAGS, "--epochs", "50", "--val-fraction", "0", "--no-tensorboard", "-q"]
+    state_file = tmp_path / "model.run" / "state.json"
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 150
+        while not state_file.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        process.kill()
+        _, stderr = process.communicate()
+    assert state_file.exists(), stderr.decode(errors="replace")[-2000:]
+    done = json.loads(state_file.read_text(encoding="utf-8"))["epoch"]
+    assert 1 <= done < 50 and not (tmp_path / "model.h5").exists()
+
+    config = dataclasses.replace(SMALL, epochs=done + 1, val_fraction=0.0)
     summary = run_train(data, tmp_path / "model.h5", tmp_path / "svm.pkl", config, resume=True)
-    assert (summary.initial_epoch, summary.epochs, len(summary.history)) == (1, 2, 2)
-    assert summary.n_val == 0
-    assert summary.history[0]["loss"] == pytest.approx(before["history"][0]["loss"])
-    checkpoint = tmp_path / "model.run" / "epoch-002.keras"
+    assert (summary.initial_epoch, summary.epochs, len(summary.history)) == (done, done + 1, done + 1)
+    checkpoint = tmp_path / "model.run" / f"epoch-{done + 1:03d}.keras"
     assert [p.name for p in (tmp_path / "model.run").glob("epoch-*.keras")] == [checkpoint.name]
-    assert int(keras.models.load_model(checkpoint).optimizer.iterations) == 2 * 2
+    assert int(keras.models.load_model(checkpoint).optimizer.iterations) == (done + 1) * 2
+    assert not list(tmp_path.rglob("*dfembed-tmp*"))  # a killed save's leftovers are removed
     assert (tmp_path / "model.h5").is_file() and (tmp_path / "svm.pkl").is_file()
 
 
