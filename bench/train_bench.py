@@ -7,7 +7,8 @@ For each ``backbone@size`` (B0@224 and B4@380 by default), in one run:
   (noise, JPEG, blur, flip at TrainConfig's probabilities) builds batches from the crops
   in ``--data``. Batches are built by ``--workers`` threads, as ``Model.fit`` does with
   the same ``workers`` option (Keras's ordered enqueuer maps batch indices over a thread
-  pool); the single-thread rate is printed too.
+  pool), with OpenCV single-threaded as during training; the single-thread rate is
+  printed too.
 * **model**: ``Model.train_on_batch`` of the embedding network (random weights: speed
   does not depend on them) with the semi-hard triplet loss and SGD, on one fixed batch,
   after one untimed step that traces the graph.
@@ -47,20 +48,21 @@ def _parse_configs(text: str) -> list[tuple[str, int]]:
 def pipeline_rate(crops, image_size: int, batch_size: int, batches: int, workers: int) -> float:  # noqa: ANN001
     """Images/s of balanced, augmented batches built by ``workers`` threads."""
     from dfembed.augment import AugmentParams, Augmenter
-    from dfembed.dataset import BalancedBatches
+    from dfembed.dataset import BalancedBatches, opencv_threads
     from dfembed.train_config import TrainConfig
 
     params = AugmentParams.from_config(TrainConfig(image_size=image_size))
     data = BalancedBatches(crops, batch_size, Augmenter(params), seed=0, steps_per_epoch=batches)
-    data[0]  # warm-up: thread-local pipelines, file cache
-    start = time.perf_counter()
-    if workers <= 1:
-        for index in range(batches):
-            data[index]
-    else:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(data.__getitem__, range(batches)))
-    return batches * batch_size / (time.perf_counter() - start)
+    with opencv_threads(1):  # as run_train does
+        data[0]  # warm-up: thread-local pipelines, file cache
+        start = time.perf_counter()
+        if workers <= 1:
+            for index in range(batches):
+                data[index]
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(data.__getitem__, range(batches)))
+        return batches * batch_size / (time.perf_counter() - start)
 
 
 def model_rate(backbone: str, image_size: int, batch_size: int, steps: int, precision: str) -> float:

@@ -15,16 +15,18 @@ always the same, whichever worker thread builds it.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import math
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import keras
 import numpy as np
 from tqdm import tqdm
@@ -435,6 +437,21 @@ class CropImages(keras.utils.PyDataset):
         images = [resize_only(_read_training_crop(p), self.image_size) for p in chunk]
         images += [images[-1]] * (self.batch_size - len(images))
         return np.stack(images).astype(np.float32)
+
+
+@contextlib.contextmanager
+def opencv_threads(count: int) -> Iterator[None]:
+    """Run the block with OpenCV using ``count`` threads, then restore its setting.
+
+    The batch pipeline runs one worker thread per core; OpenCV's own thread pool inside
+    each resize or blur would then oversubscribe the cores, so training sets it to 1.
+    """
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(count)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(previous)
 
 
 def resolve_workers(workers: int) -> int:

@@ -42,6 +42,7 @@ from dfembed.dataset import (
     check_balanced_batch,
     check_disjoint,
     list_crops,
+    opencv_threads,
     resolve_workers,
     split_by_group,
 )
@@ -163,7 +164,7 @@ def run_train(
     train_data = load_data(Path(data), val, config)
     prepare_run_dir(paths.run_dir, force=force, resume=resume)
     batches = _training_batches(train_data.train, config)
-    with precision_policy(config.precision), distribution_scope(config.batch_size) as scope:
+    with opencv_threads(1), precision_policy(config.precision), distribution_scope(config.batch_size) as scope:
         with scope:
             model, initial_epoch, state = prepare_model(config, paths.run_dir, resume, len(batches))
         callbacks = make_callbacks(config, train_data, batches, paths.run_dir, state)
