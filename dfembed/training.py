@@ -162,6 +162,7 @@ def run_train(
     started = time.monotonic()
     paths = resolve_outputs(Path(data), Path(out_h5), Path(out_pkl), config, force, resume)
     train_data = load_data(Path(data), val, config)
+    crop_config = read_crop_config(Path(data))  # read now: a bad record must not wait for the end of training
     prepare_run_dir(paths.run_dir, force=force, resume=resume)
     batches = _training_batches(train_data.train, config)
     with opencv_threads(1), precision_policy(config.precision), distribution_scope(config.batch_size) as scope:
@@ -175,7 +176,7 @@ def run_train(
                   shuffle=False, verbose=_verbosity())
         state = read_state(paths.run_dir) or state
         _restore_best(model, config, paths.run_dir, state)
-        bundle = fit_final_classifier(model, train_data.train, config, Path(data))
+        bundle = fit_final_classifier(model, train_data.train, config, crop_config)
     write_outputs(model, bundle, paths, config)
     summary = _summary(paths, train_data, initial_epoch, state, time.monotonic() - started)
     _write_record(summary, config, Path(data), val)
@@ -315,8 +316,12 @@ def read_crop_config(data: Path) -> dict[str, Any] | None:
         content = json.loads(record.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise InputError(f"{record} is not valid JSON: {err}") from err
-    config = content.get("config") if isinstance(content, dict) else None
-    return config if isinstance(config, dict) else None
+    if not isinstance(content, dict) or not isinstance(content.get("config"), dict):
+        log.warning("%s holds no crop configuration; inference will use its own crop options", record)
+        return None
+    if content.get("status", "complete") != "complete":
+        log.warning("%s says the crop job is %r, not complete: some sources may be missing", record, content["status"])
+    return content["config"]
 
 
 # --- devices, precision, model -------------------------------------------------------
@@ -627,8 +632,20 @@ def fit_classifier(embeddings: np.ndarray, crops: Sequence[Crop], config: TrainC
     return classifier.fit(embeddings, _labels(crops))
 
 
-def fit_final_classifier(model: keras.Model, train: Sequence[Crop], config: TrainConfig, data: Path) -> ClassifierBundle:
-    """Embed every training crop (no augmentation), fit the SVM and bundle it for inference."""
+def fit_final_classifier(
+    model: keras.Model, train: Sequence[Crop], config: TrainConfig, crop_config: dict[str, Any] | None
+) -> ClassifierBundle:
+    """Embed every training crop (no augmentation), fit the SVM and bundle it for inference.
+
+    Args:
+        model: The trained embedding model.
+        train: All training crops.
+        config: The training configuration (recorded in the bundle).
+        crop_config: The crop stage's configuration (see :func:`read_crop_config`).
+
+    Returns:
+        The :class:`~dfembed.classifier.ClassifierBundle` to save as OUT_PKL.
+    """
     log.info("embedding %d training crops for the final SVM", len(train))
     classifier = fit_classifier(embed(model, train, config), train, config)
     return ClassifierBundle(
@@ -636,7 +653,7 @@ def fit_final_classifier(model: keras.Model, train: Sequence[Crop], config: Trai
         embedding_dim=config.embedding_dim,
         backbone=config.backbone,
         image_size=config.image_size,
-        crop_config=read_crop_config(data),
+        crop_config=crop_config,
         train_config=_plain(dataclasses.asdict(config)),
         versions=library_versions(),
     )

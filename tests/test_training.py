@@ -27,7 +27,15 @@ from dfembed.commands.train import train_command
 from dfembed.errors import ConfigError, InputError, OutputExistsError
 from dfembed.model import model_info
 from dfembed.train_config import TrainConfig
-from dfembed.training import gpu_count, load_data, prepare_run_dir, resolve_outputs, resolve_precision, run_train
+from dfembed.training import (
+    gpu_count,
+    load_data,
+    prepare_run_dir,
+    read_crop_config,
+    resolve_outputs,
+    resolve_precision,
+    run_train,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 CROP_CONFIG = {"size": 160, "margin": 0.3}
@@ -255,3 +263,15 @@ def test_fit_sees_each_epochs_own_batches(data: Path) -> None:
         else:
             assert kind == current, requests
     assert {(e, i) for e, i in requests if e != "begin"} == {(e, i) for e in range(3) for i in range(3)}
+
+
+def test_crop_record_gives_the_crop_configuration(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    assert read_crop_config(tmp_path) is None
+    record = tmp_path / "dfembed-crop.json"
+    record.write_text(json.dumps({"config": {"size": 380}, "status": "running"}), encoding="utf-8")
+    with caplog.at_level("WARNING", logger="dfembed"):
+        assert read_crop_config(tmp_path) == {"size": 380}
+    assert "'running', not complete" in caplog.text
+    record.write_text("{not json", encoding="utf-8")
+    with pytest.raises(InputError, match="dfembed-crop.json is not valid JSON"):
+        read_crop_config(tmp_path)
