@@ -89,14 +89,15 @@ def resolve_config(
 
 def config_to_yaml(config: Any) -> str:
     """Render a configuration dataclass as YAML (the format of ``resources/*.yaml``)."""
-    return yaml.safe_dump(_plain(dataclasses.asdict(config)), sort_keys=False)
+    return yaml.safe_dump(plain_data(dataclasses.asdict(config)), sort_keys=False)
 
 
-def _plain(value: Any) -> Any:
+def plain_data(value: Any) -> Any:
+    """Return ``value`` with tuples turned into lists, recursively (as JSON and YAML give them back)."""
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain_data(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [plain_data(v) for v in value]
     return value
 
 

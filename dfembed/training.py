@@ -34,6 +34,7 @@ import numpy as np
 from dfembed.atomic import TEMP_MARKER, atomic_path, atomic_write_text, remove_stale_temps
 from dfembed.augment import AugmentParams, Augmenter
 from dfembed.classifier import ClassifierBundle, EmbeddingSVM, save_bundle
+from dfembed.config import plain_data
 from dfembed.dataset import (
     VALIDATION_DIR,
     BalancedBatches,
@@ -428,7 +429,7 @@ def prepare_model(
 def _check_resumable(state: dict[str, Any], config: TrainConfig) -> None:
     saved = state.get("config", {})
     wrong = [f"{key}: checkpoint {saved.get(key)!r}, now {getattr(config, key)!r}"
-             for key in ARCHITECTURE_KEYS if key in saved and saved[key] != _plain(getattr(config, key))]
+             for key in ARCHITECTURE_KEYS if key in saved and saved[key] != plain_data(getattr(config, key))]
     if wrong:
         raise ConfigError("cannot resume with other model options: " + "; ".join(wrong))
     changed = [key for key in ("lr", "momentum", "nesterov", "schedule")
@@ -550,7 +551,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         name = f"epoch-{epoch + 1:03d}.keras"
         with atomic_path(self.run_dir / name) as tmp:
             self.model.save(tmp)
-        self.state.update(epoch=epoch + 1, checkpoint=name, history=history, config=_plain(dataclasses.asdict(self.config)))
+        self.state.update(epoch=epoch + 1, checkpoint=name, history=history, config=plain_data(dataclasses.asdict(self.config)))
         write_state(self.run_dir, self.state)
         for old in self.run_dir.glob("epoch-*.keras"):
             if old.name != name:
@@ -591,15 +592,6 @@ def _no_nan(value: Any) -> Any:
         return [_no_nan(v) for v in value]
     if isinstance(value, float) and math.isnan(value):
         return None
-    return value
-
-
-def _plain(value: Any) -> Any:
-    """Tuples as lists, as they come back from JSON."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
     return value
 
 
@@ -654,7 +646,7 @@ def fit_final_classifier(
         backbone=config.backbone,
         image_size=config.image_size,
         crop_config=crop_config,
-        train_config=_plain(dataclasses.asdict(config)),
+        train_config=plain_data(dataclasses.asdict(config)),
         versions=library_versions(),
     )
 
@@ -700,7 +692,7 @@ def _summary(paths: OutputPaths, data: TrainData, initial_epoch: int, state: dic
 
 
 def _write_record(summary: TrainSummary, config: TrainConfig, data: Path, val: Path | None) -> None:
-    record = _no_nan(_plain(dataclasses.asdict(summary)))
+    record = _no_nan(plain_data(dataclasses.asdict(summary)))
     write_provenance(
         summary.outputs.provenance,
         config,
