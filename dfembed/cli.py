@@ -58,6 +58,7 @@ class _LazyGroup(click.Group):
         "train": ("dfembed.commands.train", "train_command"),
         "infer": ("dfembed.commands.infer", "infer_command"),
         "evaluate": ("dfembed.commands.evaluate", "evaluate_command"),
+        "gallery": ("dfembed.commands.gallery", "gallery_command"),
         "demo": ("dfembed.commands.demo", "demo_command"),
     }
 

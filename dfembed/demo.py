@@ -242,39 +242,12 @@ def _evaluate(pred: Path, labels: Path, result: DemoResult, name: str) -> None:
 
 
 def _gallery(crops: Path, result: DemoResult, config: DemoConfig) -> Path:
-    import numpy as np
+    from dfembed.gallery import make_gallery
 
-    from dfembed.media import read_image
-    from dfembed.plots import crop_gallery
-    from dfembed.predict import FaceScorer, fit_size, load_checked
-
-    paths, labels = _gallery_crops(crops, config.gallery_size)
-    model, bundle, info = load_checked(result.model, result.classifier)
-    images = np.stack([fit_size(read_image(p), info.image_size) for p in paths])
-    fake_column = int(bundle.class_mapping.get("fake", 1))
-    scores = FaceScorer(model, bundle.classifier, config.batch_size, fake_column=fake_column)(images)
-    return crop_gallery(images, labels, [float(s) for s in scores], result.out / "gallery.png")
-
-
-def _gallery_crops(crops: Path, size: int) -> tuple[list[Path], list[int]]:
-    """Up to ``size`` crops spread evenly over each class, fakes and reals in equal shares."""
-    from dfembed.media import is_image
-
-    by_label = {
-        label: sorted(p for p in (crops / name).rglob("*") if is_image(p))
-        for label, name in ((0, "real"), (1, "fake"))
-    }
-    paths: list[Path] = []
-    labels: list[int] = []
-    for label, files in by_label.items():
-        share = size - len(paths) if label == 1 else min(len(files), size // 2)
-        step = max(1, len(files) // max(share, 1))
-        chosen = files[::step][:share]
-        paths += chosen
-        labels += [label] * len(chosen)
-    if not paths:
-        raise InputError(f"no crops in {crops}/real or {crops}/fake for the gallery")
-    return paths, labels
+    return make_gallery(
+        crops, result.model, result.classifier, result.out / "gallery.png",
+        size=config.gallery_size, batch_size=config.batch_size, force=True,
+    )  # fmt: skip
 
 
 def _write_record(out: Path, config: DemoConfig, data: Path, result: DemoResult) -> None:
