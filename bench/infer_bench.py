@@ -9,7 +9,7 @@ same crop settings, embedding model and SVM:
   embed file by file (``model.predict`` on one file's faces), then classify.
 * **upstream-style**: the same sequential schedule with dfembed's detector (downscaled,
   batched frames), which isolates what the overlapped scheduling alone gains.
-* **dfembed**: :func:`dfembed.predict.score_files` — a reader thread decodes, a detector
+* **dfembed**: :func:`dfembed.pipeline.score_files` — a reader thread decodes, a detector
   thread detects (same-size images grouped in one MTCNN call), and the main thread embeds
   faces of many files in fixed-size batches.
 
@@ -63,7 +63,7 @@ def upstream_style(  # noqa: ANN001 - bench helper, the objects are dfembed's
     """Per batch of files: detect each file, then embed each file, then classify; sequential."""
     from dfembed.aggregate import aggregate_file, mean
     from dfembed.faces import faces_from_media
-    from dfembed.predict import fit_size
+    from dfembed.scoring import fit_size
 
     scores = []
     for start in range(0, len(paths), batch):
@@ -85,9 +85,10 @@ def upstream_style(  # noqa: ANN001 - bench helper, the objects are dfembed's
 def dfembed_pipeline(  # noqa: ANN001 - bench helper
     paths: list[Path], detector, crop_config, model, svm, image_size: int, batch: int
 ) -> list[float]:
-    """:func:`dfembed.predict.score_files` with the same objects."""
+    """:func:`dfembed.pipeline.score_files` with the same objects."""
     from dfembed.aggregate import mean
-    from dfembed.predict import FaceExtractor, FaceScorer, score_files
+    from dfembed.pipeline import FaceExtractor, score_files
+    from dfembed.scoring import FaceScorer
 
     extractor = FaceExtractor(detector, crop_config, image_size)
     results = score_files(paths, extractor, FaceScorer(model, svm, batch), batch, progress=False)

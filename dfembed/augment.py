@@ -117,7 +117,7 @@ def resize_only(image: np.ndarray, image_size: int) -> np.ndarray:
     """Resize an RGB image to ``image_size`` squared, as inference does (no augmentation).
 
     Area interpolation when shrinking, bilinear when enlarging (the rule of
-    :mod:`dfembed.predict`), so training and inference see the same pixels.
+    :func:`dfembed.scoring.fit_size`), so training and inference see the same pixels.
 
     Args:
         image: ``uint8`` RGB image, shape ``(H, W, 3)``.

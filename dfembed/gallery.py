@@ -82,7 +82,7 @@ def make_gallery(
     """
     from dfembed.media import read_image
     from dfembed.plots import crop_gallery
-    from dfembed.predict import FaceScorer, fit_size, load_checked
+    from dfembed.scoring import FaceScorer, fit_size, load_checked
 
     if out.exists() and not force:
         raise OutputExistsError(f"{out} exists; use --force to replace it")

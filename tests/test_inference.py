@@ -286,7 +286,7 @@ class _FakeExtractor:
         self.fail_at = fail_at
 
     def read(self, paths):  # noqa: ANN001, ANN201 - duck-typed FaceExtractor
-        from dfembed.predict import MediaFrames
+        from dfembed.pipeline import MediaFrames
 
         for index, _ in enumerate(paths):
             if index == self.fail_at:
@@ -296,7 +296,7 @@ class _FakeExtractor:
     def detect(self, items):  # noqa: ANN001, ANN201
         import numpy as np
 
-        from dfembed.predict import FileFaces
+        from dfembed.pipeline import FileFaces
 
         for item in items:
             n = self.counts[item.index]
@@ -304,7 +304,7 @@ class _FakeExtractor:
 
 
 def test_score_files_batches_faces_across_files() -> None:
-    from dfembed.predict import score_files
+    from dfembed.pipeline import score_files
 
     calls: list[int] = []
 
@@ -321,7 +321,7 @@ def test_score_files_batches_faces_across_files() -> None:
 
 
 def test_score_files_reraises_a_producer_error() -> None:
-    from dfembed.predict import score_files
+    from dfembed.pipeline import score_files
 
     paths = [Path(f"f{i}.jpg") for i in range(5)]
     with pytest.raises(RuntimeError, match="reader broke"):
@@ -347,7 +347,7 @@ def test_extractor_groups_images_and_keeps_video_frame_indices() -> None:
     import numpy as np
 
     from dfembed.crop_config import CropConfig
-    from dfembed.predict import FaceExtractor, MediaFrames
+    from dfembed.pipeline import FaceExtractor, MediaFrames
 
     frame = np.zeros((60, 80, 3), dtype=np.uint8)
     other = np.zeros((70, 80, 3), dtype=np.uint8)
