@@ -1,4 +1,4 @@
-"""The training stage: triplet-loss embedding network, then an SVM on its embeddings.
+"""The training stage's orchestration: triplet-loss embedding network, then an SVM on its embeddings.
 
 :func:`run_train` is what ``train.py DATA OUT_H5 OUT_PKL`` runs:
 
@@ -11,35 +11,36 @@
 4. embed every training crop without augmentation, fit the final SVM, and write the
    model (HDF5), the classifier bundle (joblib) and a provenance record.
 
+Devices and precision live in :mod:`dfembed.devices`, the callbacks of step 3 in
+:mod:`dfembed.callbacks`, the run folder's state in :mod:`dfembed.run_state` and the
+embedding and SVM helpers in :mod:`dfembed.embedding`; this module resolves the
+outputs, loads the data, prepares the model and optimiser, and writes the results.
+
 Loading the bundle unpickles it, which runs code: load only files you trust.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import importlib.util
 import json
 import logging
 import math
-import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import keras
-import numpy as np
 
-from dfembed.atomic import TEMP_MARKER, atomic_path, atomic_write_text, remove_stale_temps
+from dfembed.atomic import remove_stale_temps
 from dfembed.augment import AugmentParams, Augmenter
-from dfembed.classifier import ClassifierBundle, EmbeddingSVM, save_bundle
+from dfembed.callbacks import make_callbacks
+from dfembed.classifier import ClassifierBundle, save_bundle
 from dfembed.config import plain_data
 from dfembed.dataset import (
     VALIDATION_DIR,
     BalancedBatches,
     Crop,
-    CropImages,
     check_balanced_batch,
     check_disjoint,
     list_crops,
@@ -47,11 +48,13 @@ from dfembed.dataset import (
     resolve_workers,
     split_by_group,
 )
+from dfembed.devices import distribution_scope, precision_policy
+from dfembed.embedding import embed, fit_classifier
 from dfembed.errors import ConfigError, InputError, OutputExistsError
 from dfembed.losses import TripletSemiHardLoss
-from dfembed.metrics import compute_metrics
 from dfembed.model import build_embedding_model, save_model
 from dfembed.provenance import library_versions, write_provenance
+from dfembed.run_state import BEST_WEIGHTS_NAME, STATE_NAME, no_nan, read_state
 from dfembed.train_config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -59,8 +62,6 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL_NAME = "model.h5"
 DEFAULT_CLASSIFIER_NAME = "svm.pkl"
 CROP_RECORD_NAME = "dfembed-crop.json"
-STATE_NAME = "state.json"
-BEST_WEIGHTS_NAME = "best.weights.h5"
 #: Options that change the network; a run cannot be resumed with other values.
 ARCHITECTURE_KEYS = ("backbone", "image_size", "embedding_dim", "dropout", "l2", "margin", "distance", "batch_size")
 
@@ -169,7 +170,7 @@ def run_train(
     with opencv_threads(1), precision_policy(config.precision), distribution_scope(config.batch_size) as scope:
         with scope:
             model, initial_epoch, state = prepare_model(config, paths.run_dir, resume, len(batches))
-        callbacks = make_callbacks(config, train_data, batches, paths.run_dir, state)
+        callbacks = make_callbacks(config, train_data.train, train_data.val, batches, paths.run_dir, state)
         log.info("training on %d crops (%d validation) for epochs %d..%d of %d steps",
                  len(train_data.train), len(train_data.val), initial_epoch + 1, config.epochs, len(batches))
         batches.set_epoch(initial_epoch)
@@ -244,7 +245,7 @@ def _check_existing(paths: OutputPaths, force: bool, resume: bool) -> None:
 
 def prepare_run_dir(run_dir: Path, force: bool, resume: bool) -> None:
     """Create the run folder, remove a killed run's temporary files and, when starting
-    over with ``force``, the earlier run's checkpoints and state (only files this module writes)."""
+    over with ``force``, the earlier run's checkpoints and state (only files a training run writes)."""
     if force and not resume and run_dir.is_dir():
         for path in [*run_dir.glob("epoch-*.keras"), run_dir / STATE_NAME, run_dir / BEST_WEIGHTS_NAME]:
             if path.is_file():
@@ -325,69 +326,7 @@ def read_crop_config(data: Path) -> dict[str, Any] | None:
     return content["config"]
 
 
-# --- devices, precision, model -------------------------------------------------------
-
-
-def gpu_count() -> int:
-    """Number of GPUs visible to the active Keras backend."""
-    backend = keras.backend.backend()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        return len(tf.config.list_physical_devices("GPU"))
-    if backend == "jax":
-        import jax
-
-        return sum(1 for device in jax.devices() if device.platform == "gpu")
-    if backend == "torch":
-        import torch
-
-        return torch.cuda.device_count()
-    return 0
-
-
-def resolve_precision(precision: str) -> str:
-    """``"auto"`` → ``"mixed_float16"`` on a GPU, ``"float32"`` otherwise; other values unchanged."""
-    if precision != "auto":
-        return precision
-    return "mixed_float16" if gpu_count() > 0 else "float32"
-
-
-@contextlib.contextmanager
-def precision_policy(precision: str) -> Iterator[str]:
-    """Set Keras's global dtype policy for the block, restoring the previous one after."""
-    previous = keras.config.dtype_policy()
-    policy = resolve_precision(precision)
-    keras.config.set_dtype_policy(policy)
-    log.info("precision: %s", policy)
-    try:
-        yield policy
-    finally:
-        keras.config.set_dtype_policy(previous)
-
-
-@contextlib.contextmanager
-def distribution_scope(batch_size: int) -> Iterator[Any]:
-    """Yield a context for building the model: a ``MirroredStrategy`` scope over all
-    local GPUs under the TensorFlow backend when there are several, else a no-op.
-
-    Raises:
-        ConfigError: The batch cannot be split into balanced per-GPU batches.
-    """
-    gpus = gpu_count() if keras.backend.backend() == "tensorflow" else 0
-    if gpus <= 1:
-        yield contextlib.nullcontext()
-        return
-    import tensorflow as tf
-
-    if batch_size % (2 * gpus) or batch_size // gpus < 4:
-        raise ConfigError(
-            f"batch size {batch_size} cannot be split into balanced batches on {gpus} GPUs: "
-            f"use a multiple of {2 * gpus} of at least {4 * gpus}"
-        )
-    strategy = tf.distribute.MirroredStrategy()
-    log.info("MirroredStrategy over %d GPUs", strategy.num_replicas_in_sync)
-    yield strategy.scope()
+# --- model and optimiser ------------------------------------------------------------
 
 
 def prepare_model(
@@ -456,172 +395,7 @@ def _verbosity() -> int:
     return 1 if logging.getLogger("dfembed").isEnabledFor(logging.INFO) else 0
 
 
-# --- callbacks -----------------------------------------------------------------------
-
-
-def make_callbacks(
-    config: TrainConfig, train_data: TrainData, batches: BalancedBatches, run_dir: Path, state: dict[str, Any]
-) -> list[keras.callbacks.Callback]:
-    """Epoch selection, validation (when there is a validation set), checkpoint and TensorBoard."""
-    callbacks: list[keras.callbacks.Callback] = [EpochSeed(batches)]
-    if train_data.val:
-        callbacks.append(EmbeddingValidation(train_data.train, train_data.val, config))
-    callbacks.append(RunCheckpoint(run_dir, config, state))
-    if config.tensorboard and keras.backend.backend() == "tensorflow":
-        if importlib.util.find_spec("tensorboard") is None:
-            log.warning("TensorBoard is not installed (pip install tensorboard): no TensorBoard logs")
-        else:
-            callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")))
-    return callbacks
-
-
-class EpochSeed(keras.callbacks.Callback):
-    """Tells the training :class:`BalancedBatches` which epoch begins (for determinism).
-
-    Args:
-        batches: The training batches.
-    """
-
-    def __init__(self, batches: BalancedBatches) -> None:
-        super().__init__()
-        self.batches = batches
-
-    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        """Select the epoch's batches."""
-        self.batches.set_epoch(epoch)
-
-
-class EmbeddingValidation(keras.callbacks.Callback):
-    """After each epoch: embed, fit an SVM on training embeddings, score the validation set.
-
-    Adds ``val_auc``, ``val_log_loss`` and ``val_accuracy`` to the epoch's logs.
-
-    Args:
-        train: Training crops (a balanced, seeded subset of ``val_svm_samples`` is embedded).
-        val: Validation crops.
-        config: The training configuration.
-    """
-
-    def __init__(self, train: Sequence[Crop], val: Sequence[Crop], config: TrainConfig) -> None:
-        super().__init__()
-        self.train = balanced_subset(train, config.val_svm_samples, config.seed)
-        self.val = list(val)
-        self.config = config
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        """Compute and log the validation metrics."""
-        classifier = fit_classifier(embed(self.model, self.train, self.config), self.train, self.config)
-        scores = classifier.predict_proba(embed(self.model, self.val, self.config))[:, 1]
-        metrics = compute_metrics(_labels(self.val), scores)
-        for key in ("auc", "log_loss", "accuracy"):
-            value = float(metrics["roc_auc" if key == "auc" else key])
-            if logs is not None:
-                logs[f"val_{key}"] = value
-        log.info("epoch %d: validation AUC %.4f, log loss %.4f, accuracy %.4f", epoch + 1,
-                 metrics["roc_auc"], metrics["log_loss"], metrics["accuracy"])
-
-
-class RunCheckpoint(keras.callbacks.Callback):
-    """Saves model and optimiser (``epoch-NNN.keras``), the best weights and ``state.json``.
-
-    ``state.json`` is written last and names the checkpoint, so a run killed at any
-    moment resumes from a complete checkpoint.
-
-    Args:
-        run_dir: The run folder.
-        config: The training configuration (recorded in the state).
-        state: The state so far (history, best AUC) — carried over on resume.
-    """
-
-    def __init__(self, run_dir: Path, config: TrainConfig, state: dict[str, Any]) -> None:
-        super().__init__()
-        self.run_dir = run_dir
-        self.config = config
-        self.state = dict(state)
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        """Save the checkpoint and update the state."""
-        record = {key: float(value) for key, value in (logs or {}).items()}
-        history = [*self.state.get("history", [])[:epoch], {"epoch": epoch + 1, **record}]
-        auc = record.get("val_auc", math.nan)
-        best = self.state.get("best_auc")
-        if not math.isnan(auc) and (best is None or auc > best):
-            _save_weights_atomically(self.model, self.run_dir / BEST_WEIGHTS_NAME)
-            self.state.update(best_auc=auc, best_epoch=epoch + 1)
-        name = f"epoch-{epoch + 1:03d}.keras"
-        with atomic_path(self.run_dir / name) as tmp:
-            self.model.save(tmp)
-        self.state.update(epoch=epoch + 1, checkpoint=name, history=history, config=plain_data(dataclasses.asdict(self.config)))
-        write_state(self.run_dir, self.state)
-        for old in self.run_dir.glob("epoch-*.keras"):
-            if old.name != name:
-                old.unlink()
-
-
-def _save_weights_atomically(model: keras.Model, target: Path) -> None:
-    """``save_weights`` to a temporary name then rename (Keras insists on ``.weights.h5``)."""
-    tmp = target.with_name(f".{target.name.removesuffix('.weights.h5')}{TEMP_MARKER}.weights.h5")
-    try:
-        model.save_weights(tmp)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def read_state(run_dir: Path) -> dict[str, Any] | None:
-    """The run folder's ``state.json``, or ``None`` when there is none."""
-    path = run_dir / STATE_NAME
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path} is not valid JSON: {err}") from err
-
-
-def write_state(run_dir: Path, state: dict[str, Any]) -> None:
-    """Write ``state.json`` atomically (NaN is written as ``null``)."""
-    atomic_write_text(run_dir / STATE_NAME, json.dumps(_no_nan(state), indent=2) + "\n")
-
-
-def _no_nan(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _no_nan(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_no_nan(v) for v in value]
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
-# --- embeddings and classifier --------------------------------------------------------
-
-
-def balanced_subset(crops: Sequence[Crop], limit: int, seed: int) -> list[Crop]:
-    """At most ``limit`` crops, half of each class where possible, drawn with ``seed``."""
-    chosen: list[Crop] = []
-    rng = np.random.default_rng(seed)
-    for label in (0, 1):
-        pool = [c for c in crops if c.label == label]
-        take = min(len(pool), limit // 2)
-        chosen.extend(pool[i] for i in sorted(rng.choice(len(pool), size=take, replace=False)))
-    return chosen
-
-
-def embed(model: keras.Model, crops: Sequence[Crop], config: TrainConfig) -> np.ndarray:
-    """Embeddings of ``crops`` (resized, not augmented), shape ``(n, embedding_dim)``."""
-    paths = [c.path for c in crops]
-    images = CropImages(paths, config.image_size, config.embed_batch_size, workers=resolve_workers(config.workers))
-    return np.asarray(model.predict(images, verbose=0), dtype=np.float32)[: len(paths)]
-
-
-def fit_classifier(embeddings: np.ndarray, crops: Sequence[Crop], config: TrainConfig) -> EmbeddingSVM:
-    """Fit the calibrated SVM on embeddings of ``crops``."""
-    classifier = EmbeddingSVM(
-        kernel=config.svm_kernel, C=config.svm_c, calibration_cv=config.svm_calibration_cv, random_state=config.seed
-    )
-    return classifier.fit(embeddings, _labels(crops))
+# --- final classifier ---------------------------------------------------------------
 
 
 def fit_final_classifier(
@@ -649,10 +423,6 @@ def fit_final_classifier(
         train_config=plain_data(dataclasses.asdict(config)),
         versions=library_versions(),
     )
-
-
-def _labels(crops: Sequence[Crop]) -> np.ndarray:
-    return np.asarray([c.label for c in crops], dtype=np.int64)
 
 
 def _restore_best(model: keras.Model, config: TrainConfig, run_dir: Path, state: dict[str, Any]) -> None:
@@ -692,7 +462,7 @@ def _summary(paths: OutputPaths, data: TrainData, initial_epoch: int, state: dic
 
 
 def _write_record(summary: TrainSummary, config: TrainConfig, data: Path, val: Path | None) -> None:
-    record = _no_nan(plain_data(dataclasses.asdict(summary)))
+    record = no_nan(plain_data(dataclasses.asdict(summary)))
     write_provenance(
         summary.outputs.provenance,
         config,

@@ -24,16 +24,15 @@ from click.testing import CliRunner
 from conftest import shared_path
 from dfembed.classifier import check_compatible, load_bundle
 from dfembed.commands.train import train_command
+from dfembed.devices import gpu_count, resolve_precision
 from dfembed.errors import ConfigError, InputError, OutputExistsError
 from dfembed.model import model_info
 from dfembed.train_config import TrainConfig
 from dfembed.training import (
-    gpu_count,
     load_data,
     prepare_run_dir,
     read_crop_config,
     resolve_outputs,
-    resolve_precision,
     run_train,
 )
 
@@ -237,8 +236,8 @@ def test_precision_auto_is_float32_without_a_gpu() -> None:
 def test_fit_sees_each_epochs_own_batches(data: Path) -> None:
     """``Model.fit`` with worker threads asks for batch i of epoch e only while epoch e runs."""
     from dfembed.augment import AugmentParams, Augmenter
+    from dfembed.callbacks import EpochSeed
     from dfembed.dataset import BalancedBatches, list_crops
-    from dfembed.training import EpochSeed
 
     requests: list[tuple[object, int]] = []
 

@@ -1,0 +1,58 @@
+"""The run folder's state: ``state.json`` (epoch, checkpoint name, history, best AUC and
+configuration) and the best weights, written so that a run killed at any moment leaves
+a complete record to resume from.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from dfembed.atomic import TEMP_MARKER, atomic_write_text
+from dfembed.errors import InputError
+
+STATE_NAME = "state.json"
+BEST_WEIGHTS_NAME = "best.weights.h5"
+
+
+def read_state(run_dir: Path) -> dict[str, Any] | None:
+    """The run folder's ``state.json``, or ``None`` when there is none."""
+    path = run_dir / STATE_NAME
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise InputError(f"{path} is not valid JSON: {err}") from err
+
+
+def write_state(run_dir: Path, state: dict[str, Any]) -> None:
+    """Write ``state.json`` atomically (NaN is written as ``null``)."""
+    atomic_write_text(run_dir / STATE_NAME, json.dumps(no_nan(state), indent=2) + "\n")
+
+
+def no_nan(value: Any) -> Any:
+    """``value`` with every float NaN, in nested dicts and lists, replaced by ``None`` (JSON ``null``)."""
+    if isinstance(value, dict):
+        return {k: no_nan(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [no_nan(v) for v in value]
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def save_weights_atomically(model: keras.Model, target: Path) -> None:
+    """``save_weights`` to a temporary name then rename (Keras insists on ``.weights.h5``)."""
+    tmp = target.with_name(f".{target.name.removesuffix('.weights.h5')}{TEMP_MARKER}.weights.h5")
+    try:
+        model.save_weights(tmp)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
