@@ -8,6 +8,7 @@ whichever thread prepares it and in whichever order; each thread keeps its own
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass
 
@@ -44,17 +45,8 @@ class AugmentParams:
 
     @classmethod
     def from_config(cls, config: TrainConfig) -> AugmentParams:
-        """Take the augmentation options of a training configuration."""
-        return cls(
-            image_size=config.image_size,
-            noise_p=config.noise_p,
-            noise_std=config.noise_std,
-            jpeg_p=config.jpeg_p,
-            jpeg_quality=config.jpeg_quality,
-            blur_p=config.blur_p,
-            blur_sigma=config.blur_sigma,
-            flip_p=config.flip_p,
-        )
+        """Take the augmentation options of a training configuration (the fields of the same names)."""
+        return cls(**{f.name: getattr(config, f.name) for f in dataclasses.fields(cls)})
 
 
 def build_pipeline(params: AugmentParams, seed: int | None = None) -> A.Compose:
