@@ -8,26 +8,26 @@ that a rerun can remove leftovers of a killed run (:func:`remove_stale_temps`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 TEMP_MARKER = ".dfembed-tmp"
-_UMASK_LOCK = threading.Lock()
 
 
+@functools.cache
 def _umask() -> int:
-    """Return the process umask (reading it means setting it, hence the lock)."""
-    with _UMASK_LOCK:
-        mask = os.umask(0o022)
-        os.umask(mask)
+    """Return the process umask, read once: reading it means setting it, which must not
+    race with threads creating files, so it happens on the first atomic write only."""
+    mask = os.umask(0o022)
+    os.umask(mask)
     return mask
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
 
     The temporary file keeps the target's suffix (so libraries that pick a format by
@@ -35,14 +35,19 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
 
     Args:
         target: Final path of the file.
+        suffix: Ending the temporary name must keep, when the library checks more than
+            the last suffix (Keras wants ``.weights.h5``); default ``target.suffix``.
 
     Yields:
         The temporary path to write to.
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    suffix = target.suffix if suffix is None else suffix
+    if not target.name.endswith(suffix):
+        raise ValueError(f"{target} does not end with {suffix!r}")
     fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.stem}.", suffix=f"{TEMP_MARKER}{target.suffix}", dir=target.parent
+        prefix=f".{target.name.removesuffix(suffix)}.", suffix=f"{TEMP_MARKER}{suffix}", dir=target.parent
     )
     os.close(fd)
     tmp = Path(tmp_name)

@@ -100,3 +100,14 @@ def test_atomic_write_has_ordinary_permissions(tmp_path: Path) -> None:
     os.umask(mask)
     path = atomic_write_text(tmp_path / "p.txt", "x")
     assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_atomic_path_keeps_a_multi_part_suffix(tmp_path: Path) -> None:
+    target = tmp_path / "best.weights.h5"
+    with atomic_path(target, suffix=".weights.h5") as tmp:
+        assert tmp.name.endswith(".weights.h5") and tmp != target
+        tmp.write_bytes(b"w")
+    assert target.read_bytes() == b"w"
+    with pytest.raises(ValueError, match="does not end with"):
+        with atomic_path(target, suffix=".keras"):
+            pass
