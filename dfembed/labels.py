@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 import math
 from collections.abc import Mapping
@@ -19,14 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from dfembed.errors import InputError
+from dfembed.sources import discover_sources, load_metadata
 
 log = logging.getLogger(__name__)
-
-#: Files counted in a real/fake folder tree (lower-case suffixes).
-MEDIA_SUFFIXES = frozenset(
-    {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff",
-     ".mp4", ".avi", ".mov", ".mkv", ".webm", ".mpg", ".mpeg"}
-)  # fmt: skip
 
 #: Accepted key and label column names of a label CSV, in order of preference.
 KEY_COLUMNS = ("path", "filename", "file")
@@ -56,10 +50,11 @@ class LabelSet:
 def read_labels(path: str | Path) -> LabelSet:
     """Read labels from whichever supported source ``path`` is.
 
-    A folder with a ``real/`` or ``fake/`` sub-folder is a folder tree (even when it also
-    holds a ``metadata.json``: the tree labels each file, the metadata only videos); any
-    other folder must contain a DFDC ``metadata.json``. A file ending in ``.json`` is DFDC
-    metadata and one ending in ``.csv`` a label CSV.
+    A folder is read with :func:`dfembed.sources.discover_sources`, the discovery the
+    cropper uses: a labelled ``real/``/``fake/`` tree (which wins over a ``metadata.json``
+    beside it: the tree labels each file, the metadata only videos) or DFDC metadata
+    files, nested or not. A file ending in ``.json`` is DFDC metadata and one ending in
+    ``.csv`` a label CSV.
 
     Args:
         path: A ``metadata.json``, a CSV file, or a folder.
@@ -72,13 +67,7 @@ def read_labels(path: str | Path) -> LabelSet:
     """
     path = Path(path)
     if path.is_dir():
-        if _label_folders(path):
-            return read_label_folders(path)
-        if (path / "metadata.json").is_file():
-            return read_dfdc_metadata(path / "metadata.json")
-        raise InputError(
-            f"labels folder {path} has neither real/ and fake/ sub-folders nor a metadata.json"
-        )
+        return read_label_folder(path)
     if not path.is_file():
         raise InputError(f"labels {path} do not exist")
     if path.suffix.lower() == ".json":
@@ -91,7 +80,7 @@ def read_labels(path: str | Path) -> LabelSet:
 
 
 def read_dfdc_metadata(path: str | Path) -> LabelSet:
-    """Read a DFDC ``metadata.json``: ``{"x.mp4": {"label": "FAKE", "original": "y.mp4"}}``.
+    """Read one DFDC ``metadata.json``: ``{"x.mp4": {"label": "FAKE", "original": "y.mp4"}}``.
 
     The group of a fake is its ``original``; the group of a real video (``original`` is
     null) is its own name, so a source video and its fakes share one group.
@@ -103,51 +92,48 @@ def read_dfdc_metadata(path: str | Path) -> LabelSet:
         Labels keyed by file name, with groups.
 
     Raises:
-        InputError: Unreadable JSON, not a mapping, or an entry without a REAL/FAKE label.
+        InputError: Invalid metadata (see :func:`dfembed.sources.load_metadata`) or no entry.
     """
     path = Path(path)
-    data = _load_json(path)
-    labels: dict[str, int] = {}
-    groups: dict[str, str] = {}
-    for name, entry in data.items():
-        if not isinstance(entry, dict) or "label" not in entry:
-            raise InputError(f"{path}: entry {name!r} has no 'label' (expected REAL or FAKE)")
-        labels[name] = parse_label(entry["label"], f"{path}: entry {name!r}")
-        groups[name] = str(entry.get("original") or name)
+    data = load_metadata(path)
+    if not data:
+        raise InputError(f'{path}: no entries; expected file names mapped to {{"label": "REAL"|"FAKE"}}')
+    labels = {name: _WORDS[str(entry["label"]).lower()] for name, entry in data.items()}
+    groups = {name: _metadata_group(name, entry) for name, entry in data.items()}
     log.info("read %d labels from DFDC metadata %s", len(labels), path)
     return LabelSet(path, "dfdc-metadata", labels, groups)
 
 
-def read_label_folders(root: str | Path) -> LabelSet:
-    """Read a ``real/`` + ``fake/`` folder tree of media files (folder names in any case).
+def read_label_folder(root: str | Path) -> LabelSet:
+    """Read a labelled folder: a ``real/``/``fake/`` tree or DFDC ``metadata.json`` files.
 
     Args:
-        root: The folder holding ``real/`` and/or ``fake/``.
+        root: The folder.
 
     Returns:
-        Labels keyed by each file's POSIX path relative to its label folder
-        (``real/a/b.png`` → ``a/b.png``); no groups.
+        Labels keyed by each medium's POSIX path relative to ``root`` (``real/a/b.png``),
+        kind ``"folders"`` or ``"dfdc-metadata"``. Groups come from the discovery (a DFDC
+        video's original, also for its frames); they are left out when every medium is
+        only its own group.
 
     Raises:
-        InputError: No label folders, no media files, or one key under both labels.
+        InputError: The folder holds no labelled media, or a ``metadata.json`` is invalid.
     """
     root = Path(root)
-    folders = _label_folders(root)
-    if not folders:
-        raise InputError(f"labels folder {root} has no real/ or fake/ sub-folder")
-    labels: dict[str, int] = {}
-    for folder, label in folders:
-        for key in _media_keys(folder):
-            if key in labels:
-                raise InputError(
-                    f"labels folder {root}: {key!r} is under both real/ and fake/; "
-                    "a file must have one label"
-                )
-            labels[key] = label
-    if not labels:
-        raise InputError(f"labels folder {root}: no media files under real/ or fake/")
-    log.info("read %d labels from folder tree %s", len(labels), root)
-    return LabelSet(root, "folders", labels)
+    discovery = discover_sources(root)
+    sources = [s for s in discovery.sources if s.label in _WORDS]
+    if not sources:
+        raise InputError(
+            f"labels folder {root} has no media under real/ or fake/ sub-folders "
+            "nor listed in a metadata.json"
+        )
+    labels = {s.relative: _WORDS[s.label] for s in sources}
+    groups = {s.relative: s.group for s in sources}
+    if all(group == key for key, group in groups.items()):
+        groups = {}  # every file its own group: per-group metrics would say nothing
+    kind = "folders" if discovery.layout == "labelled" else "dfdc-metadata"
+    log.info("read %d labels from %s folder %s", len(labels), kind, root)
+    return LabelSet(root, kind, labels, groups)
 
 
 def read_label_csv(path: str | Path) -> LabelSet:
@@ -224,20 +210,10 @@ def _csv_columns(path: Path, fieldnames: list[str] | None) -> tuple[str, str]:
     return key, label
 
 
-def _label_folders(root: Path) -> list[tuple[Path, int]]:
-    found = []
-    for child in sorted(root.iterdir()):
-        if child.is_dir() and child.name.lower() in _WORDS:
-            found.append((child, _WORDS[child.name.lower()]))
-    return found
-
-
-def _media_keys(folder: Path) -> list[str]:
-    return sorted(
-        p.relative_to(folder).as_posix()
-        for p in folder.rglob("*")
-        if p.is_file() and p.suffix.lower() in MEDIA_SUFFIXES
-    )
+def _metadata_group(name: str, entry: Mapping[str, Any]) -> str:
+    """A fake's ``original``, else the video's own name (as in :mod:`dfembed.sources`)."""
+    original = entry.get("original")
+    return str(original) if str(entry["label"]).upper() == "FAKE" and original else name
 
 
 def _read_text(path: Path) -> str:
@@ -247,16 +223,3 @@ def _read_text(path: Path) -> str:
         raise InputError(f"{path} is not UTF-8 text: {err}") from err
     except OSError as err:
         raise InputError(f"cannot read {path}: {err}") from err
-
-
-def _load_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(_read_text(path))
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path} is not valid JSON: {err}") from err
-    if not isinstance(data, dict) or not data:
-        raise InputError(
-            f"{path}: expected a DFDC metadata mapping of file names to "
-            '{"label": "REAL"|"FAKE", ...}'
-        )
-    return data

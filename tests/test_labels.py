@@ -31,29 +31,50 @@ def test_folder_tree_from_shared_data() -> None:
     assert labels.kind == "folders"
     assert len(labels.labels) == 55
     assert sum(labels.labels.values()) == 44
-    assert labels.labels["abarnvbtwb-000.png"] == 0
-    assert labels.groups == {}
+    assert labels.labels["real/abarnvbtwb-000.png"] == 0
+    # frames keep the group of their video, named in the metadata.json beside real/ and fake/
+    assert labels.groups["real/abarnvbtwb-000.png"] == "abarnvbtwb.mp4"
+    assert labels.groups["fake/abofeumbvv-000.png"] == "atvmxvwyns.mp4"
+    assert set(labels.groups.values()) == {
+        "abarnvbtwb.mp4", "atvmxvwyns.mp4", "jdubbvfswz.mp4", "qzimuostzz.mp4", "vudstovrck.mp4",
+    }  # fmt: skip
 
 
-def test_folder_tree_keys_are_relative_to_the_label_folder(tmp_path: Path) -> None:
+def test_folder_tree_keys_are_relative_to_the_root(tmp_path: Path) -> None:
     (tmp_path / "REAL" / "a").mkdir(parents=True)
     (tmp_path / "fake").mkdir()
     (tmp_path / "REAL" / "a" / "x.jpg").write_bytes(b"")
     (tmp_path / "fake" / "y.mp4").write_bytes(b"")
     (tmp_path / "fake" / "notes.txt").write_text("not media")
-    assert dict(read_labels(tmp_path).labels) == {"a/x.jpg": 0, "y.mp4": 1}
+    labels = read_labels(tmp_path)
+    assert dict(labels.labels) == {"REAL/a/x.jpg": 0, "fake/y.mp4": 1}
+    assert labels.groups == {}  # no metadata: every file would be its own group
 
 
-def test_folder_tree_rejects_a_file_with_both_labels(tmp_path: Path) -> None:
+def test_folder_tree_with_one_name_under_both_labels(tmp_path: Path) -> None:
     for label in ("real", "fake"):
         (tmp_path / label).mkdir()
-        (tmp_path / label / "x.png").write_bytes(b"")
-    with pytest.raises(InputError, match="'x.png' is under both real/ and fake/"):
-        read_labels(tmp_path)
+        (tmp_path / label / "0001.jpg").write_bytes(b"")
+    assert dict(read_labels(tmp_path).labels) == {"fake/0001.jpg": 1, "real/0001.jpg": 0}
+
+
+def test_nested_dfdc_metadata(tmp_path: Path) -> None:
+    part = tmp_path / "dfdc_train_part_0"
+    part.mkdir()
+    (part / "metadata.json").write_text(
+        '{"a.mp4": {"label": "FAKE", "original": "b.mp4"}, "b.mp4": {"label": "REAL", "original": null}}'
+    )
+    (part / "a.mp4").write_bytes(b"")
+    (part / "b.mp4").write_bytes(b"")
+    labels = read_labels(tmp_path)
+    assert labels.kind == "dfdc-metadata"
+    assert dict(labels.labels) == {"dfdc_train_part_0/a.mp4": 1, "dfdc_train_part_0/b.mp4": 0}
+    assert dict(labels.groups) == {"dfdc_train_part_0/a.mp4": "b.mp4", "dfdc_train_part_0/b.mp4": "b.mp4"}
 
 
 def test_folder_without_labels(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="neither real/ and fake/ sub-folders nor a metadata.json"):
+    (tmp_path / "x.png").write_bytes(b"")
+    with pytest.raises(InputError, match="no media under real/ or fake/ sub-folders nor listed in a metadata.json"):
         read_labels(tmp_path)
 
 
@@ -96,10 +117,11 @@ def test_label_csv_errors_name_file_and_line(tmp_path: Path, text: str, message:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("{not json", "is not valid JSON"),
-        ("[1, 2]", "expected a DFDC metadata mapping"),
-        ('{"x.mp4": {"split": "train"}}', "entry 'x.mp4' has no 'label'"),
-        ('{"x.mp4": {"label": "MAYBE"}}', "label 'MAYBE' is not 0/1 or REAL/FAKE"),
+        ("{not json", "not a valid metadata.json"),
+        ("[1, 2]", "expected a JSON object of file names to entries"),
+        ("{}", "no entries"),
+        ('{"x.mp4": {"split": "train"}}', "entry 'x.mp4' has no label REAL or FAKE"),
+        ('{"x.mp4": {"label": "MAYBE"}}', "entry 'x.mp4' has no label REAL or FAKE"),
     ],
 )
 def test_metadata_errors(tmp_path: Path, text: str, message: str) -> None:
