@@ -99,15 +99,34 @@ def faces_from_media(path: Path, detector: FaceDetector, config: CropConfig) -> 
         MediaError: The file is not a supported medium or cannot be read.
         DetectorError: MTCNN failed on a frame.
     """
-    path = Path(path)
-    if is_image(path):
-        return crops_from_frames([(0, read_image(path))], detector, config)
-    if not is_video(path):
-        raise MediaError(path, "not a media file", "unsupported file type")
     crops: list[FaceCrop] = []
-    for chunk in _chunks(iter_video_frames(path, config.frames_per_video), config.batch_size):
+    for chunk in iter_frame_chunks(path, config):
         crops.extend(crops_from_frames(chunk, detector, config))
     return crops
+
+
+def iter_frame_chunks(path: Path, config: CropConfig) -> Iterator[list[tuple[int, np.ndarray]]]:
+    """Decode an image as one chunk of one frame, or a video's sampled frames in chunks.
+
+    Args:
+        path: An image (jpg, jpeg, png, bmp, webp) or video (mp4, avi, mov, mkv, webm).
+        config: Uses ``frames_per_video`` (frames sampled from a video) and ``batch_size``
+            (frames per chunk).
+
+    Yields:
+        Lists of ``(frame_index, RGB uint8 frame)`` pairs, never empty; none for a video
+        without readable frames.
+
+    Raises:
+        MediaError: The file is not a supported medium or cannot be read.
+    """
+    path = Path(path)
+    if is_image(path):
+        yield [(0, read_image(path))]
+        return
+    if not is_video(path):
+        raise MediaError(path, "not a media file", "unsupported file type")
+    yield from _chunks(iter_video_frames(path, config.frames_per_video), config.batch_size)
 
 
 def _chunks(frames: Iterator[tuple[int, np.ndarray]], size: int) -> Iterator[list[tuple[int, np.ndarray]]]:

@@ -124,20 +124,15 @@ class FaceExtractor:
                 yield MediaFrames(index, [], error=str(err))
 
     def _read_one(self, index: int, path: Path) -> Iterator[MediaFrames]:
-        from dfembed.media import MediaError, is_image, is_video, iter_video_frames, read_image
+        from dfembed.faces import iter_frame_chunks
+        from dfembed.media import is_image
 
-        if is_image(path):
-            yield MediaFrames(index, [(0, read_image(path))], image=True)
-            return
-        if not is_video(path):
-            raise MediaError(path, "not a media file", "unsupported file type")
-        chunk: list[tuple[int, np.ndarray]] = []
-        for item in iter_video_frames(path, self.crop_config.frames_per_video):
-            chunk.append(item)
-            if len(chunk) == self.crop_config.batch_size:
-                yield MediaFrames(index, chunk, last=False)
-                chunk = []
-        yield MediaFrames(index, chunk, last=True)
+        pending: list[tuple[int, np.ndarray]] = []
+        for chunk in iter_frame_chunks(path, self.crop_config):
+            if pending:  # hold one chunk back so that the file's last item says so
+                yield MediaFrames(index, pending, last=False)
+            pending = chunk
+        yield MediaFrames(index, pending, last=True, image=is_image(path))
 
     def detect(self, items: Iterable[MediaFrames]) -> Iterator[FileFaces]:
         """Stage 2: detect and crop faces, grouping consecutive same-size images."""
