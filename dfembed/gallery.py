@@ -89,7 +89,6 @@ def make_gallery(
     paths, labels = choose_crops(crops, size)
     model, bundle, info = load_checked(model_h5, svm_pkl)
     images = np.stack([fit_size(read_image(p), info.image_size) for p in paths])
-    fake_column = int(bundle.class_mapping.get("fake", 1))
-    scores = FaceScorer(model, bundle.classifier, batch_size, fake_column=fake_column)(images)
+    scores = FaceScorer.from_bundle(model, bundle, batch_size)(images)
     log.info("gallery of %d crops from %s", len(paths), crops)
     return crop_gallery(images, labels, [float(s) for s in scores], out)

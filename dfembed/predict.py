@@ -213,8 +213,7 @@ def _score(
     from dfembed.detector import FaceDetector
 
     detector = FaceDetector(crop_config)
-    fake_column = list(bundle.classifier.classes_).index(bundle.class_mapping["fake"])
-    scorer = FaceScorer(model, bundle.classifier, config.batch_size, config.tta, fake_column)
+    scorer = FaceScorer.from_bundle(model, bundle, config.batch_size, config.tta)
     extractor = FaceExtractor(detector, crop_config, image_size)
     return score_files(paths, extractor, scorer, config.batch_size, config.queue_size)
 

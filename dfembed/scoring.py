@@ -66,6 +66,31 @@ class FaceScorer:
         self.tta = tta
         self.fake_column = fake_column
 
+    @classmethod
+    def from_bundle(cls, model: Any, bundle: Any, batch_size: int, tta: str = "none") -> FaceScorer:
+        """Build a scorer whose P(fake) column is found from the bundle's class mapping.
+
+        Args:
+            model: The embedding model.
+            bundle: A :class:`~dfembed.classifier.ClassifierBundle` (``classifier`` with
+                ``classes_`` and ``class_mapping["fake"]``, the label of FAKE).
+            batch_size: Faces per model call.
+            tta: ``"none"`` or ``"flip"``.
+
+        Returns:
+            The scorer.
+
+        Raises:
+            InputError: The classifier has no class with the FAKE label.
+        """
+        from dfembed.errors import InputError
+
+        classes = list(np.asarray(bundle.classifier.classes_).tolist())
+        fake = bundle.class_mapping["fake"]
+        if fake not in classes:
+            raise InputError(f"the classifier's classes {classes} do not include the FAKE label {fake}")
+        return cls(model, bundle.classifier, batch_size, tta, classes.index(fake))
+
     def __call__(self, images: np.ndarray) -> np.ndarray:
         """Score face crops.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dfembed.config import resolve_config
@@ -368,3 +369,61 @@ def test_extractor_groups_images_and_keeps_video_frame_indices() -> None:
         (3, [10, 20], False, None), (3, [30], True, None), (4, [], True, "broken"),
     ]
     assert all(o.images.shape[1:] == (32, 32, 3) for o in out)
+
+
+class _LeftPixelModel:
+    """Embeds an image as its top-left pixel; records every batch it is given."""
+
+    def __init__(self) -> None:
+        self.batches: list[np.ndarray] = []
+
+    def predict_on_batch(self, batch: np.ndarray) -> np.ndarray:
+        self.batches.append(batch.copy())
+        return batch[:, 0, 0, :]
+
+
+class _TenthClassifier:
+    """P(label 1) = embedding / 10, columns in the order of ``classes_``."""
+
+    classes_ = np.array([0, 1])
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        p = x[:, 0] / 10.0
+        return np.stack([1.0 - p, p], axis=1)
+
+
+def _pixels() -> np.ndarray:
+    """Three 1x2 single-channel "images" with (left, right) pixels (1, 3), (2, 6), (4, 0)."""
+    return np.array([[1, 3], [2, 6], [4, 0]], dtype=np.uint8).reshape(3, 1, 2, 1)
+
+
+@pytest.mark.parametrize(
+    ("fake_label", "tta", "expected"),
+    [
+        (1, "none", [0.1, 0.2, 0.4]),  # left pixel / 10
+        (0, "none", [0.9, 0.8, 0.6]),  # FAKE is label 0: the other column, 1 - left / 10
+        (1, "flip", [0.2, 0.4, 0.2]),  # mean of left and right pixel / 10: (1+3)/20, (2+6)/20, (4+0)/20
+    ],
+)
+def test_face_scorer_from_bundle(fake_label: int, tta: str, expected: list[float]) -> None:
+    from types import SimpleNamespace
+
+    from dfembed.scoring import FaceScorer
+
+    model = _LeftPixelModel()
+    bundle = SimpleNamespace(classifier=_TenthClassifier(), class_mapping={"fake": fake_label, "real": 1 - fake_label})
+    scores = FaceScorer.from_bundle(model, bundle, batch_size=2, tta=tta)(_pixels())
+    np.testing.assert_allclose(scores, expected)
+    assert all(batch.shape == (2, 1, 2, 1) for batch in model.batches)  # 3 faces: two full batches
+    assert not model.batches[1][1].any()  # the second batch's last row is zero padding
+
+
+def test_face_scorer_from_bundle_without_the_fake_label() -> None:
+    from types import SimpleNamespace
+
+    from dfembed.errors import InputError
+    from dfembed.scoring import FaceScorer
+
+    bundle = SimpleNamespace(classifier=_TenthClassifier(), class_mapping={"fake": 7})
+    with pytest.raises(InputError, match="do not include the FAKE label 7"):
+        FaceScorer.from_bundle(_LeftPixelModel(), bundle, batch_size=2)
