@@ -168,12 +168,12 @@ def _tile_colour(label: int | None, score: float | None, threshold: float) -> st
 def _as_rgb(item: ImageOrPath) -> np.ndarray:
     if isinstance(item, np.ndarray):
         return item
-    import cv2
+    from dfembed.media import MediaError, read_image
 
-    image = cv2.imread(os.fspath(item), cv2.IMREAD_COLOR)
-    if image is None:
-        raise InputError(f"crop gallery: cannot read image {item}")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    try:
+        return read_image(item)
+    except MediaError as err:
+        raise InputError(f"crop gallery: cannot read image {err}") from err
 
 
 def _new_figure(width: float, height: float) -> Figure:
