@@ -91,7 +91,7 @@ def run_evaluate(
     labels: Path | LabelSet,
     out_dir: Path | None = None,
     force: bool = False,
-    threshold: float = 0.5,
+    config: EvaluateConfig | None = None,
 ) -> dict[str, Any]:
     """Evaluate a prediction CSV and write metrics and figures.
 
@@ -102,7 +102,8 @@ def run_evaluate(
             already read with :func:`dfembed.labels.read_labels`.
         out_dir: Output folder; ``None`` for :func:`default_out_dir`.
         force: Overwrite existing outputs.
-        threshold: A score above it counts as FAKE for the accuracy.
+        config: The resolved options (``None``: the defaults); ``threshold`` is the score
+            above which a file counts as FAKE for the accuracy.
 
     Returns:
         The record written to ``metrics.json``: ``metrics`` (overall), ``groups``
@@ -115,7 +116,7 @@ def run_evaluate(
         InputError: Unreadable or invalid predictions or labels, an ambiguous match, or
             no prediction matching any label.
     """
-    config = EvaluateConfig(threshold=threshold)
+    config = EvaluateConfig() if config is None else config
     out_dir = default_out_dir(pred_csv) if out_dir is None else out_dir
     _check_outputs(out_dir, force)
     label_set = labels if isinstance(labels, LabelSet) else read_labels(labels)
@@ -124,7 +125,7 @@ def run_evaluate(
     record = _record(config, pred_csv, label_set, matched, out_dir)
     atomic_write_text(out_dir / METRICS_FILE, json.dumps(_json_safe(record), indent=2) + "\n")
     plot_roc(matched.y_true, matched.y_score, out_dir / ROC_FILE, title=f"ROC: {pred_csv.name}")
-    plot_score_histogram(matched.y_true, matched.y_score, out_dir / HISTOGRAM_FILE, threshold)
+    plot_score_histogram(matched.y_true, matched.y_score, out_dir / HISTOGRAM_FILE, config.threshold)
     log.info("evaluation of %s written to %s", pred_csv, out_dir)
     return _json_safe(record)
 

@@ -43,12 +43,11 @@ def evaluate_command(
     Writes metrics.json (with the versions used), roc.png and score_hist.png.
     """
     from dfembed.config import resolve_config
-    from dfembed.evaluation import EvaluateConfig, run_evaluate, default_out_dir
+    from dfembed.evaluation import METRICS_FILE, EvaluateConfig, run_evaluate
 
     config = resolve_config(EvaluateConfig, config_file, {"threshold": threshold})
-    out_dir = default_out_dir(pred_csv) if out_dir is None else out_dir
-    record = run_evaluate(pred_csv, labels, out_dir, force=force, threshold=config.threshold)
-    click.echo(_summary(record, out_dir))
+    record = run_evaluate(pred_csv, labels, out_dir, force=force, config=config)
+    click.echo(_summary(record, Path(record["outputs"][METRICS_FILE]).parent))
 
 
 def _summary(record: dict, out_dir: Path) -> str:
