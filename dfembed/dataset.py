@@ -4,7 +4,8 @@ DATA is the crop stage's output (``real/``, ``fake/`` and ``manifest.csv``) or a
 with ``real/`` and ``fake/`` folders (images at any depth). Every crop belongs to a
 *group*, the unit that must not straddle train and validation: the manifest's ``group``
 column when there is one (the crop stage puts a fake with its original video), else the
-file stem without its trailing ``-NNN-NN`` frame and face indices (the source video).
+file stem without its trailing frame and face indices (the source video): crop_face's
+``_fNNNNN_NN`` or the older ``-NNN-NN``.
 
 :class:`BalancedBatches` is a ``keras.utils.PyDataset`` (so it feeds ``Model.fit`` under
 any Keras backend, without ``tf.data``): every batch holds half real and half fake
@@ -40,7 +41,9 @@ log = logging.getLogger(__name__)
 CLASSES: dict[str, int] = {"real": 0, "fake": 1}
 MANIFEST_NAME = "manifest.csv"
 VALIDATION_DIR = "validation"
-_INDEX_SUFFIX = re.compile(r"(-\d+){1,2}$")
+# crop_face names crops <stem>_<ext>[_<hash>]_f<frame:05d>_<face:02d> (cropping.crop_file);
+# other trees may use <video>-<frame>[-<face>].
+_INDEX_SUFFIX = re.compile(r"(_f\d{5}_\d{2}|(-\d+){1,2})$")
 _CACHED_PERMUTATIONS = 16
 
 
@@ -79,13 +82,17 @@ class CropSet:
 
 
 def group_from_stem(stem: str) -> str:
-    """Group key of a crop named ``<video>-<frame>-<face>``: the name without its indices.
+    """Group key of a crop file: its name without the frame and face indices.
+
+    Two namings are understood: crop_face's ``<name>_<ext>[_<hash>]_f<frame:05d>_<face:02d>``
+    (the group keeps the hash, which tells apart sources whose names collided) and
+    ``<video>-<frame>[-<face>]``.
 
     Args:
-        stem: File name without suffix, e.g. ``"abarnvbtwb-003-01"``.
+        stem: File name without suffix, e.g. ``"abarnvbtwb_mp4_f00003_01"`` or ``"abarnvbtwb-003-01"``.
 
     Returns:
-        ``"abarnvbtwb"``; a stem without trailing numbers is returned unchanged.
+        ``"abarnvbtwb_mp4"`` or ``"abarnvbtwb"``; a stem without such indices is returned unchanged.
     """
     return _INDEX_SUFFIX.sub("", stem) or stem
 

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import shared_path
 from dfembed.augment import AugmentParams, Augmenter
+from dfembed.cropping import crop_file, crop_stems
 from dfembed.dataset import (
     BalancedBatches,
     Crop,
@@ -23,6 +24,7 @@ from dfembed.dataset import (
     split_by_group,
 )
 from dfembed.errors import InputError
+from dfembed.sources import Source
 
 AUGMENT = Augmenter(AugmentParams(image_size=32, noise_p=0.5, jpeg_p=0.5, blur_p=0.5, flip_p=0.5))
 
@@ -50,10 +52,25 @@ def _crops(counts: dict[int, int]) -> list[Crop]:
 @pytest.mark.parametrize(
     ("stem", "group"),
     [("abarnvbtwb-003-01", "abarnvbtwb"), ("abarnvbtwb-003", "abarnvbtwb"), ("id12-clip-7-000-00", "id12-clip-7"),
-     ("portrait", "portrait")],
+     ("portrait", "portrait"), ("v1_mp4_f00012_01", "v1_mp4"), ("a_b_mp4_0123abcd_f00300_00", "a_b_mp4_0123abcd")],
 )
 def test_group_from_stem_drops_frame_and_face_indices(stem: str, group: str) -> None:
     assert group_from_stem(stem) == group
+
+
+def test_crop_face_names_group_by_source_without_a_manifest(tmp_path: Path) -> None:
+    # Real crop names from the crop stage's own naming; "a b.mp4" is renamed, so its stem gets a hash.
+    sources = [Source(tmp_path / rel, rel, rel.split("/")[0], "") for rel in ("real/v1.mp4", "fake/x/a b.mp4")]
+    stems = crop_stems(sources)
+    for source in sources:
+        for frame, face in ((0, 0), (12, 0), (12, 1), (300, 0)):
+            path = tmp_path / "data" / crop_file(stems[source.relative], frame, face, "png")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(path), np.zeros((8, 8, 3), np.uint8))
+    groups = {c.path.parent.name + "|" + c.group for c in list_crops(tmp_path / "data").crops}
+    assert len(groups) == 2
+    assert "real|v1_mp4" in groups
+    assert any(g.startswith("x|a_b_mp4_") and len(g) == len("x|a_b_mp4_") + 8 for g in groups)
 
 
 def test_lists_images_at_any_depth_with_labels_and_groups(tmp_path: Path) -> None:
