@@ -37,14 +37,16 @@ log = logging.getLogger("infer_bench")
 
 
 def _media(data: Path, max_images: int) -> list[Path]:
-    from dfembed.media import is_image, is_video
+    from dfembed.errors import InputError
+    from dfembed.media import is_video
+    from dfembed.predict import find_media
 
-    files = sorted(p for p in data.rglob("*") if p.is_file())
-    images = [p for p in files if is_image(p) and "crops" not in p.parts][:max_images]
-    videos = [p for p in files if is_video(p)]
-    if not images and not videos:
-        raise click.ClickException(f"no images or videos under {data}")
-    return images + videos
+    try:
+        files = find_media(data)
+    except InputError as err:
+        raise click.ClickException(str(err)) from err
+    images = [p for p in files if not is_video(p) and "crops" not in p.parts][:max_images]
+    return images + [p for p in files if is_video(p)]
 
 
 def _classifier(model, image_size: int):  # noqa: ANN001, ANN202 - bench helper

@@ -91,7 +91,7 @@ def find_media(test: Path) -> list[Path]:
     Raises:
         InputError: ``test`` is missing or holds no image or video.
     """
-    from dfembed.media import is_image, is_video
+    from dfembed.media import is_media
 
     if not test.exists():
         raise InputError(f"TEST {test} does not exist")
@@ -99,7 +99,7 @@ def find_media(test: Path) -> list[Path]:
         candidates = [test]
     else:
         candidates = sorted(p for p in test.rglob("*") if p.is_file() and not _hidden(p.relative_to(test)))
-    media = [p for p in candidates if is_image(p) or is_video(p)]
+    media = [p for p in candidates if is_media(p)]
     if not media:
         raise InputError(f"TEST {test}: no image or video files found")
     return media
@@ -128,10 +128,8 @@ def plan_rows(sub_csv: Path, keys: Sequence[str], config: InferConfig) -> tuple[
     Raises:
         InputError: A bad template, an ambiguous row, or no row naming any file.
     """
-    from dfembed.media import VIDEO_SUFFIXES
-
     if not sub_csv.exists():
-        fmt = choose_format(config.submission_format, keys, VIDEO_SUFFIXES)
+        fmt = choose_format(config.submission_format, keys)
         log.info("%s does not exist: writing a new %s submission with one row per file", sub_csv, fmt.name)
         return new_submission(keys, fmt), Matching(list(keys))
     submission = read_submission(sub_csv)

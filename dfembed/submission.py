@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -152,13 +152,13 @@ def _check_keys(path: Path, keys: list[str]) -> None:
         seen.add(key)
 
 
-def choose_format(name: str, relative_paths: Sequence[str], video_suffixes: Iterable[str]) -> SubmissionFormat:
+def choose_format(name: str, relative_paths: Sequence[str]) -> SubmissionFormat:
     """Pick the layout of a new submission.
 
     Args:
         name: ``"auto"``, ``"dacon"`` or ``"dfdc"``.
-        relative_paths: The media files to be listed.
-        video_suffixes: Lower-case suffixes (with the dot) that mark a video.
+        relative_paths: The media files to be listed; videos are told apart by
+            :func:`dfembed.media.is_video`.
 
     Returns:
         The named layout; for ``"auto"`` DFDC when every file is a video, else Dacon.
@@ -167,8 +167,9 @@ def choose_format(name: str, relative_paths: Sequence[str], video_suffixes: Iter
         ConfigError: ``name`` is unknown.
     """
     if name == "auto":
-        videos = set(video_suffixes)
-        all_videos = bool(relative_paths) and all(PurePosixPath(p).suffix.lower() in videos for p in relative_paths)
+        from dfembed.media import is_video
+
+        all_videos = bool(relative_paths) and all(is_video(p) for p in relative_paths)
         return DFDC if all_videos else DACON
     if name not in FORMATS:
         raise ConfigError(f"unknown submission format {name!r}; choose one of: auto, {', '.join(FORMATS)}")

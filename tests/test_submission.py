@@ -119,12 +119,12 @@ def test_format_value_modes() -> None:
 
 
 def test_choose_format_for_new_submission() -> None:
-    videos = {".mp4"}
-    assert choose_format("auto", ["a.mp4", "b/c.MP4"], videos) == DFDC
-    assert choose_format("auto", ["a.mp4", "b.jpg"], videos) == DACON
-    assert choose_format("dfdc", ["b.jpg"], videos) == DFDC
+    assert choose_format("auto", ["a.mp4", "b/c.MP4", "d.mkv"]) == DFDC
+    assert choose_format("auto", ["a.mp4", "b.jpg"]) == DACON
+    assert choose_format("auto", []) == DACON
+    assert choose_format("dfdc", ["b.jpg"]) == DFDC
     with pytest.raises(ConfigError, match="unknown submission format 'kaggle'"):
-        choose_format("kaggle", [], videos)
+        choose_format("kaggle", [])
 
 
 def test_default_output(tmp_path: Path) -> None:
