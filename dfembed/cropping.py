@@ -112,14 +112,14 @@ def run_crop(src: Path, dst: Path, config: CropConfig, force: bool = False) -> C
 
     Raises:
         InputError: ``src`` is missing, holds no usable medium, or contains ``dst``.
-        OutputExistsError: ``dst`` holds a run made with another configuration and
-            ``force`` is false.
+        OutputExistsError: ``dst`` holds a run made with another configuration or
+            from another SRC and ``force`` is false.
     """
-    src, dst = Path(src), Path(dst)
+    src, dst = Path(src).resolve(), Path(dst)
     discovery = _discover(src, dst, config)
-    _prepare_dst(dst, config, force)
+    _prepare_dst(src, dst, config, force)
     write_provenance(dst / PROVENANCE_NAME, config, status="running", src=str(src))
-    done = _restore_journal(dst, discovery.skipped)
+    done = _restore_journal(dst, discovery)
     todo = [s for s in discovery.sources if s.relative not in done]
     resumed = len(discovery.sources) - len(todo)
     log.info("%d sources to crop, %d complete from an earlier run", len(todo), resumed)
@@ -138,8 +138,11 @@ def _discover(src: Path, dst: Path, config: CropConfig) -> Discovery:
     return discovery
 
 
-def _prepare_dst(dst: Path, config: CropConfig, force: bool) -> None:
-    """Create ``dst``; on ``force`` delete the previous run, else check it is compatible."""
+def _prepare_dst(src: Path, dst: Path, config: CropConfig, force: bool) -> None:
+    """Create ``dst``; on ``force`` delete the previous run, else check it is compatible.
+
+    Compatible means made from the same (resolved) SRC with the same options.
+    """
     dst.mkdir(parents=True, exist_ok=True)
     removed = remove_stale_temps(dst)
     if removed:
@@ -147,9 +150,15 @@ def _prepare_dst(dst: Path, config: CropConfig, force: bool) -> None:
     if force:
         _delete_previous(dst)
         return
-    previous = _previous_config(dst)
-    if previous is not None and read_rows(dst / SOURCES_NAME, SOURCE_COLUMNS):
-        changed = _config_changes(previous, config)
+    record = _previous_record(dst)
+    if record is not None and read_rows(dst / SOURCES_NAME, SOURCE_COLUMNS):
+        previous_src = record.get("src")
+        if previous_src is not None and Path(previous_src).resolve() != src:
+            raise OutputExistsError(
+                f"{dst} holds crops of SRC {previous_src}, not of SRC {src}; "
+                "use --force to replace them or choose another DST"
+            )
+        changed = _config_changes(record["config"], config)
         if changed:
             raise OutputExistsError(
                 f"{dst} holds crops made with other options ({', '.join(changed)}); "
@@ -157,12 +166,16 @@ def _prepare_dst(dst: Path, config: CropConfig, force: bool) -> None:
             )
 
 
-def _previous_config(dst: Path) -> dict | None:
+def _previous_record(dst: Path) -> dict | None:
+    """The previous run's crop record (``config`` checked to be present), or ``None``."""
     path = dst / PROVENANCE_NAME
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text(encoding="utf-8"))["config"]
+        record = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(record["config"], dict):
+            raise TypeError("'config' is not an object")
+        return record
     except (json.JSONDecodeError, KeyError, TypeError) as err:
         raise InputError(f"{path}: not a valid crop record ({err}); use --force to start afresh") from err
 
@@ -187,17 +200,34 @@ def _delete_previous(dst: Path) -> None:
     log.info("--force: deleted %d crops and the reports of the previous run in %s", deleted, dst)
 
 
-def _restore_journal(dst: Path, skipped: list[Skipped]) -> set[str]:
-    """Keep the rows of complete sources only; re-add SRC-level skips to ``failures.csv``."""
-    journal = read_rows(dst / SOURCES_NAME, SOURCE_COLUMNS)
+def _restore_journal(dst: Path, discovery: Discovery) -> set[str]:
+    """Keep the rows of complete sources still in SRC; re-add SRC-level skips to ``failures.csv``.
+
+    Crop files of sources no longer in SRC are deleted with their rows.
+    """
+    present = {s.relative for s in discovery.sources}
+    journal = [r for r in read_rows(dst / SOURCES_NAME, SOURCE_COLUMNS) if r["source"] in present]
     done = {row["source"] for row in journal}
-    manifest = [r for r in read_rows(dst / MANIFEST_NAME, MANIFEST_COLUMNS) if r["source"] in done]
+    manifest = []
+    for row in read_rows(dst / MANIFEST_NAME, MANIFEST_COLUMNS):
+        if row["source"] in done:
+            manifest.append(row)
+        elif row["source"] not in present:
+            _delete_crop(dst, row["crop"])
     failures = [r for r in read_rows(dst / FAILURES_NAME, FAILURE_COLUMNS) if r["source"] in done]
-    failures += [_skip_row(s) for s in skipped]
+    failures += [_skip_row(s) for s in discovery.skipped]
     write_rows(dst / SOURCES_NAME, SOURCE_COLUMNS, journal)
     write_rows(dst / MANIFEST_NAME, MANIFEST_COLUMNS, manifest)
     write_rows(dst / FAILURES_NAME, FAILURE_COLUMNS, failures)
     return done
+
+
+def _delete_crop(dst: Path, relative: str) -> None:
+    """Delete one crop file of an earlier run, if it is a crop file inside ``dst``."""
+    path = dst / relative
+    if path.resolve().is_relative_to(dst.resolve()) and _CROP_NAME.search(path.name):
+        path.unlink(missing_ok=True)
+        log.info("deleted %s: its source is no longer in SRC", relative)
 
 
 def _skip_row(skipped: Skipped) -> Row:

@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 from conftest import REPO, shared_path
 from dfembed.atomic import TEMP_MARKER
 from dfembed.commands.crop import crop_command
-from dfembed.manifest import FAILURE_COLUMNS, MANIFEST_COLUMNS, read_rows
+from dfembed.manifest import FAILURE_COLUMNS, MANIFEST_COLUMNS, SOURCE_COLUMNS, read_rows
 
 pytestmark = pytest.mark.slow
 
@@ -129,6 +129,34 @@ def test_jobs_give_the_same_manifest_and_force_redoes(small_tree: Path, tmp_path
     assert result.exit_code == 0 and f"{total} crops in {one} ({total} new)" in result.output
     assert not orphan.exists()
     assert crop_files(one) == crop_files(two)
+
+
+def test_other_src_into_the_same_dst_needs_force(small_tree: Path, tmp_path: Path) -> None:
+    dst, other = tmp_path / "out", tmp_path / "other"
+    shutil.copytree(small_tree, other)
+    assert crop(small_tree, dst, "-q").exit_code == 0
+    result = CliRunner().invoke(crop_command, [str(other), str(dst)])
+    assert result.exit_code == 1
+    assert str(small_tree.resolve()) in result.output and str(other.resolve()) in result.output
+    assert "--force" in result.output
+    assert crop(other, dst, "-q", "--force").exit_code == 0
+    record = json.loads((dst / "dfembed-crop.json").read_text())
+    assert record["src"] == str(other.resolve())
+
+
+def test_resume_drops_sources_removed_from_src(small_tree: Path, tmp_path: Path) -> None:
+    dst = tmp_path / "out"
+    assert crop(small_tree, dst, "-q").exit_code == 0
+    gone = "real/abarnvbtwb-005.png"
+    gone_crops = {r["crop"] for r in read_rows(dst / "manifest.csv", MANIFEST_COLUMNS) if r["source"] == gone}
+    assert gone_crops == {"real/abarnvbtwb-005_png_f00000_00.jpg"}
+    (small_tree / gone).unlink()
+    assert crop(small_tree, dst, "-q").exit_code == 0
+    rows = read_rows(dst / "manifest.csv", MANIFEST_COLUMNS)
+    assert gone not in {r["source"] for r in rows}
+    assert gone not in {r["source"] for r in read_rows(dst / "sources.csv", SOURCE_COLUMNS)}
+    assert not (dst / "real" / "abarnvbtwb-005_png_f00000_00.jpg").exists()
+    assert {r["crop"] for r in rows} == crop_files(dst)
 
 
 def test_dfdc_videos_missing_files_reported(tmp_path: Path) -> None:
