@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 
 from dfembed.errors import InputError, OutputExistsError
 from dfembed.provenance import write_provenance
+from dfembed.train_config import TrainConfig  # plain dataclass: no Keras import
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,28 @@ class DemoConfig:
         for name in ("image_size", "epochs", "steps_per_epoch", "frames_per_video", "gallery_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        self.train_config()  # check the training settings now, not after minutes of cropping
+
+    def train_config(self) -> TrainConfig:
+        """The training settings these demo settings stand for.
+
+        Raises:
+            ValueError: A setting training rejects (e.g. an odd ``batch_size``).
+        """
+        return TrainConfig(
+            backbone=self.backbone,
+            image_size=self.image_size,
+            weights=self.weights,
+            embedding_dim=self.embedding_dim,
+            batch_size=self.batch_size,
+            epochs=self.epochs,
+            steps_per_epoch=self.steps_per_epoch,
+            seed=self.seed,
+            val_fraction=0.0,  # one real identity in the sample: no split can hold both classes
+            keep="last",
+            tensorboard=False,
+            svm_calibration_cv=2,
+        )
 
 
 @dataclass(frozen=True)
@@ -189,24 +212,9 @@ def _crop(src: Path, dst: Path, config: DemoConfig, force: bool) -> Path:
 
 
 def _train(crops: Path, model: Path, classifier: Path, config: DemoConfig, force: bool) -> None:
-    from dfembed.train_config import TrainConfig
     from dfembed.training import run_train
 
-    train_config = TrainConfig(
-        backbone=config.backbone,
-        image_size=config.image_size,
-        weights=config.weights,
-        embedding_dim=config.embedding_dim,
-        batch_size=config.batch_size,
-        epochs=config.epochs,
-        steps_per_epoch=config.steps_per_epoch,
-        seed=config.seed,
-        val_fraction=0.0,  # one real identity in the sample: no split can hold both classes
-        keep="last",
-        tensorboard=False,
-        svm_calibration_cv=2,
-    )
-    run_train(crops, model, classifier, train_config, force=force)
+    run_train(crops, model, classifier, config.train_config(), force=force)
 
 
 def _test_set(name: str, folder: Path, result: DemoResult, config: DemoConfig, force: bool) -> None:
@@ -220,10 +228,11 @@ def _infer(folder: Path, pred: Path, result: DemoResult, config: DemoConfig, for
     from dfembed.infer_config import InferConfig
     from dfembed.predict import run_inference
 
-    if force:
-        pred.unlink(missing_ok=True)  # else the old CSV would be read as a template
+    # No template: a SUB_CSV that never exists gives a new submission listing every file,
+    # written over an earlier ``pred`` (atomically, with force) only once it is complete.
+    no_template = result.out / "no-template" / pred.name
     infer_config = InferConfig(frames_per_video=config.frames_per_video)
-    run_inference(folder, pred, result.model, result.classifier, infer_config, output=pred)
+    run_inference(folder, no_template, result.model, result.classifier, infer_config, output=pred, force=force)
 
 
 def _evaluate(pred: Path, labels: Path, result: DemoResult, name: str) -> None:

@@ -64,3 +64,11 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
 
     again = CliRunner().invoke(main, ["demo", str(data), str(out), "-q"])
     assert again.exit_code == 1 and "use --force" in again.output
+
+
+def test_demo_config_checks_training_settings_before_any_work() -> None:
+    from dfembed.demo import DemoConfig
+
+    with pytest.raises(ValueError, match="batch_size must be even and at least 4"):
+        DemoConfig(batch_size=7)
+    assert DemoConfig().train_config().batch_size == 8
