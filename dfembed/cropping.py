@@ -408,17 +408,20 @@ def _results_in_workers(
     # spawn: TensorFlow is not fork-safe once imported; each worker builds its own detector.
     context = multiprocessing.get_context("spawn")
     level = logging.getLogger("dfembed").getEffectiveLevel()
-    with cf.ProcessPoolExecutor(config.jobs, mp_context=context, initializer=_init_worker,
-                                initargs=(config, level)) as pool:
+    pool = cf.ProcessPoolExecutor(config.jobs, mp_context=context, initializer=_init_worker,
+                                  initargs=(config, level))
+    try:
         futures = [pool.submit(_work, s, stems[s.relative], dst, config) for s in todo]
-        try:
-            for future in cf.as_completed(futures):
-                yield future.result()
-        except cf.process.BrokenProcessPool as err:
-            raise DfembedError(
-                f"a crop worker process died ({err}); often out of memory: rerun with fewer --jobs "
-                "or a smaller --batch-size, finished sources are kept"
-            ) from err
+        for future in cf.as_completed(futures):
+            yield future.result()
+    except cf.process.BrokenProcessPool as err:
+        raise DfembedError(
+            f"a crop worker process died ({err}); often out of memory: rerun with fewer --jobs "
+            "or a smaller --batch-size, finished sources are kept"
+        ) from err
+    finally:
+        # On an error here or in the caller, drop the queue instead of running it to the end.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _finish(src: Path, dst: Path, config: CropConfig, discovery: Discovery, resumed: int, processed: int,
