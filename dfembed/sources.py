@@ -26,7 +26,7 @@ import dataclasses
 import json
 import logging
 import re
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from dfembed.errors import InputError
@@ -193,11 +193,22 @@ def _missing_entries(src: Path, metadata: dict[Path, dict[str, Any]], files: lis
     missing = []
     for folder, entries in metadata.items():
         for name, entry in sorted(entries.items()):
-            if folder / name not in present:
+            label = str(entry["label"]).lower()
+            if _unsafe_name(name):
+                prefix = folder.relative_to(src).as_posix()
+                relative = name if prefix == "." or PurePosixPath(name).is_absolute() else f"{prefix}/{name}"
+                missing.append(Skipped(relative, label, "unsafe name",
+                                       f"{METADATA_NAME} lists a name outside its folder"))
+            elif folder / name not in present:
                 relative = (folder / name).relative_to(src).as_posix()
-                label = str(entry["label"]).lower()
                 missing.append(Skipped(relative, label, "missing file", f"listed in {METADATA_NAME}"))
     return missing
+
+
+def _unsafe_name(name: str) -> bool:
+    """Whether a ``metadata.json`` file name is absolute or climbs out of its folder."""
+    posix = PurePosixPath(name.replace("\\", "/"))
+    return posix.is_absolute() or ".." in posix.parts
 
 
 class _Grouper:

@@ -45,6 +45,19 @@ def test_dfdc_folder_counts_missing_and_unlisted(tmp_path: Path) -> None:
         ("gone.mp4", "missing file"), ("extra.mp4", "not listed in metadata.json")}
 
 
+def test_dfdc_unsafe_names_are_reported_not_fatal(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    metadata = {"/etc/abs.mp4": {"label": "FAKE"}, "../up.mp4": {"label": "REAL"}, "ok.mp4": {"label": "REAL"}}
+    (src / "sub").mkdir(parents=True)
+    (src / "sub" / "metadata.json").write_text(json.dumps(metadata))
+    _touch(src, "sub/ok.mp4")
+    _touch(tmp_path, "up.mp4")
+    found = discover_sources(src)
+    assert [s.relative for s in found.sources] == ["sub/ok.mp4"]
+    assert {(s.relative, s.label, s.reason) for s in found.skipped} == {
+        ("/etc/abs.mp4", "fake", "unsafe name"), ("sub/../up.mp4", "real", "unsafe name")}
+
+
 def test_shared_frames_tree_groups_by_original() -> None:
     found = discover_sources(shared_path("dfdc_sample", "frames"))
     assert found.layout == "labelled" and len(found.sources) == 55 and found.skipped == []
