@@ -64,6 +64,7 @@ DEFAULT_CLASSIFIER_NAME = "svm.pkl"
 CROP_RECORD_NAME = "dfembed-crop.json"
 #: Options that change the network; a run cannot be resumed with other values.
 ARCHITECTURE_KEYS = ("backbone", "image_size", "embedding_dim", "dropout", "l2", "margin", "distance", "batch_size")
+SPLIT_KEYS = ("seed", "val_fraction")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -367,16 +368,47 @@ def prepare_model(
 
 def _check_resumable(state: dict[str, Any], config: TrainConfig) -> None:
     saved = state.get("config", {})
-    wrong = [f"{key}: checkpoint {saved.get(key)!r}, now {getattr(config, key)!r}"
-             for key in ARCHITECTURE_KEYS if key in saved and saved[key] != plain_data(getattr(config, key))]
-    if wrong:
-        raise ConfigError("cannot resume with other model options: " + "; ".join(wrong))
+    _refuse_changes(saved, config, ARCHITECTURE_KEYS, "cannot resume with other model options")
+    # Another seed or fraction would move validation groups into training (a leak).
+    _refuse_changes(saved, config, SPLIT_KEYS, "cannot resume with another train/validation split")
     changed = [key for key in ("lr", "momentum", "nesterov", "schedule")
                if key in saved and saved[key] != getattr(config, key)]
     if changed:
         log.warning("resuming with the checkpoint's optimiser; changed %s not applied", ", ".join(changed))
+    if saved.get("schedule") == "cosine":
+        _check_cosine_horizon(saved, config)
+    elif "steps_per_epoch" in saved and saved["steps_per_epoch"] != config.steps_per_epoch:
+        log.warning("resuming with steps_per_epoch %s instead of %s", config.steps_per_epoch, saved["steps_per_epoch"])
     if int(state.get("epoch", 0)) >= config.epochs:
         raise ConfigError(f"the run has completed {state['epoch']} epochs already; raise --epochs to continue")
+
+
+def _refuse_changes(saved: dict[str, Any], config: TrainConfig, keys: Sequence[str], message: str) -> None:
+    wrong = [f"{key}: checkpoint {saved.get(key)!r}, now {getattr(config, key)!r}"
+             for key in keys if key in saved and saved[key] != plain_data(getattr(config, key))]
+    if wrong:
+        raise ConfigError(f"{message}: " + "; ".join(wrong))
+
+
+def _check_cosine_horizon(saved: dict[str, Any], config: TrainConfig) -> None:
+    """Refuse a resume that would run past the end of the checkpoint's cosine schedule.
+
+    The schedule is saved with the optimiser and decays to 0 over the first run's
+    ``epochs × steps_per_epoch`` steps; later epochs would all train at learning rate 0.
+    """
+    if "steps_per_epoch" in saved and saved["steps_per_epoch"] != config.steps_per_epoch:
+        raise ConfigError(
+            f"cannot resume a cosine-schedule run with another steps_per_epoch (checkpoint "
+            f"{saved['steps_per_epoch']!r}, now {config.steps_per_epoch!r}): its schedule length is fixed"
+        )
+    if "epochs" in saved and config.epochs > int(saved["epochs"]):
+        raise ConfigError(
+            f"cannot resume a cosine-schedule run for {config.epochs} epochs: its learning rate decays to 0 "
+            f"at epoch {saved['epochs']}, so the extra epochs would not train; start a new run instead"
+        )
+    if "epochs" in saved and config.epochs < int(saved["epochs"]):
+        log.warning("stopping a cosine-schedule run at epoch %d of %s; its learning rate will not reach 0",
+                    config.epochs, saved["epochs"])
 
 
 def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:

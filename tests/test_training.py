@@ -142,6 +142,39 @@ def test_resume_refuses_other_model_options(first_run: tuple[Path, str], data: P
         run_train(data, tmp_path / "model.h5", tmp_path / "svm.pkl", config, resume=True)
 
 
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [({"seed": 1}, "another train/validation split: seed: checkpoint 0, now 1"),
+     ({"val_fraction": 0.5}, "another train/validation split: val_fraction: checkpoint 0.3, now 0.5")],
+)
+def test_resume_refuses_another_split(
+    first_run: tuple[Path, str], data: Path, tmp_path: Path, change: dict, message: str
+) -> None:
+    out, _ = first_run
+    shutil.copytree(out / "model.run", tmp_path / "model.run")
+    config = dataclasses.replace(SMALL, epochs=2, **change)
+    with pytest.raises(ConfigError, match=message):
+        run_train(data, tmp_path / "model.h5", tmp_path / "svm.pkl", config, resume=True)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [({"epochs": 2}, "decays to 0 at epoch 1"), ({"epochs": 1, "steps_per_epoch": 3}, "another steps_per_epoch")],
+)
+def test_resume_refuses_to_outrun_a_cosine_schedule(
+    first_run: tuple[Path, str], data: Path, tmp_path: Path, change: dict, message: str
+) -> None:
+    out, _ = first_run
+    shutil.copytree(out / "model.run", tmp_path / "model.run")
+    state_file = tmp_path / "model.run" / "state.json"
+    state = json.loads(state_file.read_text(encoding="utf-8"))
+    state["config"]["schedule"] = "cosine"  # as a run made with --schedule cosine records it
+    state_file.write_text(json.dumps(state), encoding="utf-8")
+    config = dataclasses.replace(SMALL, schedule="cosine", **change)
+    with pytest.raises(ConfigError, match=message):
+        run_train(data, tmp_path / "model.h5", tmp_path / "svm.pkl", config, resume=True)
+
+
 def test_existing_outputs_need_force(first_run: tuple[Path, str], data: Path) -> None:
     out, _ = first_run
     result = CliRunner().invoke(train_command, [str(data), str(out), str(out), *SMALL_FLAGS])
