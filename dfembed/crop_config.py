@@ -64,7 +64,8 @@ class CropConfig:
         _check(0.0 <= self.margin <= 2.0, "margin", self.margin, "a fraction between 0 and 2")
         _check(self.faces in ("largest", "all"), "faces", self.faces, "'largest' or 'all'")
         _check(0.0 <= self.min_confidence <= 1.0, "min_confidence", self.min_confidence, "in [0, 1]")
-        _check(self.min_face_size >= 0, "min_face_size", self.min_face_size, ">= 0")
+        # >= 2 pixels: a box of side 2 still covers at least one whole pixel once its corners are rounded.
+        _check(self.min_face_size >= 2, "min_face_size", self.min_face_size, ">= 2")
         _check(self.detector_min_face_size >= 12, "detector_min_face_size", self.detector_min_face_size, ">= 12")
         _check(
             len(self.thresholds) == 3 and all(0.0 <= t <= 1.0 for t in self.thresholds),

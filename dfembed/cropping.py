@@ -293,7 +293,7 @@ def process_source(
         detector: The process's face detector.
 
     Returns:
-        A :class:`SourceResult`; media and detector errors become a failure status.
+        A :class:`SourceResult`; media, detector and geometry (``ValueError``) errors become a failure status.
     """
     try:
         crops = faces_from_media(source.path, detector, config)
@@ -301,6 +301,9 @@ def process_source(
         return SourceResult(source, [], err.reason, str(err))
     except DetectorError as err:
         return SourceResult(source, [], "detector error", str(err))
+    except ValueError as err:  # e.g. a detected box that geometry cannot crop
+        log.debug("%s: cannot crop", source.relative, exc_info=True)
+        return SourceResult(source, [], "crop error", str(err))
     if not crops:
         return SourceResult(source, [], "no face", "no face passed the detector and the filters")
     rows = [_write_crop(source, crop, crop_file(stem, crop.frame_index, crop.face_index, config.image_format),

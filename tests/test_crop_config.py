@@ -25,7 +25,8 @@ def test_resources_crop_yaml_is_the_defaults() -> None:
     [("size: 4\n", "size: 4 is invalid"), ("margin: -0.1\n", "margin"), ("faces: some\n", "not one of"),
      ("thresholds: [0.6, 0.7]\n", "expected 3 values"), ("thresholds: [0.6, 0.7, 1.5]\n", "thresholds"),
      ("scale_factor: 1.0\n", "scale_factor"), ("jobs: 0\n", "jobs"), ("group_regex: '(a'\n", "group_regex"),
-     ("detector_min_face_size: 8\n", "detector_min_face_size"), ("jpeg_quality: 101\n", "jpeg_quality")],
+     ("detector_min_face_size: 8\n", "detector_min_face_size"), ("jpeg_quality: 101\n", "jpeg_quality"),
+     ("min_face_size: 0\n", "min_face_size: 0 is invalid"), ("min_face_size: 1\n", "min_face_size: 1 is invalid")],
 )
 def test_bad_values_name_the_option(tmp_path: Path, text: str, fragment: str) -> None:
     cfg = tmp_path / "c.yaml"

@@ -8,16 +8,19 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import cv2
 import pytest
 from click.testing import CliRunner, Result
 
 from conftest import REPO, shared_path
+from dfembed import cropping
 from dfembed.atomic import TEMP_MARKER
 from dfembed.commands.crop import crop_command
+from dfembed.crop_config import CropConfig
 from dfembed.manifest import FAILURE_COLUMNS, MANIFEST_COLUMNS, SOURCE_COLUMNS, read_rows
+from dfembed.sources import Source
 
 pytestmark = pytest.mark.slow
 
@@ -207,3 +210,14 @@ def test_missing_or_empty_src(tmp_path: Path, make: bool, message: str) -> None:
     result = CliRunner().invoke(crop_command, [str(src), str(tmp_path / "out")])
     assert result.exit_code == 1
     assert "Error:" in result.output and message in result.output
+
+
+def test_geometry_value_error_is_a_counted_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_area(*_: object) -> list:
+        raise ValueError("box array([1.5, 1.5, 2.5, 2.5]) has no area")
+
+    monkeypatch.setattr(cropping, "faces_from_media", no_area)
+    source = Source(tmp_path / "a.png", "a.png", "unlabeled", "a.png")
+    result = cropping.process_source(source, PurePosixPath("unlabeled/a_png"), tmp_path, CropConfig(), None)
+    assert (result.rows, result.status) == ([], "crop error")
+    assert "no area" in result.detail
