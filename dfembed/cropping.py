@@ -41,6 +41,7 @@ from dfembed.faces import FaceCrop, faces_from_media
 from dfembed.manifest import (
     FAILURE_COLUMNS,
     FAILURES_NAME,
+    LANDMARK_COLUMNS,
     MANIFEST_COLUMNS,
     MANIFEST_NAME,
     SOURCE_COLUMNS,
@@ -338,8 +339,7 @@ def manifest_row(source: Source, crop: FaceCrop, relative: PurePosixPath) -> Row
            "frame_index": str(crop.frame_index), "face_index": str(crop.face_index),
            "confidence": f"{face.confidence:.4f}", "crop": relative.as_posix()}
     row.update({name: f"{value:.1f}" for name, value in zip(("x1", "y1", "x2", "y2"), face.box)})
-    landmark_columns = MANIFEST_COLUMNS[10:20]
-    row.update({col: f"{value:.1f}" for col, value in zip(landmark_columns, np.asarray(face.landmarks).ravel())})
+    row.update({col: f"{value:.1f}" for col, value in zip(LANDMARK_COLUMNS, np.asarray(face.landmarks).ravel())})
     return row
 
 

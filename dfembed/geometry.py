@@ -95,13 +95,6 @@ def make_square(box: np.ndarray) -> np.ndarray:
     return np.stack([cx - half, cy - half, cx + half, cy + half], axis=-1)
 
 
-def clip_box(box: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Clip boxes ``x1, y1, x2, y2`` to an image of ``width`` × ``height`` pixels."""
-    box = np.asarray(box, dtype=np.float64)
-    limits = np.array([width, height, width, height], dtype=np.float64)
-    return np.clip(box, 0.0, limits)
-
-
 def crop_region(image: np.ndarray, box: np.ndarray) -> np.ndarray:
     """Cut the pixels of box ``x1, y1, x2, y2`` out of ``image``, padding outside it with black.
 

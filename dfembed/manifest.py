@@ -23,6 +23,8 @@ MANIFEST_NAME = "manifest.csv"
 FAILURES_NAME = "failures.csv"
 SOURCES_NAME = "sources.csv"
 
+# Landmark columns in the order of :data:`dfembed.detector.LANDMARK_NAMES`, x before y.
+LANDMARK_COLUMNS: tuple[str, ...] = tuple(f"{name}_{axis}" for name in LANDMARK_NAMES for axis in ("x", "y"))
 MANIFEST_COLUMNS: tuple[str, ...] = (
     "source",
     "label",
@@ -34,7 +36,7 @@ MANIFEST_COLUMNS: tuple[str, ...] = (
     "x2",
     "y2",
     "confidence",
-    *(f"{name}_{axis}" for name in LANDMARK_NAMES for axis in ("x", "y")),
+    *LANDMARK_COLUMNS,
     "crop",
 )
 FAILURE_COLUMNS: tuple[str, ...] = ("source", "label", "reason", "detail")

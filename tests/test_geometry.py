@@ -7,7 +7,6 @@ import pytest
 
 from dfembed.geometry import (
     add_margin,
-    clip_box,
     crop_region,
     downscale_factor,
     face_crop,
@@ -48,10 +47,6 @@ def test_margin_is_a_fraction_of_each_side() -> None:
 def test_make_square_keeps_centre_and_longer_side() -> None:
     np.testing.assert_allclose(make_square([0, 0, 100, 50]), [0, -25, 100, 75])
     np.testing.assert_allclose(make_square([[10, 0, 20, 40]]), [[-5, 0, 35, 40]])
-
-
-def test_clip_box() -> None:
-    np.testing.assert_allclose(clip_box([-5, 3, 120, 90], 100, 80), [0, 3, 100, 80])
 
 
 def test_crop_region_pads_outside_the_image_with_black() -> None:
