@@ -57,7 +57,8 @@ def build_pipeline(params: AugmentParams, seed: int | None = None) -> A.Compose:
         seed: Seed of the pipeline's random state.
 
     Returns:
-        A ``Compose`` taking and returning ``uint8`` RGB images under the key ``image``.
+        A ``Compose`` taking and returning ``uint8`` BGR images (OpenCV's order, which its
+        JPEG step assumes) under the key ``image``.
     """
     return A.Compose(
         [
@@ -95,7 +96,10 @@ class Augmenter:
         image = resize_only(image, self.params.image_size)
         pipeline = self._pipeline()
         pipeline.set_random_seed(seed)
-        return pipeline(image=image)["image"]
+        # ImageCompression hands the array to cv2.imencode, which reads it as BGR; run the
+        # pipeline on BGR (noise, blur and flip do not care) so JPEG's chroma is right.
+        bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+        return cv2.cvtColor(pipeline(image=bgr)["image"], cv2.COLOR_BGR2RGB)
 
     def _pipeline(self) -> A.Compose:
         pipeline = getattr(self._local, "pipeline", None)

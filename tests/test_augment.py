@@ -64,10 +64,10 @@ def test_jpeg_with_probability_one_matches_opencv_at_that_quality() -> None:
     image = _image(64, 64)
     params = AugmentParams(image_size=64, jpeg_p=1.0, jpeg_quality=(10, 10))
     out = Augmenter(params)(image, seed=2)
-    # albumentations hands the array to OpenCV's encoder as it is (no RGB/BGR swap)
-    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 10])
+    # OpenCV's encoder takes BGR: the RGB image is what a JPEG file of it decodes back to.
+    ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 10])
     assert ok
-    expected = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
+    expected = cv2.cvtColor(cv2.imdecode(encoded, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     assert np.abs(out.astype(int) - expected.astype(int)).mean() < 1.0
     assert np.abs(out.astype(int) - image.astype(int)).mean() > 2.0
 
