@@ -1,16 +1,18 @@
 #!/usr/bin/env python
-"""Benchmark of the crop stage's detection path against a naive MTCNN loop.
+"""Benchmark of the crop stage's per-video path against a naive MTCNN loop.
 
 In one run, on the 1080p DFDC sample videos, measures frames per second of
 
-(a) the naive loop: every frame decoded with ``read()`` up to the last sample, and
-    ``MTCNN().detect_faces`` called on each sampled full-resolution frame, one at a time;
-(b) dfembed's path: ``iter_video_frames`` (``grab()``/``retrieve()``) and
-    ``FaceDetector.detect`` (DFDC-winner downscale, frames of a video in one batch);
+(a) the naive loop: every frame decoded with ``read()`` up to the last sample,
+    ``MTCNN().detect_faces`` called on each sampled full-resolution frame, one at a time,
+    and the largest face cropped (same margin and size as dfembed);
+(b) what ``crop_face.py`` runs per video: ``dfembed.faces.faces_from_media`` with the
+    default :class:`~dfembed.crop_config.CropConfig` (``grab()``/``retrieve()`` sampling,
+    DFDC-winner downscale, batched detection, largest face, crop);
 
-and the recall at IoU >= 0.5 of both on dlib's 43 ground-truth face boxes, plus the
-resident memory of (b) after each of ``--repeat`` passes (it should stay flat).
-Prints a table and the ratio (b)/(a). Usage::
+and the recall at IoU >= 0.5 of both detectors on dlib's 43 ground-truth face boxes
+(every face kept), plus the resident memory after each of ``--repeat`` passes of (b)
+(it should stay flat). Prints a table and the ratio (b)/(a). Usage::
 
     .venv/bin/python bench/crop_bench.py            # --frames 8 for a quicker run
 """
@@ -88,35 +90,39 @@ def rss_mib() -> float:
     return float("nan")
 
 
-def time_naive(videos: list[Path], n: int, mtcnn) -> tuple[int, float, float]:
-    """Frames, decode seconds and detect seconds of the naive loop."""
-    frames = decode = detect = 0.0
+def time_naive(videos: list[Path], n: int, mtcnn, config) -> tuple[int, int, float]:
+    """Frames, crops and seconds of the naive loop (decode, detect, largest face, crop)."""
+    from dfembed.geometry import face_crop, xywh_to_xyxy
+
+    frames = crops = 0
+    start = time.perf_counter()
     for video in videos:
-        start = time.perf_counter()
-        images = naive_frames(video, n)
-        decode += time.perf_counter() - start
-        start = time.perf_counter()
-        for image in images:
-            mtcnn.detect_faces(image)
-        detect += time.perf_counter() - start
-        frames += len(images)
-    return int(frames), decode, detect
+        for image in naive_frames(video, n):
+            faces = mtcnn.detect_faces(image)
+            frames += 1
+            if faces:
+                largest = max(faces, key=lambda f: f["box"][2] * f["box"][3])
+                face_crop(image, xywh_to_xyxy(np.asarray(largest["box"], dtype=np.float64)), config.margin,
+                          config.size)
+                crops += 1
+    return frames, crops, time.perf_counter() - start
 
 
-def time_dfembed(videos: list[Path], n: int, detector) -> tuple[int, float, float]:
-    """Frames, decode seconds and detect seconds of dfembed's path."""
-    from dfembed.media import sample_video_frames
+def time_dfembed(videos: list[Path], n: int, detector, config) -> tuple[int, int, float]:
+    """Frames, crops and seconds of ``faces_from_media`` (what ``crop_face.py`` runs per video)."""
+    from dfembed.faces import faces_from_media
+    from dfembed.media import sample_indices
 
-    frames = decode = detect = 0.0
+    frames = crops = 0
+    start = time.perf_counter()
     for video in videos:
-        start = time.perf_counter()
-        images = [f for _, f in sample_video_frames(video, n)]
-        decode += time.perf_counter() - start
-        start = time.perf_counter()
-        detector.detect(images)
-        detect += time.perf_counter() - start
-        frames += len(images)
-    return int(frames), decode, detect
+        crops += len(faces_from_media(video, detector, config))
+    seconds = time.perf_counter() - start
+    for video in videos:
+        capture = cv2.VideoCapture(str(video))
+        frames += len(sample_indices(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), n))
+        capture.release()
+    return frames, crops, seconds
 
 
 @click.command()
@@ -137,41 +143,38 @@ def main(data: Path, frames: int, repeat: int) -> None:
     from dfembed.geometry import xywh_to_xyxy
 
     videos = sorted((data / "dfdc_sample" / "videos").glob("*.mp4"))
-    config = CropConfig(faces="all")
+    config = CropConfig(frames_per_video=frames)
+    every_face = CropConfig(faces="all")
     naive, ours = MTCNN(), FaceDetector(config)
     warm = naive_frames(videos[0], 1)
     naive.detect_faces(warm[0]), ours.detect(warm)  # first calls build TensorFlow kernels
 
-    a = time_naive(videos, frames, naive)
+    a = time_naive(videos, frames, naive, config)
     rss = []
     for _ in range(repeat):
-        b = time_dfembed(videos, frames, ours)
+        b = time_dfembed(videos, frames, ours, config)
         rss.append(rss_mib())
 
     folder = data / "faces" / "dlib"
     truth = dlib_truth(folder)
     rec_a = recall(truth, lambda im: xywh_to_xyxy([d["box"] for d in naive.detect_faces(im)]).reshape(-1, 4),
                    folder)
-    rec_b = recall(truth, lambda im: np.array([f.box for f in choose_faces(ours.detect([im])[0], config)])
+    rec_b = recall(truth, lambda im: np.array([f.box for f in choose_faces(ours.detect([im])[0], every_face)])
                    .reshape(-1, 4), folder)
     _report(videos, frames, a, b, rec_a, rec_b, rss)
 
 
 def _report(videos, frames, a, b, rec_a, rec_b, rss) -> None:
-    def fps(result):
-        n, decode, detect = result
-        return n / (decode + detect), n / detect
-
-    click.echo(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
-               f"python {sys.version.split()[0]}")
+    click.echo(f"machine: {platform.processor() or platform.machine()}, "
+               f"{len(os.sched_getaffinity(0))} usable CPU cores, python {sys.version.split()[0]}")
     click.echo(f"videos: {', '.join(v.name for v in videos)} (1920x1080), {frames} frames each")
-    click.echo(f"{'path':<34}{'frames':>7}{'frames/s':>10}{'detect-only f/s':>17}{'dlib recall':>13}")
-    for name, result, rec in (("(a) naive MTCNN per full frame", a, rec_a), ("(b) dfembed crop path", b, rec_b)):
-        total, detect_only = fps(result)
-        click.echo(f"{name:<34}{result[0]:>7}{total:>10.2f}{detect_only:>17.2f}{f'{rec[0]}/{rec[1]}':>13}")
-    click.echo(f"ratio (b)/(a): {fps(b)[0] / fps(a)[0]:.1f}x frames/s "
-               f"({fps(b)[1] / fps(a)[1]:.1f}x detection only)")
-    click.echo("RSS of (b) after each pass (MiB): " + ", ".join(f"{r:.0f}" for r in rss))
+    click.echo(f"{'path (decode+detect+choose+crop)':<36}{'frames':>7}{'crops':>7}{'frames/s':>10}"
+               f"{'dlib recall':>13}")
+    for name, result, rec in (("(a) naive MTCNN per full frame", a, rec_a), ("(b) faces_from_media", b, rec_b)):
+        total, crops, seconds = result
+        click.echo(f"{name:<36}{total:>7}{crops:>7}{total / seconds:>10.2f}{f'{rec[0]}/{rec[1]}':>13}")
+    click.echo(f"ratio (b)/(a): {(b[0] / b[2]) / (a[0] / a[2]):.1f}x frames/s")
+    click.echo("RSS after each pass of (b) (MiB): " + ", ".join(f"{r:.0f}" for r in rss))
 
 
 if __name__ == "__main__":
