@@ -20,7 +20,7 @@ from dfembed.config import plain_data
 from dfembed.dataset import BalancedBatches, Crop
 from dfembed.embedding import balanced_subset, crop_labels, embed, fit_classifier
 from dfembed.metrics import compute_metrics
-from dfembed.run_state import BEST_WEIGHTS_NAME, save_weights_atomically, write_state
+from dfembed.run_state import BEST_WEIGHTS_NAME, write_state
 from dfembed.train_config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -130,7 +130,8 @@ class RunCheckpoint(keras.callbacks.Callback):
         auc = record.get("val_auc", math.nan)
         best = self.state.get("best_auc")
         if not math.isnan(auc) and (best is None or auc > best):
-            save_weights_atomically(self.model, self.run_dir / BEST_WEIGHTS_NAME)
+            with atomic_path(self.run_dir / BEST_WEIGHTS_NAME, suffix=".weights.h5") as tmp:
+                self.model.save_weights(tmp)
             self.state.update(best_auc=auc, best_epoch=epoch + 1)
         name = f"epoch-{epoch + 1:03d}.keras"
         with atomic_path(self.run_dir / name) as tmp:

@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
-import keras
-
-from dfembed.atomic import TEMP_MARKER, atomic_write_text
+from dfembed.atomic import atomic_write_text
 from dfembed.errors import InputError
 
 STATE_NAME = "state.json"
@@ -45,14 +42,3 @@ def no_nan(value: Any) -> Any:
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
-
-
-def save_weights_atomically(model: keras.Model, target: Path) -> None:
-    """``save_weights`` to a temporary name then rename (Keras insists on ``.weights.h5``)."""
-    tmp = target.with_name(f".{target.name.removesuffix('.weights.h5')}{TEMP_MARKER}.weights.h5")
-    try:
-        model.save_weights(tmp)
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
