@@ -16,6 +16,7 @@ import albumentations as A
 import cv2
 import numpy as np
 
+from dfembed.scoring import fit_size
 from dfembed.train_config import TrainConfig
 
 
@@ -93,7 +94,7 @@ class Augmenter:
             A ``uint8`` RGB image of shape ``(image_size, image_size, 3)``.
         """
         # Resize first, as inference does, so noise, JPEG blocks and blur are at model scale.
-        image = resize_only(image, self.params.image_size)
+        image = fit_size(image, self.params.image_size)
         pipeline = self._pipeline()
         pipeline.set_random_seed(seed)
         # ImageCompression hands the array to cv2.imencode, which reads it as BGR; run the
@@ -107,22 +108,3 @@ class Augmenter:
             pipeline = build_pipeline(self.params)
             self._local.pipeline = pipeline
         return pipeline
-
-
-def resize_only(image: np.ndarray, image_size: int) -> np.ndarray:
-    """Resize an RGB image to ``image_size`` squared, as inference does (no augmentation).
-
-    Area interpolation when shrinking, bilinear when enlarging (the rule of
-    :func:`dfembed.scoring.fit_size`), so training and inference see the same pixels.
-
-    Args:
-        image: ``uint8`` RGB image, shape ``(H, W, 3)``.
-        image_size: Output side in pixels.
-
-    Returns:
-        The resized ``uint8`` image.
-    """
-    if image.shape[:2] == (image_size, image_size):
-        return image
-    interpolation = cv2.INTER_AREA if image.shape[0] > image_size else cv2.INTER_LINEAR
-    return cv2.resize(image, (image_size, image_size), interpolation=interpolation)

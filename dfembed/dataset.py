@@ -32,9 +32,10 @@ import keras
 import numpy as np
 from tqdm import tqdm
 
-from dfembed.augment import Augmenter, resize_only
+from dfembed.augment import Augmenter
 from dfembed.errors import InputError
 from dfembed.media import IMAGE_SUFFIXES, MediaError, read_image
+from dfembed.scoring import fit_size
 
 log = logging.getLogger(__name__)
 
@@ -441,7 +442,7 @@ class CropImages(keras.utils.PyDataset):
     def __getitem__(self, index: int) -> np.ndarray:
         """Float32 images ``(batch_size, S, S, 3)`` in 0..255 of batch ``index`` (padded at the end)."""
         chunk = self.paths[index * self.batch_size : (index + 1) * self.batch_size]
-        images = [resize_only(_read_training_crop(p), self.image_size) for p in chunk]
+        images = [fit_size(_read_training_crop(p), self.image_size) for p in chunk]
         images += [images[-1]] * (self.batch_size - len(images))
         return np.stack(images).astype(np.float32)
 

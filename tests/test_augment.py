@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from dfembed.augment import AugmentParams, Augmenter, resize_only
+from dfembed.augment import AugmentParams, Augmenter
 from dfembed.train_config import TrainConfig
 
 
@@ -44,7 +44,9 @@ def test_all_probabilities_zero_only_resizes_like_inference() -> None:
     # shrinking uses area interpolation, as dfembed.scoring.fit_size does
     np.testing.assert_array_equal(out, cv2.resize(image, (48, 48), interpolation=cv2.INTER_AREA))
     small = _image(20, 20)
-    np.testing.assert_array_equal(resize_only(small, 48), cv2.resize(small, (48, 48), interpolation=cv2.INTER_LINEAR))
+    np.testing.assert_array_equal(
+        Augmenter(AugmentParams(image_size=48))(small, seed=0), cv2.resize(small, (48, 48), interpolation=cv2.INTER_LINEAR)
+    )
 
 
 def test_flip_with_probability_one_mirrors_the_image() -> None:
