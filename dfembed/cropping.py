@@ -386,15 +386,14 @@ _WORKER_DETECTOR: FaceDetector | None = None
 
 
 def _init_worker(config: CropConfig, log_level: int) -> None:
-    """Set up one worker process: logging, TensorFlow threads and its own detector."""
+    """Set up one worker process: logging as the parent's, TensorFlow threads and its own detector."""
     global _WORKER_DETECTOR
-    from dfembed.logs import silence_tensorflow
+    from dfembed.logs import setup_logging
 
-    logging.basicConfig(level=log_level)
-    silence_tensorflow()
+    setup_logging(verbose=int(log_level <= logging.DEBUG), quiet=log_level >= logging.WARNING)
     import tensorflow as tf
 
-    threads = max(1, (os.cpu_count() or 1) // config.jobs)
+    threads = max(1, len(os.sched_getaffinity(0)) // config.jobs)
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     _WORKER_DETECTOR = FaceDetector(config)
