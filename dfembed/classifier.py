@@ -33,13 +33,13 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from dfembed.atomic import atomic_path
 from dfembed.errors import ConfigError, InputError
 from dfembed.provenance import library_versions
+from dfembed.train_config import CLASSES, backbone_name
 
 if TYPE_CHECKING:  # importing dfembed.model would import Keras; only its attributes are used
     from dfembed.model import ModelInfo
 
 log = logging.getLogger(__name__)
 
-CLASS_MAPPING: dict[str, int] = {"real": 0, "fake": 1}
 KERNELS = ("linear", "rbf")
 BUNDLE_FORMAT = 1
 
@@ -185,7 +185,7 @@ class ClassifierBundle:
     embedding_dim: int
     backbone: str
     image_size: int
-    class_mapping: dict[str, int] = field(default_factory=lambda: dict(CLASS_MAPPING))
+    class_mapping: dict[str, int] = field(default_factory=lambda: dict(CLASSES))
     crop_config: dict[str, Any] | None = None
     train_config: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=library_versions)
@@ -287,13 +287,8 @@ def check_compatible(bundle: ClassifierBundle, info: ModelInfo) -> None:
     pairs = {
         "embedding size": (info.embedding_dim, bundle.embedding_dim),
         "image size": (info.image_size, bundle.image_size),
-        "backbone": (_backbone_key(info.backbone), _backbone_key(bundle.backbone)),
+        "backbone": (backbone_name(info.backbone), backbone_name(bundle.backbone)),
     }
     wrong = [f"{what}: model {ours}, SVM {theirs}" for what, (ours, theirs) in pairs.items() if ours != theirs]
     if wrong:
         raise InputError("model/SVM mismatch: " + "; ".join(wrong))
-
-
-def _backbone_key(name: str) -> str:
-    """``"efficientnetb4"`` and ``"B4"`` → ``"b4"``, as :func:`dfembed.model.backbone_key` spells it."""
-    return str(name).strip().lower().removeprefix("efficientnet")

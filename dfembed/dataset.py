@@ -36,10 +36,10 @@ from dfembed.augment import Augmenter
 from dfembed.errors import InputError
 from dfembed.media import IMAGE_SUFFIXES, MediaError, read_image
 from dfembed.scoring import fit_size
+from dfembed.train_config import CLASSES
 
 log = logging.getLogger(__name__)
 
-CLASSES: dict[str, int] = {"real": 0, "fake": 1}
 MANIFEST_NAME = "manifest.csv"
 VALIDATION_DIR = "validation"
 # crop_face names crops <stem>_<ext>[_<hash>]_f<frame:05d>_<face:02d> (cropping.crop_file);

@@ -24,8 +24,7 @@ import keras
 from keras import ops
 
 from dfembed.errors import ConfigError
-
-DEFAULT_DISTANCE = "squared-L2"
+from dfembed.train_config import DEFAULT_DISTANCE, DISTANCE_NAMES
 
 
 def _squared_l2(embeddings: Any) -> Any:
@@ -50,7 +49,7 @@ def _l2(embeddings: Any) -> Any:
     return ops.where(is_zero, ops.zeros_like(squared), ops.sqrt(safe))
 
 
-DISTANCES: dict[str, Callable[[Any], Any]] = {"squared-L2": _squared_l2, "L2": _l2}
+DISTANCES: dict[str, Callable[[Any], Any]] = dict(zip(DISTANCE_NAMES, (_squared_l2, _l2), strict=True))
 
 
 def distance_function(name: str) -> Callable[[Any], Any]:

@@ -26,24 +26,17 @@ import numpy as np
 
 from dfembed.atomic import atomic_path
 from dfembed.errors import ConfigError, InputError
+from dfembed.train_config import BACKBONE_NAMES, MIN_IMAGE_SIZE, backbone_name
 
 log = logging.getLogger(__name__)
 
 BACKBONES: dict[str, Callable[..., keras.Model]] = {
-    "b0": keras.applications.EfficientNetB0,
-    "b1": keras.applications.EfficientNetB1,
-    "b2": keras.applications.EfficientNetB2,
-    "b3": keras.applications.EfficientNetB3,
-    "b4": keras.applications.EfficientNetB4,
-    "b5": keras.applications.EfficientNetB5,
-    "b6": keras.applications.EfficientNetB6,
-    "b7": keras.applications.EfficientNetB7,
+    name: getattr(keras.applications, f"EfficientNet{name.upper()}") for name in BACKBONE_NAMES
 }
 # The ImageNet statistics in Keras's published EfficientNet weights files, where the
 # Normalization layer's "variance" holds the standard deviation (tensorflow#49930).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STDDEV = (0.229, 0.224, 0.225)
-MIN_IMAGE_SIZE = 32  # keras.applications' lower bound for EfficientNet without its top
 MODEL_NAME = "dfembed_embedding"
 _BACKBONE_LAYER = re.compile(r"efficientnet(b[0-7])")
 _FORMATS = {"h5": (".h5", ".hdf5"), "keras": (".keras",)}
@@ -76,7 +69,7 @@ def backbone_key(name: str) -> str:
     Raises:
         ConfigError: The name is not one of the eight EfficientNets.
     """
-    key = str(name).strip().lower().removeprefix("efficientnet")
+    key = backbone_name(name)
     if key not in BACKBONES:
         raise ConfigError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
     return key

@@ -11,11 +11,31 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-#: The triplet loss's default distance; kept equal to ``dfembed.losses.DEFAULT_DISTANCE``
-#: (a test checks it) without importing Keras here.
+# The names below are the single definitions shared by the Keras modules (model, losses,
+# classifier, dataset) and the CLI, kept here so that none of them needs Keras to read them.
+
+#: The triplet loss's distances (the keys of ``dfembed.losses.DISTANCES``) and its default.
+DISTANCE_NAMES = ("squared-L2", "L2")
 DEFAULT_DISTANCE = "squared-L2"
+#: The EfficientNet variants, as :func:`backbone_name` spells them.
 BACKBONE_NAMES = tuple(f"b{i}" for i in range(8))
+#: keras.applications' lower bound on the input side of EfficientNet without its top.
 MIN_IMAGE_SIZE = 32
+#: Crop folder name → label (the classifier's ``P(fake)`` is the probability of class 1).
+CLASSES: dict[str, int] = {"real": 0, "fake": 1}
+
+
+def backbone_name(name: str) -> str:
+    """Normalise a backbone name: ``"b4"``, ``"B4"`` and ``"efficientnetb4"`` give ``"b4"``.
+
+    Args:
+        name: The backbone as a user, a config file or a model's layer wrote it.
+
+    Returns:
+        The lower-case name without the ``efficientnet`` prefix (not checked against
+        :data:`BACKBONE_NAMES`).
+    """
+    return str(name).strip().lower().removeprefix("efficientnet")
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import typing
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import yaml
 
 from dfembed.config import resolve_config
 from dfembed.errors import ConfigError
-from dfembed.train_config import TrainConfig
+from dfembed.train_config import BACKBONE_NAMES, DEFAULT_DISTANCE, DISTANCE_NAMES, TrainConfig, backbone_name
 
 RESOURCE = Path(__file__).resolve().parents[1] / "resources" / "train.yaml"
 
@@ -31,10 +32,21 @@ def test_upstream_defaults() -> None:
     assert (config.embedding_dim, config.dropout, config.l2, config.margin) == (512, 0.4, 1e-4, 1.0)
 
 
-def test_default_distance_is_the_loss_modules_default() -> None:
-    from dfembed.losses import DEFAULT_DISTANCE
+def test_distance_and_backbone_names_are_the_same_everywhere() -> None:
+    from dfembed.commands.train import train_command
+    from dfembed.losses import DISTANCES
 
-    assert TrainConfig().distance == DEFAULT_DISTANCE
+    choices = {option.name: tuple(option.type.choices) for option in train_command.params if option.name in
+               ("distance", "backbone")}
+    assert DISTANCE_NAMES == ("squared-L2", "L2") == tuple(DISTANCES) == choices["distance"]
+    assert typing.get_args(typing.get_type_hints(TrainConfig)["distance"]) == DISTANCE_NAMES
+    assert TrainConfig().distance == DEFAULT_DISTANCE == "squared-L2"
+    assert BACKBONE_NAMES == ("b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7") == choices["backbone"]
+
+
+@pytest.mark.parametrize("name", ["b4", "B4", " efficientnetb4", "EfficientNetB4"])
+def test_backbone_name_normalises_spellings(name: str) -> None:
+    assert backbone_name(name) == "b4"
 
 
 def test_flags_override_file(tmp_path: Path) -> None:

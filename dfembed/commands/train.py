@@ -7,8 +7,7 @@ from pathlib import Path
 import click
 
 from dfembed.cli import stage_options
-
-_BACKBONES = [f"b{i}" for i in range(8)]
+from dfembed.train_config import BACKBONE_NAMES, DISTANCE_NAMES
 
 
 @click.command(name="train")
@@ -17,7 +16,7 @@ _BACKBONES = [f"b{i}" for i in range(8)]
 @click.argument("out_pkl", type=click.Path(path_type=Path))
 @click.option("--val", "val", type=click.Path(path_type=Path), default=None,
               help="Validation tree with real/ and fake/ [DATA/validation if present, else a split by group].")
-@click.option("--backbone", type=click.Choice(_BACKBONES), default=None, help="EfficientNet variant [b4].")
+@click.option("--backbone", type=click.Choice(BACKBONE_NAMES), default=None, help="EfficientNet variant [b4].")
 @click.option("--image-size", type=int, default=None, help="Input side in pixels [380].")
 @click.option("--weights", type=str, default=None,
               help="'imagenet' (downloaded once by Keras), 'none', or a local backbone weights file [imagenet].")
@@ -25,7 +24,7 @@ _BACKBONES = [f"b{i}" for i in range(8)]
 @click.option("--dropout", type=float, default=None, help="Dropout before the embedding layer [0.4].")
 @click.option("--l2", type=float, default=None, help="L2 factor of the embedding layer [1e-4].")
 @click.option("--margin", type=float, default=None, help="Triplet loss margin [1.0].")
-@click.option("--distance", type=click.Choice(["squared-L2", "L2"]), default=None, help="Triplet distance [squared-L2].")
+@click.option("--distance", type=click.Choice(DISTANCE_NAMES), default=None, help="Triplet distance [squared-L2].")
 @click.option("--batch-size", type=int, default=None, help="Even, ≥ 4; half real, half fake [28].")
 @click.option("--epochs", type=int, default=None, help="Epochs [10].")
 @click.option("--steps-per-epoch", type=int, default=None, help="Batches per epoch [one pass over the larger class].")
