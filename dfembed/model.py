@@ -11,12 +11,13 @@ image size and embedding size back from a loaded model.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import warnings
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -235,15 +236,29 @@ def save_model(model: keras.Model, path: str | os.PathLike[str], fmt: Literal["h
         raise ConfigError(f"unknown model format {fmt!r}; choose one of {', '.join(_FORMATS)}")
     if path.suffix.lower() not in _FORMATS[fmt]:
         raise ConfigError(f"model file {path}: a {fmt!r} model needs a {' or '.join(_FORMATS[fmt])} name")
-    with atomic_path(path) as tmp, warnings.catch_warnings():
-        # HDF5 is what we ask for; Keras's advice to prefer .keras is not news here.
-        warnings.filterwarnings("ignore", message=r".*HDF5 file.*legacy.*")
+    with atomic_path(path) as tmp, _absl_quiet():
         if fmt == "h5":
             model.save(tmp, include_optimizer=False)
         else:
             model.save(tmp)
     log.info("saved model to %s", path)
     return path
+
+
+@contextlib.contextmanager
+def _absl_quiet() -> Iterator[None]:
+    """Hide absl warnings for the block (restoring the level after).
+
+    HDF5 is what the caller asked for, so Keras's "legacy format" advice, which it logs
+    through absl rather than ``warnings``, is not news here.
+    """
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def load_embedding_model(path: str | os.PathLike[str]) -> keras.Model:

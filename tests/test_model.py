@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import textwrap
@@ -183,6 +184,19 @@ def test_load_rejects_a_model_that_is_not_an_embedding_model(tmp_path: Path) -> 
     path = save_model(keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(inputs)), tmp_path / "other.h5")
     with pytest.raises(InputError, match=r"other\.h5: .*not a dfembed embedding model"):
         load_embedding_model(path)
+
+
+def test_h5_save_hides_keras_legacy_format_advice_only_while_saving(
+    model: keras.Model, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    absl_level = logging.getLogger("absl").level
+    with caplog.at_level(logging.WARNING):
+        keras.saving.save_model(model, tmp_path / "plain.h5")
+        assert any("legacy" in r.getMessage() for r in caplog.records)  # Keras does log it (through absl)
+        caplog.clear()
+        save_model(model, tmp_path / "model.h5")
+    assert not [r.getMessage() for r in caplog.records if "legacy" in r.getMessage()]
+    assert logging.getLogger("absl").level == absl_level
 
 
 def test_save_rejects_a_suffix_that_does_not_fit_the_format(model: keras.Model, tmp_path: Path) -> None:
