@@ -20,7 +20,7 @@ from dfembed.config import plain_data
 from dfembed.dataset import BalancedBatches, Crop
 from dfembed.embedding import balanced_subset, crop_labels, embed, fit_classifier
 from dfembed.metrics import compute_metrics
-from dfembed.run_state import BEST_WEIGHTS_NAME, write_state
+from dfembed.run_state import BEST_WEIGHTS_GLOB, best_weights_name, write_state
 from dfembed.train_config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -130,14 +130,17 @@ class RunCheckpoint(keras.callbacks.Callback):
         auc = record.get("val_auc", math.nan)
         best = self.state.get("best_auc")
         if not math.isnan(auc) and (best is None or auc > best):
-            with atomic_path(self.run_dir / BEST_WEIGHTS_NAME, suffix=".weights.h5") as tmp:
+            best_name = best_weights_name(epoch + 1)
+            with atomic_path(self.run_dir / best_name, suffix=".weights.h5") as tmp:
                 self.model.save_weights(tmp)
-            self.state.update(best_auc=auc, best_epoch=epoch + 1)
+            self.state.update(best_auc=auc, best_epoch=epoch + 1, best_weights=best_name)
         name = f"epoch-{epoch + 1:03d}.keras"
         with atomic_path(self.run_dir / name) as tmp:
             self.model.save(tmp)
         self.state.update(epoch=epoch + 1, checkpoint=name, history=history, config=plain_data(dataclasses.asdict(self.config)))
         write_state(self.run_dir, self.state)
-        for old in self.run_dir.glob("epoch-*.keras"):
-            if old.name != name:
+        # Only now that the state names the new files are the older ones unneeded.
+        keep = {name, self.state.get("best_weights")}
+        for old in [*self.run_dir.glob("epoch-*.keras"), *self.run_dir.glob(BEST_WEIGHTS_GLOB)]:
+            if old.name not in keep:
                 old.unlink()

@@ -14,7 +14,16 @@ from dfembed.atomic import atomic_write_text
 from dfembed.errors import InputError
 
 STATE_NAME = "state.json"
-BEST_WEIGHTS_NAME = "best.weights.h5"
+BEST_WEIGHTS_GLOB = "best-epoch-*.weights.h5"
+
+
+def best_weights_name(epoch: int) -> str:
+    """File name of the best weights saved after 1-based ``epoch``.
+
+    One name per epoch, so that ``state.json`` (written after the file) always names
+    weights that match its ``best_epoch``, even if the run is killed in between.
+    """
+    return f"best-epoch-{epoch:03d}.weights.h5"
 
 
 def read_state(run_dir: Path) -> dict[str, Any] | None:

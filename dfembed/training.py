@@ -54,7 +54,7 @@ from dfembed.errors import ConfigError, InputError, OutputExistsError
 from dfembed.losses import TripletSemiHardLoss
 from dfembed.model import build_embedding_model, save_model
 from dfembed.provenance import library_versions, write_provenance
-from dfembed.run_state import BEST_WEIGHTS_NAME, STATE_NAME, no_nan, read_state
+from dfembed.run_state import BEST_WEIGHTS_GLOB, STATE_NAME, no_nan, read_state
 from dfembed.train_config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -248,7 +248,7 @@ def prepare_run_dir(run_dir: Path, force: bool, resume: bool) -> None:
     """Create the run folder, remove a killed run's temporary files and, when starting
     over with ``force``, the earlier run's checkpoints and state (only files a training run writes)."""
     if force and not resume and run_dir.is_dir():
-        for path in [*run_dir.glob("epoch-*.keras"), run_dir / STATE_NAME, run_dir / BEST_WEIGHTS_NAME]:
+        for path in [*run_dir.glob("epoch-*.keras"), run_dir / STATE_NAME, *run_dir.glob(BEST_WEIGHTS_GLOB)]:
             if path.is_file():
                 path.unlink()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -458,10 +458,15 @@ def fit_final_classifier(
 
 
 def _restore_best(model: keras.Model, config: TrainConfig, run_dir: Path, state: dict[str, Any]) -> None:
-    best = run_dir / BEST_WEIGHTS_NAME
-    if config.keep == "best" and state.get("best_epoch") and best.is_file():
-        model.load_weights(best)
-        log.info("keeping the weights of epoch %d (best validation AUC %.4f)", state["best_epoch"], state["best_auc"])
+    """Load the weights of the best epoch named in the state (``keep="best"``, with validation)."""
+    if config.keep != "best" or not state.get("best_epoch"):
+        return
+    best = run_dir / str(state.get("best_weights", ""))
+    if not state.get("best_weights") or not best.is_file():
+        raise InputError(f"{run_dir / STATE_NAME} names best epoch {state['best_epoch']} but its weights file "
+                         f"{best} is missing; use --keep last, or --force to start over")
+    model.load_weights(best)
+    log.info("keeping the weights of epoch %d (best validation AUC %.4f)", state["best_epoch"], state["best_auc"])
 
 
 # --- writing -------------------------------------------------------------------------

@@ -175,6 +175,23 @@ def test_resume_refuses_to_outrun_a_cosine_schedule(
         run_train(data, tmp_path / "model.h5", tmp_path / "svm.pkl", config, resume=True)
 
 
+def test_keep_best_writes_the_weights_of_the_best_epoch_named_in_the_state(data: Path, tmp_path: Path) -> None:
+    config = dataclasses.replace(SMALL, epochs=2, keep="best")
+    summary = run_train(data, tmp_path / "model.h5", tmp_path / "svm.pkl", config)
+    state = json.loads((tmp_path / "model.run" / "state.json").read_text(encoding="utf-8"))
+    best = tmp_path / "model.run" / f"best-epoch-{summary.best_epoch:03d}.weights.h5"
+    assert state["best_weights"] == best.name and state["best_epoch"] == summary.best_epoch in (1, 2)
+    assert [p.name for p in (tmp_path / "model.run").glob("best-*")] == [best.name]  # older bests are removed
+    kept = keras.models.load_model(tmp_path / "model.h5", compile=False)
+    reference = keras.models.load_model(tmp_path / "model.h5", compile=False)
+    reference.load_weights(best)
+    last = keras.models.load_model(tmp_path / "model.run" / "epoch-002.keras", compile=False)
+    for ours, expected in zip(kept.get_weights(), reference.get_weights()):
+        np.testing.assert_array_equal(ours, expected)
+    differs = any(not np.array_equal(a, b) for a, b in zip(kept.get_weights(), last.get_weights()))
+    assert differs == (summary.best_epoch == 1)
+
+
 def test_existing_outputs_need_force(first_run: tuple[Path, str], data: Path) -> None:
     out, _ = first_run
     result = CliRunner().invoke(train_command, [str(data), str(out), str(out), *SMALL_FLAGS])
@@ -235,7 +252,8 @@ def test_existing_folders_get_default_file_names_and_run_folder_beside_the_model
 def test_force_starts_the_run_folder_over_and_resume_keeps_it(tmp_path: Path) -> None:
     run_dir = tmp_path / "model.run"
     run_dir.mkdir()
-    kept = [run_dir / "state.json", run_dir / "epoch-003.keras", run_dir / "best.weights.h5", run_dir / "notes.txt"]
+    kept = [run_dir / "state.json", run_dir / "epoch-003.keras", run_dir / "best-epoch-002.weights.h5",
+            run_dir / "notes.txt"]
     for path in kept:
         path.write_text("x", encoding="utf-8")
     (run_dir / ".epoch-004.abc.dfembed-tmp.keras").write_text("half", encoding="utf-8")
