@@ -6,8 +6,8 @@ In one run, on the 1080p DFDC sample videos, measures frames per second of
 (a) the naive loop: every frame decoded with ``read()`` up to the last sample,
     ``MTCNN().detect_faces`` called on each sampled full-resolution frame, one at a time,
     and the largest face cropped (same margin and size as dfembed);
-(b) what ``crop_face.py`` runs per video: ``dfembed.faces.faces_from_media`` with the
-    default :class:`~dfembed.crop_config.CropConfig` (``grab()``/``retrieve()`` sampling,
+(b) what ``crop_face.py`` runs per video: ``dfembed.faces.extract.faces_from_media`` with the
+    default :class:`~dfembed.faces.config.CropConfig` (``grab()``/``retrieve()`` sampling,
     DFDC-winner downscale, batched detection, largest face, crop);
 
 and the recall at IoU >= 0.5 of both detectors on dlib's 43 ground-truth face boxes
@@ -51,8 +51,8 @@ def dlib_truth(folder: Path) -> dict[str, np.ndarray]:
 
 def recall(truth: dict[str, np.ndarray], predict, folder: Path) -> tuple[int, int]:
     """Ground-truth boxes matched at IoU >= 0.5 by ``predict(image) -> (N, 4) boxes``."""
-    from dfembed.geometry import iou
-    from dfembed.media import read_image
+    from dfembed.faces.geometry import iou
+    from dfembed.faces.media import read_image
 
     found = total = 0
     for name, boxes in truth.items():
@@ -65,7 +65,7 @@ def recall(truth: dict[str, np.ndarray], predict, folder: Path) -> tuple[int, in
 
 def naive_frames(path: Path, n: int) -> list[np.ndarray]:
     """Decode every frame with ``read()`` and keep ``n`` evenly spaced ones (the naive way)."""
-    from dfembed.media import sample_indices
+    from dfembed.faces.media import sample_indices
 
     capture = cv2.VideoCapture(str(path))
     wanted = set(sample_indices(int(capture.get(cv2.CAP_PROP_FRAME_COUNT)), n))
@@ -92,7 +92,7 @@ def rss_mib() -> float:
 
 def time_naive(videos: list[Path], n: int, mtcnn, config) -> tuple[int, int, float]:
     """Frames, crops and seconds of the naive loop (decode, detect, largest face, crop)."""
-    from dfembed.geometry import face_crop, xywh_to_xyxy
+    from dfembed.faces.geometry import face_crop, xywh_to_xyxy
 
     frames = crops = 0
     start = time.perf_counter()
@@ -110,8 +110,8 @@ def time_naive(videos: list[Path], n: int, mtcnn, config) -> tuple[int, int, flo
 
 def time_dfembed(videos: list[Path], n: int, detector, config) -> tuple[int, int, float]:
     """Frames, crops and seconds of ``faces_from_media`` (what ``crop_face.py`` runs per video)."""
-    from dfembed.faces import faces_from_media
-    from dfembed.media import sample_indices
+    from dfembed.faces.extract import faces_from_media
+    from dfembed.faces.media import sample_indices
 
     frames = crops = 0
     start = time.perf_counter()
@@ -132,15 +132,15 @@ def time_dfembed(videos: list[Path], n: int, detector, config) -> tuple[int, int
 @click.option("--repeat", type=int, default=2, show_default=True, help="Passes of (b) for the memory check.")
 def main(data: Path, frames: int, repeat: int) -> None:
     """Frames/s and recall: naive MTCNN loop vs dfembed's crop path."""
-    from dfembed.logs import setup_logging
+    from dfembed.core.logs import setup_logging
 
     setup_logging(0, quiet=True)
     from mtcnn import MTCNN
 
-    from dfembed.crop_config import CropConfig
-    from dfembed.detector import FaceDetector
-    from dfembed.faces import choose_faces
-    from dfembed.geometry import xywh_to_xyxy
+    from dfembed.faces.config import CropConfig
+    from dfembed.faces.detector import FaceDetector
+    from dfembed.faces.extract import choose_faces
+    from dfembed.faces.geometry import xywh_to_xyxy
 
     videos = sorted((data / "dfdc_sample" / "videos").glob("*.mp4"))
     config = CropConfig(frames_per_video=frames)

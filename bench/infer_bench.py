@@ -9,7 +9,7 @@ same crop settings, embedding model and SVM:
   embed file by file (``model.predict`` on one file's faces), then classify.
 * **upstream-style**: the same sequential schedule with dfembed's detector (downscaled,
   batched frames), which isolates what the overlapped scheduling alone gains.
-* **dfembed**: :func:`dfembed.pipeline.score_files` — a reader thread decodes, a detector
+* **dfembed**: :func:`dfembed.infer.pipeline.score_files` — a reader thread decodes, a detector
   thread detects (same-size images grouped in one MTCNN call), and the main thread embeds
   faces of many files in fixed-size batches.
 
@@ -37,9 +37,9 @@ log = logging.getLogger("infer_bench")
 
 
 def _media(data: Path, max_images: int) -> list[Path]:
-    from dfembed.errors import InputError
-    from dfembed.media import is_video
-    from dfembed.predict import find_media
+    from dfembed.core.errors import InputError
+    from dfembed.faces.media import is_video
+    from dfembed.infer.run import find_media
 
     try:
         files = find_media(data)
@@ -51,7 +51,7 @@ def _media(data: Path, max_images: int) -> list[Path]:
 
 def _classifier(model, image_size: int):  # noqa: ANN001, ANN202 - bench helper
     """A linear SVM fitted on embeddings of a few random images (speed does not depend on the fit)."""
-    from dfembed.classifier import EmbeddingSVM
+    from dfembed.model.classifier import EmbeddingSVM
 
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(8, image_size, image_size, 3)).astype("float32")
@@ -63,9 +63,9 @@ def upstream_style(  # noqa: ANN001 - bench helper, the objects are dfembed's
     paths: list[Path], detector, crop_config, model, svm, image_size: int, batch: int
 ) -> list[float]:
     """Per batch of files: detect each file, then embed each file, then classify; sequential."""
-    from dfembed.aggregate import aggregate_file, mean
-    from dfembed.faces import faces_from_media
-    from dfembed.scoring import fit_size
+    from dfembed.infer.aggregate import aggregate_file, mean
+    from dfembed.faces.extract import faces_from_media
+    from dfembed.infer.scoring import fit_size
 
     scores = []
     for start in range(0, len(paths), batch):
@@ -87,10 +87,10 @@ def upstream_style(  # noqa: ANN001 - bench helper, the objects are dfembed's
 def dfembed_pipeline(  # noqa: ANN001 - bench helper
     paths: list[Path], detector, crop_config, model, svm, image_size: int, batch: int
 ) -> list[float]:
-    """:func:`dfembed.pipeline.score_files` with the same objects."""
-    from dfembed.aggregate import mean
-    from dfembed.pipeline import FaceExtractor, score_files
-    from dfembed.scoring import FaceScorer
+    """:func:`dfembed.infer.pipeline.score_files` with the same objects."""
+    from dfembed.infer.aggregate import mean
+    from dfembed.infer.pipeline import FaceExtractor, score_files
+    from dfembed.infer.scoring import FaceScorer
 
     extractor = FaceExtractor(detector, crop_config, image_size)
     results = score_files(paths, extractor, FaceScorer(model, svm, batch), batch, progress=False)
@@ -107,7 +107,7 @@ class NaiveDetector:
 
     def detect(self, frames: list[np.ndarray]) -> list:
         """Detect each frame on its own; boxes converted to dfembed's ``Face``."""
-        from dfembed.detector import LANDMARK_NAMES, Face
+        from dfembed.faces.detector import LANDMARK_NAMES, Face
 
         out = []
         for frame in frames:
@@ -141,12 +141,12 @@ def _time(func, *args) -> tuple[float, list[float]]:  # noqa: ANN001
 def main(data: Path, backbone: str, image_size: int, frames_per_video: int, max_images: int, batch_size: int,
          repeats: int) -> None:
     """Print files/s of the upstream-style loop and of dfembed's pipeline, and their ratio."""
-    from dfembed.logs import setup_logging
+    from dfembed.core.logs import setup_logging
 
     setup_logging(quiet=True)
-    from dfembed.crop_config import CropConfig
-    from dfembed.detector import FaceDetector
-    from dfembed.model import build_embedding_model
+    from dfembed.faces.config import CropConfig
+    from dfembed.faces.detector import FaceDetector
+    from dfembed.model.network import build_embedding_model
 
     paths = _media(data, max_images)
     crop_config = CropConfig(size=image_size, faces="all", frames_per_video=frames_per_video)

@@ -3,7 +3,7 @@
 
 For each ``backbone@size`` (B0@224 and B4@380 by default), in one run:
 
-* **pipeline**: :class:`dfembed.dataset.BalancedBatches` with the default augmentation
+* **pipeline**: :class:`dfembed.train.batches.BalancedBatches` with the default augmentation
   (noise, JPEG, blur, flip at TrainConfig's probabilities) builds batches from the crops
   in ``--data``. Batches are built by ``--workers`` threads, as ``Model.fit`` does with
   the same ``workers`` option (Keras's ordered enqueuer maps batch indices over a thread
@@ -47,9 +47,9 @@ def _parse_configs(text: str) -> list[tuple[str, int]]:
 
 def pipeline_rate(crops, image_size: int, batch_size: int, batches: int, workers: int) -> float:  # noqa: ANN001
     """Images/s of balanced, augmented batches built by ``workers`` threads."""
-    from dfembed.augment import AugmentParams, Augmenter
-    from dfembed.dataset import BalancedBatches, opencv_threads
-    from dfembed.train_config import TrainConfig
+    from dfembed.train.augment import AugmentParams, Augmenter
+    from dfembed.train.batches import BalancedBatches, opencv_threads
+    from dfembed.train.config import TrainConfig
 
     params = AugmentParams.from_config(TrainConfig(image_size=image_size))
     data = BalancedBatches(crops, batch_size, Augmenter(params), seed=0, steps_per_epoch=batches)
@@ -70,8 +70,8 @@ def model_rate(backbone: str, image_size: int, batch_size: int, steps: int, prec
     import keras
     import numpy as np
 
-    from dfembed.losses import TripletSemiHardLoss
-    from dfembed.model import build_embedding_model
+    from dfembed.model.losses import TripletSemiHardLoss
+    from dfembed.model.network import build_embedding_model
 
     keras.config.set_dtype_policy(precision)
     model = build_embedding_model(backbone=backbone, image_size=image_size, weights="none")
@@ -104,7 +104,7 @@ def main(data: Path, configs: str, batch_size: int, pipeline_batches: int, model
     logging.basicConfig(level=logging.WARNING)
     import keras
 
-    from dfembed.dataset import list_crops, resolve_workers
+    from dfembed.train.batches import list_crops, resolve_workers
 
     workers = resolve_workers(workers)
     crops = list_crops(data, workers=workers).crops

@@ -15,8 +15,8 @@ from typing import Any
 
 import click
 
-from dfembed.errors import DfembedError
-from dfembed.logs import setup_logging
+from dfembed.core.errors import DfembedError
+from dfembed.core.logs import setup_logging
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +26,7 @@ def stage_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
     The wrapped function receives ``config_file`` (a :class:`~pathlib.Path` or ``None``)
     and its own options; logging is configured before it runs. A
-    :class:`~dfembed.errors.DfembedError` becomes a one-line ``Error: ...`` and exit
+    :class:`~dfembed.core.errors.DfembedError` becomes a one-line ``Error: ...`` and exit
     status 1 instead of a traceback.
     """
 

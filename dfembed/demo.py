@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from dfembed.errors import InputError, OutputExistsError
-from dfembed.provenance import write_provenance
-from dfembed.train_config import TrainConfig  # plain dataclass: no Keras import
+from dfembed.core.errors import InputError, OutputExistsError
+from dfembed.core.provenance import write_provenance
+from dfembed.train.config import TrainConfig  # plain dataclass: no Keras import
 
 log = logging.getLogger(__name__)
 
@@ -199,8 +199,8 @@ def _timed(result: DemoResult, stage: str, step: Callable[[], T]) -> T:
 
 
 def _crop(src: Path, dst: Path, config: DemoConfig, force: bool) -> Path:
-    from dfembed.crop_config import CropConfig
-    from dfembed.cropping import run_crop
+    from dfembed.faces.config import CropConfig
+    from dfembed.crop.job import run_crop
 
     crop_config = CropConfig(
         size=config.image_size, frames_per_video=config.frames_per_video, image_format="png"
@@ -212,7 +212,7 @@ def _crop(src: Path, dst: Path, config: DemoConfig, force: bool) -> Path:
 
 
 def _train(crops: Path, model: Path, classifier: Path, config: DemoConfig, force: bool) -> None:
-    from dfembed.training import run_train
+    from dfembed.train.run import run_train
 
     run_train(crops, model, classifier, config.train_config(), force=force)
 
@@ -225,8 +225,8 @@ def _test_set(name: str, folder: Path, result: DemoResult, config: DemoConfig, f
 
 
 def _infer(folder: Path, pred: Path, result: DemoResult, config: DemoConfig, force: bool) -> None:
-    from dfembed.infer_config import InferConfig
-    from dfembed.predict import run_inference
+    from dfembed.infer.config import InferConfig
+    from dfembed.infer.run import run_inference
 
     # No template: a SUB_CSV that never exists gives a new submission listing every file,
     # written over an earlier ``pred`` (atomically, with force) only once it is complete.
@@ -236,8 +236,8 @@ def _infer(folder: Path, pred: Path, result: DemoResult, config: DemoConfig, for
 
 
 def _evaluate(pred: Path, labels: Path, result: DemoResult, name: str) -> None:
-    from dfembed.evaluation import run_evaluate
-    from dfembed.labels import read_labels
+    from dfembed.evaluate.run import run_evaluate
+    from dfembed.evaluate.labels import read_labels
 
     try:
         label_set = read_labels(labels)
@@ -251,7 +251,7 @@ def _evaluate(pred: Path, labels: Path, result: DemoResult, name: str) -> None:
 
 
 def _gallery(crops: Path, result: DemoResult, config: DemoConfig) -> Path:
-    from dfembed.gallery import make_gallery
+    from dfembed.evaluate.gallery import make_gallery
 
     return make_gallery(
         crops, result.model, result.classifier, result.out / "gallery.png",

@@ -40,10 +40,10 @@ def crop_command(src: Path, dst: Path, force: bool, config_file: Path | None, **
     failures.csv, sources.csv and dfembed-crop.json. A rerun resumes where a previous run
     stopped. Exits with status 1 when no crop could be made.
     """
-    from dfembed.config import resolve_config
-    from dfembed.crop_config import CropConfig
-    from dfembed.cropping import run_crop
-    from dfembed.errors import InputError
+    from dfembed.core.config import resolve_config
+    from dfembed.faces.config import CropConfig
+    from dfembed.crop.job import run_crop
+    from dfembed.core.errors import InputError
 
     config = resolve_config(CropConfig, config_file, options)
     summary = run_crop(src, dst, config, force=force)

@@ -30,7 +30,7 @@ def demo_command(data: Path, out: Path, seed: int | None, force: bool, config_fi
     works, not how well a model generalises. OUT/svm.pkl is a joblib pickle, and
     loading a pickle runs code: only load files you made or trust.
     """
-    from dfembed.config import resolve_config
+    from dfembed.core.config import resolve_config
     from dfembed.demo import DemoConfig, run_demo
 
     config = resolve_config(DemoConfig, config_file, {"seed": seed})

@@ -42,8 +42,8 @@ def evaluate_command(
 
     Writes metrics.json (with the versions used), roc.png and score_hist.png.
     """
-    from dfembed.config import resolve_config
-    from dfembed.evaluation import METRICS_FILE, EvaluateConfig, run_evaluate
+    from dfembed.core.config import resolve_config
+    from dfembed.evaluate.run import METRICS_FILE, EvaluateConfig, run_evaluate
 
     config = resolve_config(EvaluateConfig, config_file, {"threshold": threshold})
     record = run_evaluate(pred_csv, labels, out_dir, force=force, config=config)

@@ -26,7 +26,7 @@ def gallery_command(
 
     SVM_PKL is a joblib pickle: loading a pickle runs code, so use only files you made or trust.
     """
-    from dfembed.gallery import make_gallery
+    from dfembed.evaluate.gallery import make_gallery
 
     if config_file is not None:
         raise click.UsageError("dfembed gallery takes no --config file; use its options")

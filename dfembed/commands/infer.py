@@ -49,9 +49,9 @@ def infer_command(test: Path, sub_csv: Path, model_h5: Path, svm_pkl: Path, outp
     Security: SVM_PKL is a joblib pickle and loading a pickle runs code. Only use
     classifier files that you made or trust.
     """
-    from dfembed.config import resolve_config
-    from dfembed.infer_config import InferConfig
-    from dfembed.predict import run_inference
+    from dfembed.core.config import resolve_config
+    from dfembed.infer.config import InferConfig
+    from dfembed.infer.run import run_inference
 
     options["crop_options"] = options["crop_options"] or None
     config = resolve_config(InferConfig, config_file, options)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from dfembed.cli import stage_options
-from dfembed.train_config import BACKBONE_NAMES, DISTANCE_NAMES
+from dfembed.train.config import BACKBONE_NAMES, DISTANCE_NAMES
 
 
 @click.command(name="train")
@@ -78,9 +78,9 @@ def train_command(
     OUT_PKL is a pickle (joblib): loading a pickle runs code, so only load files you
     made or trust.
     """
-    from dfembed.config import resolve_config
-    from dfembed.train_config import TrainConfig
-    from dfembed.training import run_train
+    from dfembed.core.config import resolve_config
+    from dfembed.train.config import TrainConfig
+    from dfembed.train.run import run_train
 
     config = resolve_config(TrainConfig, config_file, options)
     summary = run_train(data, out_h5, out_pkl, config, force=force, resume=resume, val=val)

@@ -1,0 +1,159 @@
+"""Layered stage configuration: dataclass defaults < optional config file < flags.
+
+Each stage (crop, train, inference) has one frozen dataclass. :func:`resolve_config`
+merges a YAML or TOML file and the command-line flags into it, rejecting unknown keys
+and values of the wrong type with a message that names the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from dfembed.core.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a YAML (``.yaml``/``.yml``) or TOML (``.toml``) configuration file.
+
+    Args:
+        path: The file.
+
+    Returns:
+        The top-level mapping (empty for an empty YAML file).
+
+    Raises:
+        ConfigError: The file is missing, not parseable, or not a mapping.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() == ".toml":
+            data = tomllib.loads(text)
+        elif path.suffix.lower() in (".yaml", ".yml"):
+            data = yaml.safe_load(text) or {}
+        else:
+            raise ConfigError(f"config file {path}: expected a .yaml, .yml or .toml file")
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as err:
+        raise ConfigError(f"config file {path} is not valid: {err}") from err
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: expected a mapping of option names to values")
+    return data
+
+
+def resolve_config(
+    cls: type[T],
+    config_file: str | os.PathLike[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> T:
+    """Build a stage configuration from defaults, a config file and flags.
+
+    Args:
+        cls: The stage's frozen dataclass.
+        config_file: Optional YAML/TOML file whose keys are field names (``-`` and
+            ``_`` are interchangeable).
+        overrides: Values from the command line; ``None`` values mean "not given"
+            and do not override.
+
+    Returns:
+        An instance of ``cls``.
+
+    Raises:
+        ConfigError: An unknown key, a value of the wrong type, or a value that the
+            dataclass's ``__post_init__`` rejects.
+    """
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        values.update(_normalise_keys(read_config_file(config_file), cls, str(config_file)))
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    values.update(_normalise_keys(given, cls, "command line"))
+    hints = typing.get_type_hints(cls)
+    coerced = {name: _coerce(name, value, hints[name]) for name, value in values.items()}
+    try:
+        return cls(**coerced)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"invalid {cls.__name__}: {err}") from err
+
+
+def config_to_yaml(config: Any) -> str:
+    """Render a configuration dataclass as YAML (the format of ``resources/*.yaml``)."""
+    return yaml.safe_dump(plain_data(dataclasses.asdict(config)), sort_keys=False)
+
+
+def plain_data(value: Any) -> Any:
+    """Return ``value`` with tuples turned into lists, recursively (as JSON and YAML give them back)."""
+    if isinstance(value, dict):
+        return {k: plain_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_data(v) for v in value]
+    return value
+
+
+def _normalise_keys(data: Mapping[str, Any], cls: type, where: str) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(cls)}
+    out = {}
+    for key, value in data.items():
+        name = str(key).replace("-", "_")
+        if name not in names:
+            known = ", ".join(sorted(names))
+            raise ConfigError(f"{where}: unknown option {key!r}; known options: {known}")
+        out[name] = value
+    return out
+
+
+def _coerce(name: str, value: Any, hint: Any) -> Any:
+    """Check ``value`` against the type hint ``hint``; convert lists to tuples and ints to floats."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _coerce(name, value, arg)
+            except ConfigError as err:
+                errors.append(str(err))
+        raise ConfigError(errors[0])
+    if origin is typing.Literal:
+        if value not in args:
+            raise ConfigError(f"option {name!r}: {value!r} is not one of {list(args)}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"option {name!r}: expected a list, got {value!r}")
+        item_types = args if args and args[-1] is not Ellipsis else (args[0],) * len(value)
+        if len(item_types) != len(value):
+            raise ConfigError(f"option {name!r}: expected {len(item_types)} values, got {value!r}")
+        return tuple(_coerce(name, v, t) for v, t in zip(value, item_types))
+    return _coerce_scalar(name, value, hint)
+
+
+def _coerce_scalar(name: str, value: Any, hint: Any) -> Any:
+    if hint is Any:
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"option {name!r}: expected true or false, got {value!r}")
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is int and isinstance(value, bool):
+        raise ConfigError(f"option {name!r}: expected an integer, got {value!r}")
+    if hint is str and isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if not isinstance(value, hint):
+        raise ConfigError(f"option {name!r}: expected {hint.__name__}, got {value!r}")
+    return value

@@ -1,0 +1,94 @@
+"""A crop gallery: labelled face crops scored by a trained model, tiled in one PNG.
+
+For a quick look at what the model saw: ``dfembed gallery CROPS MODEL_H5 SVM_PKL OUT.png``
+takes crops from ``crop_face.py``'s output (``real/``, ``fake/``, ``unlabeled/``),
+scores them with the embedding model and the SVM, and draws them with their label and
+P(fake) (:func:`dfembed.evaluate.plots.crop_gallery`).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from dfembed.core.errors import InputError, OutputExistsError
+
+log = logging.getLogger(__name__)
+
+_FOLDERS = (("real", 0), ("fake", 1), ("unlabeled", None))
+
+
+def choose_crops(crops: Path, size: int) -> tuple[list[Path], list[int | None]]:
+    """Pick up to ``size`` crops spread evenly over each class, classes in equal shares.
+
+    Args:
+        crops: A crop folder with ``real/``, ``fake/`` and/or ``unlabeled/`` below it.
+        size: Number of crops wanted.
+
+    Returns:
+        The chosen files and their labels (1 fake, 0 real, ``None`` unlabelled).
+
+    Raises:
+        InputError: No crop in any of the folders.
+    """
+    from dfembed.faces.media import is_image
+
+    by_label = [
+        (label, sorted(p for p in (crops / name).rglob("*") if is_image(p)))
+        for name, label in _FOLDERS
+    ]
+    by_label = [(label, files) for label, files in by_label if files]
+    paths: list[Path] = []
+    labels: list[int | None] = []
+    for rank, (label, files) in enumerate(by_label):
+        share = min(len(files), (size - len(paths)) // (len(by_label) - rank))
+        step = max(1, len(files) // max(share, 1))
+        chosen = files[::step][:share]
+        paths += chosen
+        labels += [label] * len(chosen)
+    if not paths:
+        raise InputError(f"no crops in {crops}/real, {crops}/fake or {crops}/unlabeled")
+    return paths, labels
+
+
+def make_gallery(
+    crops: Path,
+    model_h5: Path,
+    svm_pkl: Path,
+    out: Path,
+    size: int = 24,
+    batch_size: int = 16,
+    force: bool = False,
+) -> Path:
+    """Score a sample of crops and write the gallery PNG.
+
+    Args:
+        crops: Crop folder (``crop_face.py`` output).
+        model_h5: The embedding model.
+        svm_pkl: The classifier bundle. **Loading a pickle runs code**: trusted files only.
+        out: Destination PNG.
+        size: Crops shown.
+        batch_size: Crops per embedding batch.
+        force: Replace an existing ``out``.
+
+    Returns:
+        ``out``.
+
+    Raises:
+        OutputExistsError: ``out`` exists and ``force`` is false.
+        InputError: No crops, unreadable crops, or a model/SVM mismatch.
+    """
+    from dfembed.faces.media import read_image
+    from dfembed.evaluate.plots import crop_gallery
+    from dfembed.infer.scoring import FaceScorer, fit_size, load_checked
+
+    if out.exists() and not force:
+        raise OutputExistsError(f"{out} exists; use --force to replace it")
+    paths, labels = choose_crops(crops, size)
+    model, bundle, info = load_checked(model_h5, svm_pkl)
+    images = np.stack([fit_size(read_image(p), info.image_size) for p in paths])
+    scores = FaceScorer.from_bundle(model, bundle, batch_size)(images)
+    log.info("gallery of %d crops from %s", len(paths), crops)
+    return crop_gallery(images, labels, [float(s) for s in scores], out)

@@ -1,0 +1,225 @@
+"""Ground-truth labels for evaluation: DFDC ``metadata.json``, a real/fake folder tree, or a CSV.
+
+Convention: 1 is FAKE, 0 is REAL. Every reader returns a :class:`LabelSet` that maps a
+key (a file name or relative POSIX path) to its label and, when the source says so,
+to a group: the DFDC source video, so that a fake and the original it was made from
+are evaluated together.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dfembed.core.errors import InputError
+from dfembed.crop.sources import discover_sources, load_metadata
+
+log = logging.getLogger(__name__)
+
+#: Accepted key and label column names of a label CSV, in order of preference.
+KEY_COLUMNS = ("path", "filename", "file")
+LABEL_COLUMNS = ("label", "y")
+GROUP_COLUMN = "group"
+
+_WORDS = {"real": 0, "fake": 1}
+
+
+@dataclass(frozen=True)
+class LabelSet:
+    """Ground truth read from one source.
+
+    Attributes:
+        source: The file or folder it was read from.
+        kind: ``"dfdc-metadata"``, ``"folders"`` or ``"csv"``.
+        labels: Key (file name or relative POSIX path) → 1 for FAKE, 0 for REAL.
+        groups: Key → group name; empty when the source has no groups.
+    """
+
+    source: Path
+    kind: str
+    labels: Mapping[str, int]
+    groups: Mapping[str, str] = field(default_factory=dict)
+
+
+def read_labels(path: str | Path) -> LabelSet:
+    """Read labels from whichever supported source ``path`` is.
+
+    A folder is read with :func:`dfembed.crop.sources.discover_sources`, the discovery the
+    cropper uses: a labelled ``real/``/``fake/`` tree (which wins over a ``metadata.json``
+    beside it: the tree labels each file, the metadata only videos) or DFDC metadata
+    files, nested or not. A file ending in ``.json`` is DFDC metadata and one ending in
+    ``.csv`` a label CSV.
+
+    Args:
+        path: A ``metadata.json``, a CSV file, or a folder.
+
+    Returns:
+        The labels.
+
+    Raises:
+        InputError: The path is missing, of an unknown kind, or its content is invalid.
+    """
+    path = Path(path)
+    if path.is_dir():
+        return read_label_folder(path)
+    if not path.is_file():
+        raise InputError(f"labels {path} do not exist")
+    if path.suffix.lower() == ".json":
+        return read_dfdc_metadata(path)
+    if path.suffix.lower() == ".csv":
+        return read_label_csv(path)
+    raise InputError(
+        f"labels {path}: expected a DFDC metadata .json, a .csv, or a folder with real/ and fake/"
+    )
+
+
+def read_dfdc_metadata(path: str | Path) -> LabelSet:
+    """Read one DFDC ``metadata.json``: ``{"x.mp4": {"label": "FAKE", "original": "y.mp4"}}``.
+
+    The group of a fake is its ``original``; the group of a real video (``original`` is
+    null) is its own name, so a source video and its fakes share one group.
+
+    Args:
+        path: The JSON file.
+
+    Returns:
+        Labels keyed by file name, with groups.
+
+    Raises:
+        InputError: Invalid metadata (see :func:`dfembed.crop.sources.load_metadata`) or no entry.
+    """
+    path = Path(path)
+    data = load_metadata(path)
+    if not data:
+        raise InputError(f'{path}: no entries; expected file names mapped to {{"label": "REAL"|"FAKE"}}')
+    labels = {name: _WORDS[str(entry["label"]).lower()] for name, entry in data.items()}
+    groups = {name: _metadata_group(name, entry) for name, entry in data.items()}
+    log.info("read %d labels from DFDC metadata %s", len(labels), path)
+    return LabelSet(path, "dfdc-metadata", labels, groups)
+
+
+def read_label_folder(root: str | Path) -> LabelSet:
+    """Read a labelled folder: a ``real/``/``fake/`` tree or DFDC ``metadata.json`` files.
+
+    Args:
+        root: The folder.
+
+    Returns:
+        Labels keyed by each medium's POSIX path relative to ``root`` (``real/a/b.png``),
+        kind ``"folders"`` or ``"dfdc-metadata"``. Groups come from the discovery (a DFDC
+        video's original, also for its frames); they are left out when every medium is
+        only its own group.
+
+    Raises:
+        InputError: The folder holds no labelled media, or a ``metadata.json`` is invalid.
+    """
+    root = Path(root)
+    discovery = discover_sources(root)
+    sources = [s for s in discovery.sources if s.label in _WORDS]
+    if not sources:
+        raise InputError(
+            f"labels folder {root} has no media under real/ or fake/ sub-folders "
+            "nor listed in a metadata.json"
+        )
+    labels = {s.relative: _WORDS[s.label] for s in sources}
+    groups = {s.relative: s.group for s in sources}
+    if all(group == key for key, group in groups.items()):
+        groups = {}  # every file its own group: per-group metrics would say nothing
+    kind = "folders" if discovery.layout == "labelled" else "dfdc-metadata"
+    log.info("read %d labels from %s folder %s", len(labels), kind, root)
+    return LabelSet(root, kind, labels, groups)
+
+
+def read_label_csv(path: str | Path) -> LabelSet:
+    """Read a label CSV: a key column (``path``, ``filename`` or ``file``), a label column
+    (``label`` or ``y``; values 0/1 or REAL/FAKE) and an optional ``group`` column.
+
+    Args:
+        path: The CSV file (UTF-8, header on the first line).
+
+    Returns:
+        Labels keyed by the key column, with groups when the column exists.
+
+    Raises:
+        InputError: Unreadable file, missing columns, an empty key, a duplicate key or a
+            label that is neither 0/1 nor REAL/FAKE; the message names the line.
+    """
+    path = Path(path)
+    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""))
+    key_col, label_col = _csv_columns(path, reader.fieldnames)
+    has_groups = GROUP_COLUMN in (reader.fieldnames or [])
+    labels: dict[str, int] = {}
+    groups: dict[str, str] = {}
+    for row in reader:
+        where = f"{path}, line {reader.line_num}"
+        key = (row.get(key_col) or "").strip()
+        if not key:
+            raise InputError(f"{where}: the {key_col!r} column is empty")
+        if key in labels:
+            raise InputError(f"{where}: {key!r} appears more than once")
+        labels[key] = parse_label(row.get(label_col), where)
+        if has_groups and (row.get(GROUP_COLUMN) or "").strip():
+            groups[key] = row[GROUP_COLUMN].strip()
+    if not labels:
+        raise InputError(f"label CSV {path} has a header but no rows")
+    log.info("read %d labels from CSV %s", len(labels), path)
+    return LabelSet(path, "csv", labels, groups)
+
+
+def parse_label(value: Any, where: str) -> int:
+    """Turn ``0``/``1``, ``"0"``/``"1"`` (``"1.0"`` too) or ``REAL``/``FAKE`` (any case) into 0 or 1.
+
+    Args:
+        value: The raw label.
+        where: Location for the error message (file and line or entry).
+
+    Returns:
+        1 for FAKE, 0 for REAL.
+
+    Raises:
+        InputError: Any other value.
+    """
+    text = str(value).strip().lower() if value is not None else ""
+    if text in _WORDS:
+        return _WORDS[text]
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if number in (0.0, 1.0):
+        return int(number)
+    raise InputError(f"{where}: label {value!r} is not 0/1 or REAL/FAKE")
+
+
+def _csv_columns(path: Path, fieldnames: list[str] | None) -> tuple[str, str]:
+    if not fieldnames:
+        raise InputError(f"label CSV {path} is empty: expected a header such as 'path,label'")
+    key = next((c for c in KEY_COLUMNS if c in fieldnames), None)
+    label = next((c for c in LABEL_COLUMNS if c in fieldnames), None)
+    if key is None or label is None:
+        raise InputError(
+            f"label CSV {path}: header {fieldnames} needs a key column ({', '.join(KEY_COLUMNS)}) "
+            f"and a label column ({', '.join(LABEL_COLUMNS)})"
+        )
+    return key, label
+
+
+def _metadata_group(name: str, entry: Mapping[str, Any]) -> str:
+    """A fake's ``original``, else the video's own name (as in :mod:`dfembed.crop.sources`)."""
+    original = entry.get("original")
+    return str(original) if str(entry["label"]).upper() == "FAKE" and original else name
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path} is not UTF-8 text: {err}") from err
+    except OSError as err:
+        raise InputError(f"cannot read {path}: {err}") from err

@@ -1,0 +1,89 @@
+"""Configuration of the crop stage (``crop_face.py`` / ``dfembed crop``).
+
+One frozen dataclass holds every option with its default; ``resources/crop.yaml`` is the
+same defaults as a file. Values are checked in ``__post_init__`` so that a bad value from
+a config file or a flag fails before any work starts, with the field's name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Literal
+
+# Options that change how fast a run is but not what it writes; a resumed run may change them.
+RUNTIME_ONLY_FIELDS = frozenset({"jobs", "batch_size", "device"})
+
+
+@dataclasses.dataclass(frozen=True)
+class CropConfig:
+    """Every option of the crop stage.
+
+    Box sizes are in pixels. ``min_face_size`` is measured on the source image (after the
+    box is mapped back), ``detector_min_face_size`` on the image MTCNN sees (after the
+    DFDC-winner downscale, see :func:`dfembed.faces.geometry.downscale_factor`).
+
+    Attributes:
+        size: Side of the square output crop, in pixels.
+        margin: Fraction of the box's width (height) added on the left and right (top and
+            bottom) before the box is made square.
+        faces: ``"largest"`` keeps the largest face of a frame, ``"all"`` keeps every face.
+        min_confidence: Faces with a lower MTCNN confidence are dropped.
+        min_face_size: Faces whose box has a shorter side (source pixels) are dropped.
+        detector_min_face_size: Smallest face MTCNN searches for, in detection-image pixels.
+        thresholds: MTCNN's P-Net, R-Net and O-Net confidence thresholds.
+        scale_factor: Ratio between successive levels of MTCNN's image pyramid.
+        frames_per_video: Frames sampled evenly over each video.
+        image_format: ``"jpg"`` or ``"png"`` crop files.
+        jpeg_quality: JPEG quality (1-100) of ``jpg`` crops.
+        jobs: Worker processes, each with its own detector (1 = run in this process).
+        batch_size: Frames of one video given to the detector in one call (bounds memory).
+        group_regex: Optional regular expression applied to an image's relative path; its
+            first group (or whole match) becomes the group key. See ``dfembed.crop.sources``.
+        device: TensorFlow device of the detector, e.g. ``"CPU:0"`` or ``"GPU:0"``.
+    """
+
+    size: int = 380
+    margin: float = 0.3
+    faces: Literal["largest", "all"] = "largest"
+    min_confidence: float = 0.8
+    min_face_size: int = 20
+    detector_min_face_size: int = 20
+    thresholds: tuple[float, float, float] = (0.6, 0.7, 0.8)
+    scale_factor: float = 0.709
+    frames_per_video: int = 32
+    image_format: Literal["jpg", "png"] = "jpg"
+    jpeg_quality: int = 95
+    jobs: int = 1
+    batch_size: int = 8
+    group_regex: str | None = None
+    device: str = "CPU:0"
+
+    def __post_init__(self) -> None:
+        _check(self.size >= 8, "size", self.size, "an integer >= 8")
+        _check(0.0 <= self.margin <= 2.0, "margin", self.margin, "a fraction between 0 and 2")
+        _check(self.faces in ("largest", "all"), "faces", self.faces, "'largest' or 'all'")
+        _check(0.0 <= self.min_confidence <= 1.0, "min_confidence", self.min_confidence, "in [0, 1]")
+        # >= 2 pixels: a box of side 2 still covers at least one whole pixel once its corners are rounded.
+        _check(self.min_face_size >= 2, "min_face_size", self.min_face_size, ">= 2")
+        _check(self.detector_min_face_size >= 12, "detector_min_face_size", self.detector_min_face_size, ">= 12")
+        _check(
+            len(self.thresholds) == 3 and all(0.0 <= t <= 1.0 for t in self.thresholds),
+            "thresholds", self.thresholds, "three values in [0, 1]",
+        )
+        _check(0.1 <= self.scale_factor <= 0.95, "scale_factor", self.scale_factor, "in [0.1, 0.95]")
+        _check(self.frames_per_video >= 1, "frames_per_video", self.frames_per_video, ">= 1")
+        _check(self.image_format in ("jpg", "png"), "image_format", self.image_format, "'jpg' or 'png'")
+        _check(1 <= self.jpeg_quality <= 100, "jpeg_quality", self.jpeg_quality, "in [1, 100]")
+        _check(self.jobs >= 1, "jobs", self.jobs, ">= 1")
+        _check(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
+        if self.group_regex is not None:
+            try:
+                re.compile(self.group_regex)
+            except re.error as err:
+                raise ValueError(f"group_regex: {self.group_regex!r} is not a valid regular expression: {err}") from err
+
+
+def _check(ok: bool, name: str, value: object, expected: str) -> None:
+    if not ok:
+        raise ValueError(f"{name}: {value!r} is invalid, expected {expected}")

@@ -1,0 +1,140 @@
+"""The inference stage's configuration, and the crop settings it runs the detector with.
+
+Face detection and cropping at inference should match what the model was trained on:
+by default they come from the ``crop_config`` that ``train.py`` stored in the SVM
+bundle (itself read from the crop job's ``dfembed-crop.json``). The fields
+``frames_per_video``, ``faces``, ``margin``, ``min_confidence`` and ``crop_options``
+(``KEY=VALUE`` for any other :class:`~dfembed.faces.config.CropConfig` field) override it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import yaml
+
+from dfembed.core.config import resolve_config
+from dfembed.core.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InferConfig:
+    """Every option of ``inference.py`` / ``dfembed infer``.
+
+    Attributes:
+        aggregate: Frame → video strategy: ``mean``, ``max`` or ``confident`` (DFDC winner).
+        no_face_score: Score of a file with no detected face (or that cannot be read).
+        tta: ``flip`` averages each face's P(fake) with its mirror image's.
+        clip: ``[low, high]`` bounds for written probabilities (log-loss friendly), or none.
+        hard_labels: Write 0/1 (``P(fake) > threshold``) instead of probabilities.
+        threshold: Decision threshold for ``hard_labels``.
+        batch_size: Faces per embedding batch (faces of many files are batched together).
+        queue_size: Files decoded and detected ahead of the embedder.
+        submission_format: Layout of a new CSV: ``auto`` (DFDC when every file is a
+            video, else Dacon), ``dacon`` or ``dfdc``. Ignored when SUB_CSV exists.
+        frames_per_video: Frames sampled per video; none = as in training.
+        faces: ``largest`` or ``all`` faces per frame; none = as in training.
+        margin: Crop margin (fraction of the box each side); none = as in training.
+        min_confidence: Detector confidence floor; none = as in training.
+        crop_options: Further crop/detector overrides as ``KEY=VALUE`` (YAML values).
+    """
+
+    aggregate: Literal["mean", "max", "confident"] = "confident"
+    no_face_score: float = 0.5
+    tta: Literal["none", "flip"] = "none"
+    clip: tuple[float, float] | None = None
+    hard_labels: bool = False
+    threshold: float = 0.5
+    batch_size: int = 32
+    queue_size: int = 8
+    submission_format: Literal["auto", "dacon", "dfdc"] = "auto"
+    frames_per_video: int | None = None
+    faces: Literal["largest", "all"] | None = None
+    margin: float | None = None
+    min_confidence: float | None = None
+    crop_options: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_unit("no_face_score", self.no_face_score)
+        _check_unit("threshold", self.threshold)
+        if self.clip is not None and not 0.0 <= self.clip[0] < self.clip[1] <= 1.0:
+            raise ValueError(f"clip must be two values 0 <= low < high <= 1, got {self.clip}")
+        for name in ("batch_size", "queue_size", "frames_per_video"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1, got {value}")
+        parse_crop_options(self.crop_options)
+
+    def crop_overrides(self) -> dict[str, Any]:
+        """The crop settings this configuration overrides (named fields win over ``crop_options``)."""
+        overrides = parse_crop_options(self.crop_options)
+        named = ("frames_per_video", "faces", "margin", "min_confidence")
+        overrides.update({k: getattr(self, k) for k in named if getattr(self, k) is not None})
+        return overrides
+
+
+def _check_unit(name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1], got {value}")
+
+
+def parse_crop_options(options: tuple[str, ...]) -> dict[str, Any]:
+    """Parse ``KEY=VALUE`` crop overrides; values are read as YAML (``0.9``, ``[0.6, 0.7, 0.7]``).
+
+    Args:
+        options: Strings such as ``"min_face_size=20"``.
+
+    Returns:
+        A mapping of key to value.
+
+    Raises:
+        ValueError: An option has no ``=`` or an unparseable value.
+    """
+    parsed: dict[str, Any] = {}
+    for option in options:
+        key, sep, text = option.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"crop option {option!r} is not KEY=VALUE")
+        try:
+            parsed[key.strip().replace("-", "_")] = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise ValueError(f"crop option {option!r}: cannot read the value: {err}") from err
+    return parsed
+
+
+def resolve_crop_config(trained: Mapping[str, Any] | None, config: InferConfig, image_size: int) -> Any:
+    """The crop settings for inference: training's, then this run's overrides.
+
+    Args:
+        trained: The bundle's ``crop_config`` (a ``CropConfig`` as a mapping), or ``None``
+            when the model was trained on crops of unknown origin — then the
+            ``CropConfig`` defaults are used with ``size = image_size``. Its runtime-only
+            fields (``jobs``, ``batch_size``, ``device``) are not inherited.
+        config: This run's options.
+        image_size: The embedding model's input size.
+
+    Returns:
+        A :class:`~dfembed.faces.config.CropConfig`.
+
+    Raises:
+        ConfigError: An override names an unknown crop option or has a bad value.
+    """
+    from dfembed.faces.config import RUNTIME_ONLY_FIELDS, CropConfig  # cheap, no TensorFlow
+
+    known = {f.name for f in dataclasses.fields(CropConfig)}
+    base = dict(trained) if trained is not None else {"size": image_size}
+    dropped = sorted(set(base) - known)
+    if dropped:
+        log.warning("ignoring crop settings from training that this version does not know: %s", dropped)
+    # jobs, batch size and device describe the training machine, not the crops: this machine's defaults
+    base = {k: v for k, v in base.items() if k in known and k not in RUNTIME_ONLY_FIELDS}
+    try:
+        return resolve_config(CropConfig, None, {**base, **config.crop_overrides()})
+    except ConfigError as err:
+        raise ConfigError(f"crop settings for inference: {err}") from err

@@ -1,0 +1,337 @@
+"""The overlapped inference pipeline: decode → detect → embed, linked by bounded queues.
+
+A reader thread decodes files (videos in chunks of sampled frames), a detector thread
+finds and crops faces with one :class:`~dfembed.faces.detector.FaceDetector` built once
+(same-size images detected together), and the calling thread embeds faces of many files
+in fixed-size batches and classifies them (:class:`~dfembed.infer.scoring.FaceScorer`).
+:func:`score_files` runs the three stages and returns one :class:`FileResult` per file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from dfembed.infer.aggregate import Aggregator, aggregate_file
+from dfembed.infer.scoring import fit_size
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FileResult:
+    """What inference found in one media file.
+
+    Attributes:
+        path: The file.
+        frames: Frame index of each face scored so far.
+        scores: P(fake) of each face scored so far.
+        n_faces: Faces the detector found (``None`` until the file has been read).
+        error: Why the file could not be read, or ``None``.
+    """
+
+    path: Path
+    frames: list[int] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    n_faces: int | None = None
+    error: str | None = None
+
+    def score(self, aggregator: Aggregator, default: float) -> float:
+        """The file's P(fake); ``default`` for a file without faces or that could not be read."""
+        if self.error is not None or not self.scores:
+            return default
+        return aggregate_file(self.frames, self.scores, aggregator)
+
+
+# ---------------------------------------------------------------------------------------
+# Reading and detection: the two producer stages
+
+
+@dataclass
+class MediaFrames:
+    """Decoded frames of one file, or one chunk of a video's frames (reader → detector).
+
+    Attributes:
+        index: Position of the file in the job's list.
+        frames: ``(frame_index, RGB uint8 frame)`` pairs (empty for an end marker or an error).
+        last: The file's last item.
+        error: Why the file could not be read.
+        image: The file is an image (one frame), so it may be detected together with others.
+    """
+
+    index: int
+    frames: list[tuple[int, np.ndarray]]
+    last: bool = True
+    error: str | None = None
+    image: bool = False
+
+
+@dataclass
+class FileFaces:
+    """Face crops found in one file, or in one chunk of a video (detector → embedder).
+
+    Attributes:
+        index: Position of the file in the job's list.
+        frames: Frame index of each face, ``(n,)``.
+        images: The crops at the model's input size, ``(n, s, s, 3)`` uint8.
+        last: The file's last item.
+        error: Why the file could not be read or detected.
+    """
+
+    index: int
+    frames: np.ndarray
+    images: np.ndarray
+    last: bool = True
+    error: str | None = None
+
+
+class FaceExtractor:
+    """Decodes media and detects faces; images of one size are detected together, in batches.
+
+    A video is read in chunks of ``crop_config.batch_size`` sampled frames (memory stays
+    flat); consecutive images of the same size are grouped up to that many per MTCNN call,
+    which halves detection time per image on a CPU compared with one call per image.
+
+    Args:
+        detector: A :class:`~dfembed.faces.detector.FaceDetector` (built once).
+        crop_config: The :class:`~dfembed.faces.config.CropConfig` to detect and crop with.
+        image_size: The model's input size; crops are resized to it.
+    """
+
+    def __init__(self, detector: Any, crop_config: Any, image_size: int) -> None:
+        self.detector = detector
+        self.crop_config = crop_config
+        self.image_size = image_size
+
+    def read(self, paths: Sequence[Path]) -> Iterator[MediaFrames]:
+        """Stage 1: decode every file; unreadable files become items with ``error`` set."""
+        from dfembed.faces.media import MediaError
+
+        for index, path in enumerate(paths):
+            try:
+                yield from self._read_one(index, path)
+            except MediaError as err:  # a bad file is counted, the job goes on
+                log.warning("cannot read %s", err)
+                yield MediaFrames(index, [], error=str(err))
+
+    def _read_one(self, index: int, path: Path) -> Iterator[MediaFrames]:
+        from dfembed.faces.extract import iter_frame_chunks
+        from dfembed.faces.media import is_image
+
+        pending: list[tuple[int, np.ndarray]] = []
+        for chunk in iter_frame_chunks(path, self.crop_config):
+            if pending:  # hold one chunk back so that the file's last item says so
+                yield MediaFrames(index, pending, last=False)
+            pending = chunk
+        yield MediaFrames(index, pending, last=True, image=is_image(path))
+
+    def detect(self, items: Iterable[MediaFrames]) -> Iterator[FileFaces]:
+        """Stage 2: detect and crop faces, grouping consecutive same-size images."""
+        group: list[MediaFrames] = []
+        for item in items:
+            if _is_image(item) and self._joins(group, item):
+                group.append(item)
+                continue
+            yield from self._detect_images(group)
+            group = [item] if _is_image(item) else []
+            if not group:
+                yield self._detect_item(item)
+        yield from self._detect_images(group)
+
+    def _joins(self, group: list[MediaFrames], item: MediaFrames) -> bool:
+        if not group:
+            return True
+        same_shape = group[0].frames[0][1].shape == item.frames[0][1].shape
+        return same_shape and len(group) < self.crop_config.batch_size
+
+    def _detect_item(self, item: MediaFrames) -> FileFaces:
+        from dfembed.faces.detector import DetectorError
+
+        if item.error is not None or not item.frames:
+            return self._faces(item.index, [], item.last, item.error)
+        try:
+            crops = self._crops(item.frames)
+        except DetectorError as err:  # counted like an unreadable file
+            log.warning("face detection failed on file %d: %s", item.index, err)
+            return self._faces(item.index, [], item.last, str(err))
+        return self._faces(item.index, crops, item.last)
+
+    def _detect_images(self, group: list[MediaFrames]) -> Iterator[FileFaces]:
+        from dfembed.faces.detector import DetectorError
+
+        if len(group) < 2:
+            yield from (self._detect_item(item) for item in group)
+            return
+        try:  # frame_index k marks the k-th image of the group
+            crops = self._crops([(k, item.frames[0][1]) for k, item in enumerate(group)])
+        except DetectorError:
+            yield from (self._detect_item(item) for item in group)
+            return
+        for k, item in enumerate(group):
+            mine = [dataclasses.replace(c, frame_index=0) for c in crops if c.frame_index == k]
+            yield self._faces(item.index, mine, True)
+
+    def _crops(self, frames: list[tuple[int, np.ndarray]]) -> list[Any]:
+        from dfembed.faces.extract import crops_from_frames
+
+        return crops_from_frames(frames, self.detector, self.crop_config)
+
+    def _faces(self, index: int, crops: list[Any], last: bool, error: str | None = None) -> FileFaces:
+        frames = np.array([c.frame_index for c in crops], dtype=np.int64)
+        if crops:
+            images = np.stack([fit_size(c.image, self.image_size) for c in crops])
+        else:
+            images = np.zeros((0, self.image_size, self.image_size, 3), dtype=np.uint8)
+        return FileFaces(index, frames, images, last, error)
+
+
+def _is_image(item: MediaFrames) -> bool:
+    return item.image and item.error is None and len(item.frames) == 1
+
+
+# ---------------------------------------------------------------------------------------
+# The overlapped pipeline: reader thread → detector thread → embedding on this thread
+
+
+@dataclass
+class _Failure:
+    error: BaseException
+
+
+_DONE = object()
+
+
+def _put(items: queue.Queue, stop: threading.Event, item: object) -> None:
+    """Put ``item`` unless the consumer has stopped (never blocks forever)."""
+    while not stop.is_set():
+        try:
+            items.put(item, timeout=0.1)
+            return
+        except queue.Full:
+            continue
+
+
+def _drain(items: queue.Queue, stop: threading.Event) -> Iterator[Any]:
+    """Yield items until the producer is done; re-raise a producer's error here."""
+    while not stop.is_set():
+        try:
+            item = items.get(timeout=0.1)
+        except queue.Empty:
+            continue
+        if item is _DONE:
+            return
+        if isinstance(item, _Failure):
+            raise item.error
+        yield item
+
+
+def _stage(
+    name: str, produce: Callable[[], Iterable[Any]], out: queue.Queue, stop: threading.Event
+) -> threading.Thread:
+    """Start a thread that puts everything ``produce()`` yields on ``out``, then a done marker."""
+
+    def run() -> None:
+        try:
+            for item in produce():
+                if stop.is_set():
+                    return
+                _put(out, stop, item)
+        except Exception as err:  # re-raised by the consumer on the main thread
+            _put(out, stop, _Failure(err))
+            return
+        _put(out, stop, _DONE)
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    return thread
+
+
+class _Batcher:
+    """Collects faces of many files and scores them ``batch_size`` at a time."""
+
+    def __init__(self, scorer: Callable[[np.ndarray], np.ndarray], batch_size: int, results: list[FileResult]) -> None:
+        self._scorer = scorer
+        self._batch_size = batch_size
+        self._results = results
+        self._images: list[np.ndarray] = []
+        self._owners: list[tuple[int, int]] = []
+
+    def add(self, item: FileFaces) -> None:
+        for frame, image in zip(item.frames.tolist(), item.images):
+            self._images.append(image)
+            self._owners.append((item.index, frame))
+        while len(self._images) >= self._batch_size:
+            self._run(self._batch_size)
+
+    def flush(self) -> None:
+        if self._images:
+            self._run(len(self._images))
+
+    def _run(self, n: int) -> None:
+        scores = self._scorer(np.stack(self._images[:n]))
+        for (index, frame), score in zip(self._owners[:n], scores.tolist()):
+            self._results[index].frames.append(frame)
+            self._results[index].scores.append(score)
+        del self._images[:n], self._owners[:n]
+
+
+def _record(result: FileResult, item: FileFaces) -> None:
+    result.n_faces = (result.n_faces or 0) + len(item.frames)
+    if item.error is not None:
+        result.error = item.error
+
+
+def score_files(
+    paths: Sequence[Path],
+    extractor: FaceExtractor,
+    scorer: Callable[[np.ndarray], np.ndarray],
+    batch_size: int = 32,
+    queue_size: int = 8,
+    progress: bool = True,
+) -> list[FileResult]:
+    """Score files with decoding, detection and embedding overlapped.
+
+    A reader thread decodes files, a detector thread finds and crops faces, and this
+    thread embeds and classifies faces of many files in batches of ``batch_size``.
+
+    Args:
+        paths: Media files.
+        extractor: Decoding and detection (runs on the two producer threads).
+        scorer: Face crops → P(fake) (runs on the calling thread).
+        batch_size: Faces per scorer call; faces of several files share a batch.
+        queue_size: Detected files (or video chunks) held ahead of the scorer.
+        progress: Show a tqdm bar.
+
+    Returns:
+        One :class:`FileResult` per path, in order.
+    """
+    results = [FileResult(path) for path in paths]
+    stop = threading.Event()
+    decoded: queue.Queue = queue.Queue(maxsize=2)  # frames are large: keep few in flight
+    detected: queue.Queue = queue.Queue(maxsize=queue_size)
+    threads = [
+        _stage("dfembed-read", lambda: extractor.read(paths), decoded, stop),
+        _stage("dfembed-detect", lambda: extractor.detect(_drain(decoded, stop)), detected, stop),
+    ]
+    batcher = _Batcher(scorer, batch_size, results)
+    try:
+        with tqdm(total=len(paths), unit="file", desc="infer", disable=not progress) as bar:
+            for item in _drain(detected, stop):
+                _record(results[item.index], item)
+                batcher.add(item)
+                bar.update(int(item.last))
+        batcher.flush()
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    return results

@@ -1,0 +1,129 @@
+"""Scoring face crops: the embedding model, then the SVM bundle's P(fake).
+
+:func:`load_checked` loads the embedding model and the classifier bundle and checks that
+they belong together; :class:`FaceScorer` turns face crops into P(fake) (zero-padded
+batches, optional flip TTA); :func:`fit_size` resizes a crop to the model's input size
+with the same interpolation rule that training uses.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+def load_checked(model_h5: Path, svm_pkl: Path) -> tuple[Any, Any, Any]:
+    """Load the embedding model and the SVM bundle and check that they belong together.
+
+    The bundle is a joblib pickle: **loading it runs code**; only load files you trust.
+
+    Args:
+        model_h5: The embedding model (``train.py``'s OUT_H5).
+        svm_pkl: The classifier bundle (``train.py``'s OUT_PKL).
+
+    Returns:
+        ``(model, bundle, model_info)``.
+
+    Raises:
+        InputError: A file is missing or unreadable, or the two do not match (backbone,
+            image size or embedding size).
+    """
+    from dfembed.model.classifier import check_compatible, load_bundle
+    from dfembed.model.network import load_embedding_model, model_info
+
+    bundle = load_bundle(svm_pkl)
+    model = load_embedding_model(model_h5)
+    info = model_info(model)
+    check_compatible(bundle, info)
+    log.info("model %s: %s, %d px, %d-d embeddings", model_h5, info.backbone, info.image_size, info.embedding_dim)
+    return model, bundle, info
+
+
+class FaceScorer:
+    """Face crops → P(fake): embedding model, then the SVM, optionally with flip TTA.
+
+    Batches are zero-padded to ``batch_size`` so the compiled predict function sees one
+    shape only.
+
+    Args:
+        model: The embedding model (input: RGB pixels 0..255).
+        classifier: Fitted estimator with ``predict_proba``.
+        batch_size: Faces per model call.
+        tta: ``"flip"`` averages each face's P(fake) with its mirror image's.
+        fake_column: Column of P(fake) in ``predict_proba``'s output.
+    """
+
+    def __init__(self, model: Any, classifier: Any, batch_size: int, tta: str = "none", fake_column: int = 1) -> None:
+        self.model = model
+        self.classifier = classifier
+        self.batch_size = batch_size
+        self.tta = tta
+        self.fake_column = fake_column
+
+    @classmethod
+    def from_bundle(cls, model: Any, bundle: Any, batch_size: int, tta: str = "none") -> FaceScorer:
+        """Build a scorer whose P(fake) column is found from the bundle's class mapping.
+
+        Args:
+            model: The embedding model.
+            bundle: A :class:`~dfembed.model.classifier.ClassifierBundle` (``classifier`` with
+                ``classes_`` and ``class_mapping["fake"]``, the label of FAKE).
+            batch_size: Faces per model call.
+            tta: ``"none"`` or ``"flip"``.
+
+        Returns:
+            The scorer.
+
+        Raises:
+            InputError: The classifier has no class with the FAKE label.
+        """
+        from dfembed.core.errors import InputError
+
+        classes = list(np.asarray(bundle.classifier.classes_).tolist())
+        fake = bundle.class_mapping["fake"]
+        if fake not in classes:
+            raise InputError(f"the classifier's classes {classes} do not include the FAKE label {fake}")
+        return cls(model, bundle.classifier, batch_size, tta, classes.index(fake))
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        """Score face crops.
+
+        Args:
+            images: ``(n, s, s, 3)`` uint8 RGB crops at the model's input size.
+
+        Returns:
+            P(fake) of each crop, shape ``(n,)``.
+        """
+        if len(images) == 0:
+            return np.zeros((0,), dtype=np.float64)
+        scores = self._proba(images)
+        if self.tta == "flip":
+            scores = (scores + self._proba(images[:, :, ::-1])) / 2.0
+        return scores
+
+    def embed(self, images: np.ndarray) -> np.ndarray:
+        """Embed crops in padded batches; returns ``(n, embedding_dim)``."""
+        out = []
+        for start in range(0, len(images), self.batch_size):
+            chunk = images[start : start + self.batch_size]
+            padded = np.zeros((self.batch_size, *chunk.shape[1:]), dtype=np.float32)
+            padded[: len(chunk)] = chunk
+            out.append(np.asarray(self.model.predict_on_batch(padded))[: len(chunk)])
+        return np.concatenate(out)
+
+    def _proba(self, images: np.ndarray) -> np.ndarray:
+        return np.asarray(self.classifier.predict_proba(self.embed(images)))[:, self.fake_column]
+
+
+def fit_size(image: np.ndarray, size: int) -> np.ndarray:
+    """Resize a square crop to ``size`` (area interpolation down, linear up); unchanged if it fits."""
+    if image.shape[0] == size and image.shape[1] == size:
+        return image
+    interpolation = cv2.INTER_AREA if image.shape[0] > size else cv2.INTER_LINEAR
+    return cv2.resize(image, (size, size), interpolation=interpolation)

@@ -1,0 +1,146 @@
+"""The Keras callbacks of a training run: per-epoch batch selection, validation of the
+embeddings by an SVM (AUC, log loss, accuracy), checkpoints in the run folder and
+TensorBoard logs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import logging
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from dfembed.core.atomic import atomic_path
+from dfembed.core.config import plain_data
+from dfembed.train.batches import BalancedBatches, Crop
+from dfembed.train.head import balanced_subset, crop_labels, embed, fit_classifier
+from dfembed.evaluate.metrics import compute_metrics
+from dfembed.train.run_folder import BEST_WEIGHTS_GLOB, best_weights_name, write_state
+from dfembed.train.config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+
+def make_callbacks(
+    config: TrainConfig,
+    train: Sequence[Crop],
+    val: Sequence[Crop],
+    batches: BalancedBatches,
+    run_dir: Path,
+    state: dict[str, Any],
+) -> list[keras.callbacks.Callback]:
+    """Epoch selection, validation (when there is a validation set), checkpoint and TensorBoard.
+
+    Args:
+        config: The training configuration.
+        train: Training crops.
+        val: Validation crops (empty: no validation callback).
+        batches: The training batches.
+        run_dir: The run folder (checkpoints, state, TensorBoard logs).
+        state: The run folder's state so far.
+
+    Returns:
+        The callbacks for ``Model.fit``, in the order they run.
+    """
+    callbacks: list[keras.callbacks.Callback] = [EpochSeed(batches)]
+    if val:
+        callbacks.append(EmbeddingValidation(train, val, config))
+    callbacks.append(RunCheckpoint(run_dir, config, state))
+    if config.tensorboard and keras.backend.backend() == "tensorflow":
+        if importlib.util.find_spec("tensorboard") is None:
+            log.warning("TensorBoard is not installed (pip install tensorboard): no TensorBoard logs")
+        else:
+            callbacks.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / "tensorboard")))
+    return callbacks
+
+
+class EpochSeed(keras.callbacks.Callback):
+    """Tells the training :class:`BalancedBatches` which epoch begins (for determinism).
+
+    Args:
+        batches: The training batches.
+    """
+
+    def __init__(self, batches: BalancedBatches) -> None:
+        super().__init__()
+        self.batches = batches
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """Select the epoch's batches."""
+        self.batches.set_epoch(epoch)
+
+
+class EmbeddingValidation(keras.callbacks.Callback):
+    """After each epoch: embed, fit an SVM on training embeddings, score the validation set.
+
+    Adds ``val_auc``, ``val_log_loss`` and ``val_accuracy`` to the epoch's logs.
+
+    Args:
+        train: Training crops (a balanced, seeded subset of ``val_svm_samples`` is embedded).
+        val: Validation crops.
+        config: The training configuration.
+    """
+
+    def __init__(self, train: Sequence[Crop], val: Sequence[Crop], config: TrainConfig) -> None:
+        super().__init__()
+        self.train = balanced_subset(train, config.val_svm_samples, config.seed)
+        self.val = list(val)
+        self.config = config
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """Compute and log the validation metrics."""
+        classifier = fit_classifier(embed(self.model, self.train, self.config), self.train, self.config)
+        scores = classifier.predict_proba(embed(self.model, self.val, self.config))[:, 1]
+        metrics = compute_metrics(crop_labels(self.val), scores)
+        for key in ("auc", "log_loss", "accuracy"):
+            value = float(metrics["roc_auc" if key == "auc" else key])
+            if logs is not None:
+                logs[f"val_{key}"] = value
+        log.info("epoch %d: validation AUC %.4f, log loss %.4f, accuracy %.4f", epoch + 1,
+                 metrics["roc_auc"], metrics["log_loss"], metrics["accuracy"])
+
+
+class RunCheckpoint(keras.callbacks.Callback):
+    """Saves model and optimiser (``epoch-NNN.keras``), the best weights and ``state.json``.
+
+    ``state.json`` is written last and names the checkpoint, so a run killed at any
+    moment resumes from a complete checkpoint.
+
+    Args:
+        run_dir: The run folder.
+        config: The training configuration (recorded in the state).
+        state: The state so far (history, best AUC) — carried over on resume.
+    """
+
+    def __init__(self, run_dir: Path, config: TrainConfig, state: dict[str, Any]) -> None:
+        super().__init__()
+        self.run_dir = run_dir
+        self.config = config
+        self.state = dict(state)
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        """Save the checkpoint and update the state."""
+        record = {key: float(value) for key, value in (logs or {}).items()}
+        history = [*self.state.get("history", [])[:epoch], {"epoch": epoch + 1, **record}]
+        auc = record.get("val_auc", math.nan)
+        best = self.state.get("best_auc")
+        if not math.isnan(auc) and (best is None or auc > best):
+            best_name = best_weights_name(epoch + 1)
+            with atomic_path(self.run_dir / best_name, suffix=".weights.h5") as tmp:
+                self.model.save_weights(tmp)
+            self.state.update(best_auc=auc, best_epoch=epoch + 1, best_weights=best_name)
+        name = f"epoch-{epoch + 1:03d}.keras"
+        with atomic_path(self.run_dir / name) as tmp:
+            self.model.save(tmp)
+        self.state.update(epoch=epoch + 1, checkpoint=name, history=history, config=plain_data(dataclasses.asdict(self.config)))
+        write_state(self.run_dir, self.state)
+        # Only now that the state names the new files are the older ones unneeded.
+        keep = {name, self.state.get("best_weights")}
+        for old in [*self.run_dir.glob("epoch-*.keras"), *self.run_dir.glob(BEST_WEIGHTS_GLOB)]:
+            if old.name not in keep:
+                old.unlink()

@@ -1,0 +1,508 @@
+"""The training stage's orchestration: triplet-loss embedding network, then an SVM on its embeddings.
+
+:func:`run_train` is what ``train.py DATA OUT_H5 OUT_PKL`` runs:
+
+1. list the crops (skipping unreadable ones) and split off validation by group;
+2. build (or, with ``resume``, reload from the run folder) and compile the model;
+3. ``Model.fit`` on balanced, augmented batches; after every epoch the validation
+   callback embeds the validation crops, fits an SVM on training embeddings and logs
+   AUC, log loss and accuracy, then the checkpoint callback saves model, optimiser
+   state and epoch in ``<OUT_H5 stem>.run/``;
+4. embed every training crop without augmentation, fit the final SVM, and write the
+   model (HDF5), the classifier bundle (joblib) and a provenance record.
+
+Devices and precision live in :mod:`dfembed.train.devices`, the callbacks of step 3 in
+:mod:`dfembed.train.callbacks`, the run folder's state in :mod:`dfembed.train.run_folder` and the
+embedding and SVM helpers in :mod:`dfembed.train.head`; this module resolves the
+outputs, loads the data, prepares the model and optimiser, and writes the results.
+
+Loading the bundle unpickles it, which runs code: load only files you trust.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from dfembed.core.atomic import remove_stale_temps
+from dfembed.train.augment import AugmentParams, Augmenter
+from dfembed.train.callbacks import make_callbacks
+from dfembed.model.classifier import ClassifierBundle, save_bundle
+from dfembed.core.config import plain_data
+from dfembed.train.batches import (
+    VALIDATION_DIR,
+    BalancedBatches,
+    Crop,
+    check_balanced_batch,
+    check_disjoint,
+    list_crops,
+    opencv_threads,
+    resolve_workers,
+    split_by_group,
+)
+from dfembed.train.devices import distribution_scope, precision_policy
+from dfembed.train.head import embed, fit_classifier
+from dfembed.core.errors import ConfigError, InputError, OutputExistsError
+from dfembed.model.losses import TripletSemiHardLoss
+from dfembed.model.network import build_embedding_model, save_model
+from dfembed.core.provenance import library_versions, write_provenance
+from dfembed.train.run_folder import BEST_WEIGHTS_GLOB, STATE_NAME, no_nan, read_state
+from dfembed.train.config import TrainConfig
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL_NAME = "model.h5"
+DEFAULT_CLASSIFIER_NAME = "svm.pkl"
+CROP_RECORD_NAME = "dfembed-crop.json"
+#: Options that change the network; a run cannot be resumed with other values.
+ARCHITECTURE_KEYS = ("backbone", "image_size", "embedding_dim", "dropout", "l2", "margin", "distance", "batch_size")
+SPLIT_KEYS = ("seed", "val_fraction")
+
+
+@dataclasses.dataclass(frozen=True)
+class OutputPaths:
+    """Where a training run writes.
+
+    Attributes:
+        model: The HDF5 model (OUT_H5).
+        classifier: The joblib classifier bundle (OUT_PKL).
+        keras_model: The ``.keras`` copy (``--format keras``), else ``None``.
+        provenance: JSON record of configuration, versions and results.
+        run_dir: Checkpoints, per-epoch state and TensorBoard logs.
+    """
+
+    model: Path
+    classifier: Path
+    keras_model: Path | None
+    provenance: Path
+    run_dir: Path
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainData:
+    """The crops a run trains and validates on.
+
+    Attributes:
+        train: Training crops.
+        val: Validation crops (empty: no validation).
+        unreadable: Number of files skipped because they did not decode.
+    """
+
+    train: tuple[Crop, ...]
+    val: tuple[Crop, ...]
+    unreadable: int
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainSummary:
+    """What a training run did.
+
+    Attributes:
+        outputs: The files written.
+        initial_epoch: First epoch run by this call (> 0 after ``resume``).
+        epochs: Epochs completed in total.
+        history: Per-epoch metrics (loss, and val_auc/val_log_loss/val_accuracy with validation).
+        best_epoch: 1-based epoch of the best validation AUC, ``None`` without validation.
+        best_val_auc: That AUC.
+        n_train: Training crops.
+        n_val: Validation crops.
+        n_unreadable: Skipped unreadable files.
+        seconds: Wall time of the call.
+    """
+
+    outputs: OutputPaths
+    initial_epoch: int
+    epochs: int
+    history: tuple[dict[str, float], ...]
+    best_epoch: int | None
+    best_val_auc: float | None
+    n_train: int
+    n_val: int
+    n_unreadable: int
+    seconds: float
+
+
+def run_train(
+    data: Path,
+    out_h5: Path,
+    out_pkl: Path,
+    config: TrainConfig,
+    force: bool = False,
+    resume: bool = False,
+    val: Path | None = None,
+) -> TrainSummary:
+    """Train the embedding network and the SVM, and write OUT_H5, OUT_PKL and provenance.
+
+    Args:
+        data: The crop tree (``real/``, ``fake/``, optionally ``manifest.csv``,
+            ``dfembed-crop.json`` and ``validation/{real,fake}``).
+        out_h5: Model file, or an existing folder (then ``model.h5`` inside it).
+        out_pkl: Classifier file, or an existing folder (then ``svm.pkl`` inside it).
+        config: The resolved training configuration.
+        force: Replace existing outputs; without ``resume`` also start the run folder over.
+        resume: Continue from the run folder's last checkpoint (with ``force``, also a
+            finished run whose outputs exist).
+        val: A validation tree with ``real/`` and ``fake/``; by default
+            ``DATA/validation`` when present, else a split of DATA by group.
+
+    Returns:
+        The :class:`TrainSummary`.
+
+    Raises:
+        InputError: Missing or unusable data, too few images for a batch, a weights file
+            that does not fit the backbone, or nothing to resume.
+        OutputExistsError: Outputs (or a run folder with checkpoints) exist without ``force``.
+        ConfigError: Options that do not fit the machine or the run being resumed.
+    """
+    started = time.monotonic()
+    paths = resolve_outputs(Path(data), Path(out_h5), Path(out_pkl), config, force, resume)
+    train_data = load_data(Path(data), val, config)
+    crop_config = read_crop_config(Path(data))  # read now: a bad record must not wait for the end of training
+    prepare_run_dir(paths.run_dir, force=force, resume=resume)
+    batches = _training_batches(train_data.train, config)
+    with opencv_threads(1), precision_policy(config.precision), distribution_scope(config.batch_size) as scope:
+        with scope:
+            model, initial_epoch, state = prepare_model(config, paths.run_dir, resume, len(batches))
+        callbacks = make_callbacks(config, train_data.train, train_data.val, batches, paths.run_dir, state)
+        log.info("training on %d crops (%d validation) for epochs %d..%d of %d steps",
+                 len(train_data.train), len(train_data.val), initial_epoch + 1, config.epochs, len(batches))
+        batches.set_epoch(initial_epoch)
+        model.fit(batches, epochs=config.epochs, initial_epoch=initial_epoch, callbacks=callbacks,
+                  shuffle=False, verbose=_verbosity())
+        state = read_state(paths.run_dir) or state
+        _restore_best(model, config, paths.run_dir, state)
+        bundle = fit_final_classifier(model, train_data.train, config, crop_config)
+    write_outputs(model, bundle, paths, config)
+    summary = _summary(paths, train_data, initial_epoch, state, time.monotonic() - started)
+    _write_record(summary, config, Path(data), val)
+    log.info("wrote %s and %s in %.0f s", paths.model, paths.classifier, summary.seconds)
+    return summary
+
+
+# --- outputs -------------------------------------------------------------------------
+
+
+def resolve_outputs(
+    data: Path, out_h5: Path, out_pkl: Path, config: TrainConfig, force: bool, resume: bool
+) -> OutputPaths:
+    """Name the output files and refuse to overwrite them without ``force``.
+
+    Args:
+        data: The data folder (checked to exist first, for a clearer message).
+        out_h5: Model file or existing folder.
+        out_pkl: Classifier file or existing folder.
+        config: Gives the model format.
+        force: Allow replacing outputs; without ``resume`` also start the run folder over.
+        resume: Continue in the run folder (which must then hold a checkpoint); with
+            ``force`` a finished run can be continued and its outputs replaced.
+
+    Returns:
+        The :class:`OutputPaths`.
+
+    Raises:
+        InputError: ``data`` is missing, or ``resume`` without a checkpoint.
+        OutputExistsError: An output or a run folder with checkpoints exists.
+        ConfigError: The model file name does not end in ``.h5``/``.hdf5``.
+    """
+    if not data.is_dir():
+        raise InputError(f"data folder {data} does not exist")
+    model = out_h5 / DEFAULT_MODEL_NAME if out_h5.is_dir() else out_h5
+    classifier = out_pkl / DEFAULT_CLASSIFIER_NAME if out_pkl.is_dir() else out_pkl
+    if model.suffix.lower() not in (".h5", ".hdf5"):
+        raise ConfigError(f"model file {model}: OUT_H5 must end in .h5 or .hdf5 (or be an existing folder)")
+    paths = OutputPaths(
+        model=model,
+        classifier=classifier,
+        keras_model=model.with_suffix(".keras") if config.format == "keras" else None,
+        provenance=model.with_name(f"{model.stem}.dfembed-train.json"),
+        run_dir=model.with_name(f"{model.stem}.run"),
+    )
+    _check_existing(paths, force, resume)
+    return paths
+
+
+def _check_existing(paths: OutputPaths, force: bool, resume: bool) -> None:
+    files = [p for p in (paths.model, paths.classifier, paths.keras_model, paths.provenance) if p is not None]
+    existing = [str(p) for p in files if p.exists()]
+    if existing and not force:
+        raise OutputExistsError(f"output exists: {', '.join(existing)} (use --force to replace)")
+    has_checkpoint = (paths.run_dir / STATE_NAME).is_file()
+    if resume and not has_checkpoint:
+        raise InputError(f"nothing to resume: {paths.run_dir} holds no checkpoint ({STATE_NAME})")
+    if has_checkpoint and not resume and not force:
+        raise OutputExistsError(
+            f"run folder {paths.run_dir} holds checkpoints of an earlier run: "
+            "use --resume to continue it or --force to start over"
+        )
+
+
+def prepare_run_dir(run_dir: Path, force: bool, resume: bool) -> None:
+    """Create the run folder, remove a killed run's temporary files and, when starting
+    over with ``force``, the earlier run's checkpoints and state (only files a training run writes)."""
+    if force and not resume and run_dir.is_dir():
+        for path in [*run_dir.glob("epoch-*.keras"), run_dir / STATE_NAME, *run_dir.glob(BEST_WEIGHTS_GLOB)]:
+            if path.is_file():
+                path.unlink()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(run_dir)
+
+
+# --- data ----------------------------------------------------------------------------
+
+
+def load_data(data: Path, val: Path | None, config: TrainConfig) -> TrainData:
+    """List training and validation crops and check that they can make balanced batches.
+
+    Args:
+        data: The crop tree.
+        val: A validation tree, or ``None`` for ``DATA/validation`` or a group split.
+        config: Gives the batch size, split fraction, seed and workers.
+
+    Returns:
+        The :class:`TrainData`.
+
+    Raises:
+        InputError: Missing folders, no images, too few for a batch, or train and
+            validation sharing a group.
+    """
+    workers = resolve_workers(config.workers)
+    crops = list_crops(data, workers=workers)
+    val_dir = val if val is not None else data / VALIDATION_DIR
+    if val is not None or (val_dir / "real").is_dir() or (val_dir / "fake").is_dir():
+        val_set = list_crops(val_dir, workers=workers)
+        train, held_out = list(crops.crops), list(val_set.crops)
+        check_disjoint(train, held_out)
+        unreadable = len(crops.unreadable) + len(val_set.unreadable)
+    else:
+        train, held_out = split_by_group(crops.crops, config.val_fraction, config.seed)
+        unreadable = len(crops.unreadable)
+    check_balanced_batch(train, config.batch_size)
+    return TrainData(tuple(train), tuple(held_out), unreadable)
+
+
+def _training_batches(train: Sequence[Crop], config: TrainConfig) -> BalancedBatches:
+    return BalancedBatches(
+        train,
+        config.batch_size,
+        Augmenter(AugmentParams.from_config(config)),
+        seed=config.seed,
+        steps_per_epoch=config.steps_per_epoch,
+        workers=resolve_workers(config.workers),
+        max_queue_size=config.max_queue_size,
+    )
+
+
+def read_crop_config(data: Path) -> dict[str, Any] | None:
+    """The crop stage's configuration from ``DATA/dfembed-crop.json`` (its ``config`` key).
+
+    Args:
+        data: The crop tree.
+
+    Returns:
+        The configuration mapping, or ``None`` when the record is absent or has none.
+
+    Raises:
+        InputError: The record exists but is not valid JSON.
+    """
+    record = data / CROP_RECORD_NAME
+    if not record.is_file():
+        return None
+    try:
+        content = json.loads(record.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputError(f"{record} is not valid JSON: {err}") from err
+    if not isinstance(content, dict) or not isinstance(content.get("config"), dict):
+        log.warning("%s holds no crop configuration; inference will use its own crop options", record)
+        return None
+    if content.get("status", "complete") != "complete":
+        log.warning("%s says the crop job is %r, not complete: some sources may be missing", record, content["status"])
+    return content["config"]
+
+
+# --- model and optimiser ------------------------------------------------------------
+
+
+def prepare_model(
+    config: TrainConfig, run_dir: Path, resume: bool, steps_per_epoch: int
+) -> tuple[keras.Model, int, dict[str, Any]]:
+    """Build and compile a new model, or reload the last checkpoint of ``run_dir``.
+
+    Args:
+        config: The training configuration.
+        run_dir: The run folder.
+        resume: Reload the checkpoint (with optimiser state) instead of building.
+        steps_per_epoch: Batches per epoch (the length of the cosine schedule).
+
+    Returns:
+        ``(model, initial_epoch, state)``; ``state`` is the run folder's state record.
+
+    Raises:
+        ConfigError: The checkpoint was made with other architecture options.
+        InputError: A weights file that does not fit the backbone, or a missing checkpoint.
+    """
+    if resume:
+        state = read_state(run_dir) or {}
+        _check_resumable(state, config)
+        checkpoint = run_dir / state["checkpoint"]
+        if not checkpoint.is_file():
+            raise InputError(f"checkpoint {checkpoint} named in {run_dir / STATE_NAME} is missing")
+        model = keras.models.load_model(checkpoint, compile=True)
+        log.info("resuming from %s after epoch %d", checkpoint, state["epoch"])
+        return model, int(state["epoch"]), state
+    keras.utils.set_random_seed(config.seed)
+    model = build_embedding_model(
+        backbone=config.backbone, image_size=config.image_size, weights=config.weights,
+        embedding_dim=config.embedding_dim, dropout=config.dropout, l2=config.l2,
+    )
+    model.compile(optimizer=make_optimizer(config, steps_per_epoch), loss=TripletSemiHardLoss(config.margin, config.distance))
+    return model, 0, {"epoch": 0, "history": [], "best_auc": None, "best_epoch": None}
+
+
+def _check_resumable(state: dict[str, Any], config: TrainConfig) -> None:
+    saved = state.get("config", {})
+    _refuse_changes(saved, config, ARCHITECTURE_KEYS, "cannot resume with other model options")
+    # Another seed or fraction would move validation groups into training (a leak).
+    _refuse_changes(saved, config, SPLIT_KEYS, "cannot resume with another train/validation split")
+    changed = [key for key in ("lr", "momentum", "nesterov", "schedule")
+               if key in saved and saved[key] != getattr(config, key)]
+    if changed:
+        log.warning("resuming with the checkpoint's optimiser; changed %s not applied", ", ".join(changed))
+    if saved.get("schedule") == "cosine":
+        _check_cosine_horizon(saved, config)
+    elif "steps_per_epoch" in saved and saved["steps_per_epoch"] != config.steps_per_epoch:
+        log.warning("resuming with steps_per_epoch %s instead of %s", config.steps_per_epoch, saved["steps_per_epoch"])
+    if int(state.get("epoch", 0)) >= config.epochs:
+        raise ConfigError(f"the run has completed {state['epoch']} epochs already; raise --epochs to continue")
+
+
+def _refuse_changes(saved: dict[str, Any], config: TrainConfig, keys: Sequence[str], message: str) -> None:
+    wrong = [f"{key}: checkpoint {saved.get(key)!r}, now {getattr(config, key)!r}"
+             for key in keys if key in saved and saved[key] != plain_data(getattr(config, key))]
+    if wrong:
+        raise ConfigError(f"{message}: " + "; ".join(wrong))
+
+
+def _check_cosine_horizon(saved: dict[str, Any], config: TrainConfig) -> None:
+    """Refuse a resume that would run past the end of the checkpoint's cosine schedule.
+
+    The schedule is saved with the optimiser and decays to 0 over the first run's
+    ``epochs × steps_per_epoch`` steps; later epochs would all train at learning rate 0.
+    """
+    if "steps_per_epoch" in saved and saved["steps_per_epoch"] != config.steps_per_epoch:
+        raise ConfigError(
+            f"cannot resume a cosine-schedule run with another steps_per_epoch (checkpoint "
+            f"{saved['steps_per_epoch']!r}, now {config.steps_per_epoch!r}): its schedule length is fixed"
+        )
+    if "epochs" in saved and config.epochs > int(saved["epochs"]):
+        raise ConfigError(
+            f"cannot resume a cosine-schedule run for {config.epochs} epochs: its learning rate decays to 0 "
+            f"at epoch {saved['epochs']}, so the extra epochs would not train; start a new run instead"
+        )
+    if "epochs" in saved and config.epochs < int(saved["epochs"]):
+        log.warning("stopping a cosine-schedule run at epoch %d of %s; its learning rate will not reach 0",
+                    config.epochs, saved["epochs"])
+
+
+def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """SGD with the configured learning rate, momentum and schedule.
+
+    The cosine schedule decays to 0 over ``epochs × steps_per_epoch`` steps; the
+    optimiser's step counter is saved in checkpoints, so a resumed run continues on it.
+    """
+    lr: Any = config.lr
+    if config.schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(config.lr, decay_steps=max(1, config.epochs * steps_per_epoch))
+    return keras.optimizers.SGD(learning_rate=lr, momentum=config.momentum, nesterov=config.nesterov)
+
+
+def _verbosity() -> int:
+    return 1 if logging.getLogger("dfembed").isEnabledFor(logging.INFO) else 0
+
+
+# --- final classifier ---------------------------------------------------------------
+
+
+def fit_final_classifier(
+    model: keras.Model, train: Sequence[Crop], config: TrainConfig, crop_config: dict[str, Any] | None
+) -> ClassifierBundle:
+    """Embed every training crop (no augmentation), fit the SVM and bundle it for inference.
+
+    Args:
+        model: The trained embedding model.
+        train: All training crops.
+        config: The training configuration (recorded in the bundle).
+        crop_config: The crop stage's configuration (see :func:`read_crop_config`).
+
+    Returns:
+        The :class:`~dfembed.model.classifier.ClassifierBundle` to save as OUT_PKL.
+    """
+    log.info("embedding %d training crops for the final SVM", len(train))
+    classifier = fit_classifier(embed(model, train, config), train, config)
+    return ClassifierBundle(
+        classifier=classifier,
+        embedding_dim=config.embedding_dim,
+        backbone=config.backbone,
+        image_size=config.image_size,
+        crop_config=crop_config,
+        train_config=plain_data(dataclasses.asdict(config)),
+        versions=library_versions(),
+    )
+
+
+def _restore_best(model: keras.Model, config: TrainConfig, run_dir: Path, state: dict[str, Any]) -> None:
+    """Load the weights of the best epoch named in the state (``keep="best"``, with validation)."""
+    if config.keep != "best" or not state.get("best_epoch"):
+        return
+    best = run_dir / str(state.get("best_weights", ""))
+    if not state.get("best_weights") or not best.is_file():
+        raise InputError(f"{run_dir / STATE_NAME} names best epoch {state['best_epoch']} but its weights file "
+                         f"{best} is missing; use --keep last, or --force to start over")
+    model.load_weights(best)
+    log.info("keeping the weights of epoch %d (best validation AUC %.4f)", state["best_epoch"], state["best_auc"])
+
+
+# --- writing -------------------------------------------------------------------------
+
+
+def write_outputs(model: keras.Model, bundle: ClassifierBundle, paths: OutputPaths, config: TrainConfig) -> None:
+    """Save the model (HDF5, and ``.keras`` on request) and the classifier bundle, atomically."""
+    save_model(model, paths.model, fmt="h5")
+    if paths.keras_model is not None:
+        save_model(model, paths.keras_model, fmt="keras")
+    save_bundle(bundle, paths.classifier)
+
+
+def _summary(paths: OutputPaths, data: TrainData, initial_epoch: int, state: dict[str, Any], seconds: float) -> TrainSummary:
+    history = tuple(
+        {k: (math.nan if v is None else float(v)) for k, v in entry.items()} for entry in state.get("history", [])
+    )
+    return TrainSummary(
+        outputs=paths,
+        initial_epoch=initial_epoch,
+        epochs=int(state.get("epoch", 0)),
+        history=history,
+        best_epoch=state.get("best_epoch"),
+        best_val_auc=state.get("best_auc"),
+        n_train=len(data.train),
+        n_val=len(data.val),
+        n_unreadable=data.unreadable,
+        seconds=seconds,
+    )
+
+
+def _write_record(summary: TrainSummary, config: TrainConfig, data: Path, val: Path | None) -> None:
+    record = no_nan(plain_data(dataclasses.asdict(summary)))
+    write_provenance(
+        summary.outputs.provenance,
+        config,
+        inputs={"data": str(data), "val": str(val) if val is not None else None},
+        summary=record,
+    )

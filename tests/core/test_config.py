@@ -1,0 +1,113 @@
+"""Layered configuration: defaults < file < flags, unknown keys and bad types rejected."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from dfembed.core.atomic import atomic_path, atomic_write_text, remove_stale_temps
+from dfembed.core.config import config_to_yaml, resolve_config
+from dfembed.core.errors import ConfigError
+from dfembed.core.provenance import write_provenance
+
+
+@dataclasses.dataclass(frozen=True)
+class _Stage:
+    size: int = 380
+    margin: float = 0.3
+    faces: Literal["largest", "all"] = "largest"
+    clip: tuple[float, float] | None = None
+    name: str = "x"
+
+
+def test_defaults_file_and_flags_layer(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("size: 224\nmargin: 1\nfaces: all\n")
+    out = resolve_config(_Stage, cfg, {"size": 128, "margin": None})
+    assert out == _Stage(size=128, margin=1.0, faces="all")
+    assert isinstance(out.margin, float)
+
+
+def test_toml_and_dash_keys(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('clip = [0.01, 0.99]\nname = "y"\n')
+    assert resolve_config(_Stage, cfg).clip == (0.01, 0.99)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("sise: 3\n", "unknown option 'sise'"),
+        ("size: big\n", "option 'size': expected int"),
+        ("faces: some\n", "not one of"),
+        ("clip: [1, 2, 3]\n", "expected 2 values"),
+        ("- a\n- b\n", "expected a mapping"),
+    ],
+)
+def test_bad_config_named(tmp_path: Path, text: str, fragment: str) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(text)
+    with pytest.raises(ConfigError, match=fragment):
+        resolve_config(_Stage, cfg)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        resolve_config(_Stage, tmp_path / "none.yaml")
+
+
+def test_yaml_round_trip(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(config_to_yaml(_Stage(clip=(0.1, 0.9))))
+    assert resolve_config(_Stage, cfg) == _Stage(clip=(0.1, 0.9))
+
+
+def test_provenance_has_config_and_versions(tmp_path: Path) -> None:
+    path = write_provenance(tmp_path / "p.json", _Stage(), images=3)
+    record = json.loads(path.read_text())
+    assert record["config"]["size"] == 380
+    assert record["images"] == 3
+    assert {"python", "numpy"} <= set(record["versions"])
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "out.txt"
+    atomic_write_text(target, "old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed")
+    assert target.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_remove_stale_temps(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / ".x.abc.dfembed-tmp.jpg").write_bytes(b"1")
+    (tmp_path / "a" / "keep.jpg").write_bytes(b"1")
+    assert remove_stale_temps(tmp_path) == 1
+    assert [p.name for p in (tmp_path / "a").iterdir()] == ["keep.jpg"]
+
+
+def test_atomic_write_has_ordinary_permissions(tmp_path: Path) -> None:
+    import os
+
+    mask = os.umask(0o022)
+    os.umask(mask)
+    path = atomic_write_text(tmp_path / "p.txt", "x")
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_atomic_path_keeps_a_multi_part_suffix(tmp_path: Path) -> None:
+    target = tmp_path / "best.weights.h5"
+    with atomic_path(target, suffix=".weights.h5") as tmp:
+        assert tmp.name.endswith(".weights.h5") and tmp != target
+        tmp.write_bytes(b"w")
+    assert target.read_bytes() == b"w"
+    with pytest.raises(ValueError, match="does not end with"):
+        with atomic_path(target, suffix=".keras"):
+            pass

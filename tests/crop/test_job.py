@@ -1,0 +1,223 @@
+"""The crop job end to end: the sample frame tree and videos, bad inputs, resume after a kill, --force, --jobs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path, PurePosixPath
+
+import cv2
+import pytest
+from click.testing import CliRunner, Result
+
+from tests.support import REPO, shared_path
+from dfembed.crop import job as cropping
+from dfembed.core.atomic import TEMP_MARKER
+from dfembed.commands.crop import crop_command
+from dfembed.faces.config import CropConfig
+from dfembed.crop.manifest import FAILURE_COLUMNS, MANIFEST_COLUMNS, SOURCE_COLUMNS, read_rows
+from dfembed.crop.sources import Source
+
+pytestmark = pytest.mark.slow
+
+
+def crop(*args: object) -> Result:
+    """Run ``crop_face.py`` in this process."""
+    return CliRunner().invoke(crop_command, [str(a) for a in args], catch_exceptions=False)
+
+
+def crop_files(dst: Path) -> set[str]:
+    """Relative paths of every file below ``dst`` except the reports."""
+    return {p.relative_to(dst).as_posix() for p in dst.rglob("*") if p.is_file() and p.suffix in (".jpg", ".png")}
+
+
+@pytest.fixture(scope="module")
+def frames_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One uninterrupted run over the 55 sample frames (real/ and fake/ plus metadata.json)."""
+    dst = tmp_path_factory.mktemp("frames") / "out"
+    result = crop(shared_path("dfdc_sample", "frames"), dst, "-q")
+    assert result.exit_code == 0, result.output
+    return dst
+
+
+def test_frame_tree_gives_crops_matching_the_manifest(frames_run: Path) -> None:
+    rows = read_rows(frames_run / "manifest.csv", MANIFEST_COLUMNS)
+    assert {r["crop"] for r in rows} == crop_files(frames_run)
+    assert {r["label"] for r in rows} == {"real", "fake"}
+    assert all(r["crop"].startswith(r["label"] + "/") for r in rows)
+    assert len(rows) >= 45  # 47 of the 55 frames with the defaults; the rest are reported
+    sources = read_rows(frames_run / "sources.csv", ("source", "label", "group", "status", "crops", "detail"))
+    assert len(sources) == 55
+    failures = read_rows(frames_run / "failures.csv", FAILURE_COLUMNS)
+    assert len({r["source"] for r in rows}) + len(failures) == 55
+    assert {r["reason"] for r in failures} <= {"no face"}
+    image = cv2.imread(str(frames_run / rows[0]["crop"]))
+    assert image.shape == (380, 380, 3)
+    fake = next(r for r in rows if r["source"] == "fake/aagfhgtpmv-000.png")
+    assert fake["group"] == "vudstovrck.mp4"
+    record = json.loads((frames_run / "dfembed-crop.json").read_text())
+    assert record["config"]["size"] == 380 and record["status"] == "complete"
+    assert record["counts"]["crops_total"] == len(rows) and "mtcnn" in record["versions"]
+
+
+def test_rerun_resumes_without_work(frames_run: Path) -> None:
+    before = (frames_run / "manifest.csv").read_text()
+    result = crop(shared_path("dfdc_sample", "frames"), frames_run)
+    assert result.exit_code == 0
+    assert "(0 new)" in result.output
+    assert (frames_run / "manifest.csv").read_text() == before
+
+
+def test_changed_options_need_force(frames_run: Path) -> None:
+    result = CliRunner().invoke(crop_command, [str(shared_path("dfdc_sample", "frames")), str(frames_run),
+                                               "--size", "224"])
+    assert result.exit_code == 1
+    assert "size: 380 -> 224" in result.output and "--force" in result.output
+
+
+def test_killed_run_resumes_to_the_same_manifest(frames_run: Path, tmp_path: Path) -> None:
+    src, dst = shared_path("dfdc_sample", "frames"), tmp_path / "out"
+    process = subprocess.Popen([sys.executable, "crop_face.py", str(src), str(dst), "-q"], cwd=REPO,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for_rows(dst / "sources.csv", 12, process)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    assert process.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert json.loads((dst / "dfembed-crop.json").read_text())["status"] == "running"
+    result = crop(src, dst, "-q")
+    assert result.exit_code == 0, result.output
+    assert (dst / "manifest.csv").read_text() == (frames_run / "manifest.csv").read_text()
+    assert (dst / "failures.csv").read_text() == (frames_run / "failures.csv").read_text()
+    assert crop_files(dst) == crop_files(frames_run)
+    assert not [p for p in dst.rglob("*") if TEMP_MARKER in p.name]
+
+
+def _wait_for_rows(path: Path, lines: int, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if path.exists() and path.read_text().count("\n") >= lines:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{path} did not reach {lines} lines (exit status {process.poll()})")
+
+
+@pytest.fixture
+def small_tree(tmp_path: Path) -> Path:
+    """Three real and three fake sample frames copied into a temporary labelled tree."""
+    frames = shared_path("dfdc_sample", "frames")
+    for label, names in (("real", ["abarnvbtwb-000", "abarnvbtwb-005", "abarnvbtwb-010"]),
+                         ("fake", ["aagfhgtpmv-000", "abqwwspghj-000", "aapnvogymq-000"])):
+        (tmp_path / "src" / label).mkdir(parents=True)
+        for name in names:
+            shutil.copy(frames / label / f"{name}.png", tmp_path / "src" / label)
+    return tmp_path / "src"
+
+
+def test_jobs_give_the_same_manifest_and_force_redoes(small_tree: Path, tmp_path: Path) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert crop(small_tree, one, "--image-format", "png", "-q").exit_code == 0
+    assert crop(small_tree, two, "--image-format", "png", "--jobs", "2", "-q").exit_code == 0
+    assert (one / "manifest.csv").read_text() == (two / "manifest.csv").read_text()
+    assert all(p.endswith(".png") for p in crop_files(one))
+    orphan = one / "real" / "left_by_a_killed_run_png_f00003_00.jpg"
+    orphan.write_bytes(b"old")
+    result = crop(small_tree, one, "--image-format", "png", "--force")
+    total = len(read_rows(one / "manifest.csv", MANIFEST_COLUMNS))
+    assert result.exit_code == 0 and f"{total} crops in {one} ({total} new)" in result.output
+    assert not orphan.exists()
+    assert crop_files(one) == crop_files(two)
+
+
+def test_other_src_into_the_same_dst_needs_force(small_tree: Path, tmp_path: Path) -> None:
+    dst, other = tmp_path / "out", tmp_path / "other"
+    shutil.copytree(small_tree, other)
+    assert crop(small_tree, dst, "-q").exit_code == 0
+    result = CliRunner().invoke(crop_command, [str(other), str(dst)])
+    assert result.exit_code == 1
+    assert str(small_tree.resolve()) in result.output and str(other.resolve()) in result.output
+    assert "--force" in result.output
+    assert crop(other, dst, "-q", "--force").exit_code == 0
+    record = json.loads((dst / "dfembed-crop.json").read_text())
+    assert record["src"] == str(other.resolve())
+
+
+def test_resume_drops_sources_removed_from_src(small_tree: Path, tmp_path: Path) -> None:
+    dst = tmp_path / "out"
+    assert crop(small_tree, dst, "-q").exit_code == 0
+    gone = "real/abarnvbtwb-005.png"
+    gone_crops = {r["crop"] for r in read_rows(dst / "manifest.csv", MANIFEST_COLUMNS) if r["source"] == gone}
+    assert gone_crops == {"real/abarnvbtwb-005_png_f00000_00.jpg"}
+    (small_tree / gone).unlink()
+    assert crop(small_tree, dst, "-q").exit_code == 0
+    rows = read_rows(dst / "manifest.csv", MANIFEST_COLUMNS)
+    assert gone not in {r["source"] for r in rows}
+    assert gone not in {r["source"] for r in read_rows(dst / "sources.csv", SOURCE_COLUMNS)}
+    assert not (dst / "real" / "abarnvbtwb-005_png_f00000_00.jpg").exists()
+    assert {r["crop"] for r in rows} == crop_files(dst)
+
+
+def test_dfdc_videos_missing_files_reported(tmp_path: Path) -> None:
+    dst = tmp_path / "out"
+    result = crop(shared_path("dfdc_sample", "videos"), dst, "--frames-per-video", "2", "-q")
+    assert result.exit_code == 0, result.output
+    failures = {r["source"]: r["reason"] for r in read_rows(dst / "failures.csv", FAILURE_COLUMNS)}
+    assert failures == {"aagfhgtpmv.mp4": "missing file", "aapnvogymq.mp4": "missing file",
+                        "abarnvbtwb.mp4": "missing file", "street_real_crowd.mp4": "not listed in metadata.json"}
+    rows = read_rows(dst / "manifest.csv", MANIFEST_COLUMNS)
+    assert {r["source"] for r in rows} >= {"abqwwspghj.mp4"}
+    assert all(r["label"] == "fake" and r["crop"].startswith("fake/") for r in rows)
+    # boxes are in 1920x1080 source pixels, not in the 634x356 detection image
+    assert max(float(r["x2"]) for r in rows) > 700
+
+
+def test_bad_files_are_reported_not_fatal(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "zero.jpg").write_bytes(b"")
+    (src / "text.jpg").write_text("not an image\n")
+    video = shared_path("dfdc_sample", "videos", "abofeumbvv.mp4").read_bytes()
+    (src / "cut.mp4").write_bytes(video[: len(video) // 3])
+    (src / "readme.txt").write_text("hello")
+    shutil.copy(shared_path("faces", "astronaut.png"), src / "astronaut.png")
+    dst = tmp_path / "out"
+    result = crop(src, dst, "-q")
+    assert result.exit_code == 0, result.output
+    failures = {r["source"]: r["reason"] for r in read_rows(dst / "failures.csv", FAILURE_COLUMNS)}
+    assert failures == {"zero.jpg": "empty file", "text.jpg": "not an image", "cut.mp4": "cannot open video",
+                        "readme.txt": "not a media file"}
+    assert crop_files(dst) == {"unlabeled/astronaut_png_f00000_00.jpg"}
+
+
+def test_only_bad_files_exit_non_zero(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "zero.jpg").write_bytes(b"")
+    result = CliRunner().invoke(crop_command, [str(tmp_path / "src"), str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "no face crop was made" in result.output and "failures.csv" in result.output
+
+
+@pytest.mark.parametrize(("make", "message"), [(False, "does not exist"), (True, "no usable image or video")])
+def test_missing_or_empty_src(tmp_path: Path, make: bool, message: str) -> None:
+    src = tmp_path / "src"
+    if make:
+        src.mkdir()
+    result = CliRunner().invoke(crop_command, [str(src), str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "Error:" in result.output and message in result.output
+
+
+def test_geometry_value_error_is_a_counted_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_area(*_: object) -> list:
+        raise ValueError("box array([1.5, 1.5, 2.5, 2.5]) has no area")
+
+    monkeypatch.setattr(cropping, "faces_from_media", no_area)
+    source = Source(tmp_path / "a.png", "a.png", "unlabeled", "a.png")
+    result = cropping.process_source(source, PurePosixPath("unlabeled/a_png"), tmp_path, CropConfig(), None)
+    assert (result.rows, result.status) == ([], "crop error")
+    assert "no area" in result.detail

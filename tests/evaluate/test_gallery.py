@@ -1,0 +1,61 @@
+"""Crop gallery: crop choice over the label folders, and the command end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from dfembed.core.errors import InputError
+from dfembed.evaluate.gallery import choose_crops
+
+
+def _write_crops(root: Path, folder: str, count: int, size: int = 32) -> None:
+    (root / folder).mkdir(parents=True, exist_ok=True)
+    for i in range(count):
+        cv2.imwrite(str(root / folder / f"c{i:02d}.png"), np.full((size, size, 3), i * 10, np.uint8))
+
+
+def test_classes_share_the_gallery_equally(tmp_path: Path) -> None:
+    _write_crops(tmp_path, "real", 3)
+    _write_crops(tmp_path, "fake", 20)
+    paths, labels = choose_crops(tmp_path, 8)
+    assert labels.count(0) == 3 and labels.count(1) == 5  # the reals run out: fakes fill the rest
+    assert len(set(paths)) == 8
+
+
+def test_unlabeled_crops_have_no_label(tmp_path: Path) -> None:
+    _write_crops(tmp_path, "unlabeled/a", 4)
+    assert choose_crops(tmp_path, 10)[1] == [None] * 4
+
+
+def test_no_crops_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no crops"):
+        choose_crops(tmp_path, 4)
+
+
+def test_gallery_command_draws_scored_crops(tmp_path: Path) -> None:
+    from dfembed.model.classifier import ClassifierBundle, EmbeddingSVM, save_bundle
+    from dfembed.cli import main
+    from dfembed.model.network import build_embedding_model, save_model
+
+    size = 32
+    model = build_embedding_model("b0", image_size=size, weights="none", embedding_dim=8)
+    rng = np.random.default_rng(0)
+    embeddings = np.asarray(model.predict_on_batch(rng.uniform(0, 255, (8, size, size, 3)).astype("float32")))
+    svm = EmbeddingSVM(calibration_cv=2, random_state=0).fit(embeddings, [0, 1] * 4)
+    save_model(model, tmp_path / "m.h5")
+    save_bundle(ClassifierBundle(svm, embedding_dim=8, backbone="b0", image_size=size), tmp_path / "s.pkl")
+    crops = tmp_path / "crops"
+    _write_crops(crops, "real", 4, size=48)
+    _write_crops(crops, "fake", 4, size=48)
+    out = tmp_path / "g.png"
+    args = ["gallery", str(crops), str(tmp_path / "m.h5"), str(tmp_path / "s.pkl"), str(out), "--size", "6"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert cv2.imread(str(out)).std() > 0
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 1 and "--force" in again.output

@@ -1,0 +1,134 @@
+"""Reading images and sampling video frames; bad files raise MediaError naming file and problem."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.support import shared_path
+from dfembed.faces.media import (
+    MediaError,
+    is_image,
+    is_video,
+    read_image,
+    sample_indices,
+    sample_video_frames,
+)
+
+
+def _write(path: Path, array: np.ndarray) -> Path:
+    ok, data = cv2.imencode(path.suffix, array)
+    assert ok
+    path.write_bytes(data.tobytes())
+    return path
+
+
+def _video(path: Path, frames: int, fourcc: str = "MJPG") -> Path:
+    """A small video whose frame i is uniformly grey with value 10 * i."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), 10, (64, 48))
+    assert writer.isOpened(), f"OpenCV cannot write {path.suffix} here"
+    for i in range(frames):
+        writer.write(np.full((48, 64, 3), 10 * i, np.uint8))
+    writer.release()
+    return path
+
+
+def test_suffixes_any_case() -> None:
+    assert is_image("a/B.JPG") and is_image("x.WebP") and is_image("y.jpeg")
+    assert is_video("v.MP4") and is_video("v.mkv") and is_video("v.webm")
+    assert not is_image("v.mp4") and not is_video("notes.txt") and not is_image("metadata.json")
+
+
+def test_colour_png_is_rgb(tmp_path: Path) -> None:
+    bgr = np.zeros((4, 5, 3), np.uint8)
+    bgr[..., 0] = 255  # blue in OpenCV's order
+    image = read_image(_write(tmp_path / "blue.png", bgr))
+    assert image.shape == (4, 5, 3) and image.dtype == np.uint8
+    assert (image[..., 2] == 255).all() and (image[..., :2] == 0).all()
+
+
+def test_gray_rgba_and_16bit(tmp_path: Path) -> None:
+    gray = read_image(_write(tmp_path / "g.png", np.full((3, 3), 77, np.uint8)))
+    assert gray.shape == (3, 3, 3) and (gray == 77).all()
+    bgra = np.zeros((3, 3, 4), np.uint8)
+    bgra[..., 1], bgra[..., 3] = 200, 0  # green, fully transparent
+    rgba = read_image(_write(tmp_path / "a.png", bgra))
+    assert rgba.shape == (3, 3, 3) and (rgba[..., 1] == 200).all()
+    deep = np.zeros((2, 2), np.uint16)
+    deep[0, 0], deep[0, 1], deep[1, 0] = 65535, 32896, 257  # -> 255, 128, 1
+    image = read_image(_write(tmp_path / "d.png", deep))
+    assert image.dtype == np.uint8
+    assert [image[0, 0, 0], image[0, 1, 0], image[1, 0, 0], image[1, 1, 0]] == [255, 128, 1, 0]
+
+
+def test_odd_path_characters(tmp_path: Path) -> None:
+    folder = tmp_path / "dossier été #1"
+    folder.mkdir()
+    image = read_image(_write(folder / "visage (1) ü.jpg", np.full((8, 8, 3), 128, np.uint8)))
+    assert image.shape == (8, 8, 3)
+
+
+def test_rgba_shared_image() -> None:
+    image = read_image(shared_path("faces", "face_recognition", "32bit.png"))
+    assert image.shape == (1200, 626, 3) and image.dtype == np.uint8
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [("zero.jpg", b"", "empty file"), ("text.jpg", b"this is not a picture\n", "not an image"),
+     ("zero.mp4", b"", "empty file"), ("text.mp4", b"not a video at all", "cannot open video")],
+)
+def test_bad_files_raise_media_error(tmp_path: Path, name: str, content: bytes, reason: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    reader = read_image if name.endswith(".jpg") else (lambda p: sample_video_frames(p, 2))
+    with pytest.raises(MediaError) as info:
+        reader(path)
+    assert info.value.reason == reason
+    assert str(path) in str(info.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(MediaError, match="unreadable"):
+        read_image(tmp_path / "nope.png")
+
+
+def test_sample_indices() -> None:
+    assert sample_indices(300, 4) == [0, 100, 199, 299]
+    assert sample_indices(3, 10) == [0, 1, 2]
+    assert sample_indices(10, 1) == [0]
+
+
+def test_video_frames_are_the_sampled_ones(tmp_path: Path) -> None:
+    frames = sample_video_frames(_video(tmp_path / "v.avi", 20), 5)
+    assert [i for i, _ in frames] == [0, 5, 10, 14, 19]
+    for index, frame in frames:
+        assert frame.shape == (48, 64, 3) and frame.dtype == np.uint8
+        assert abs(frame.mean() - 10 * index) < 4  # MJPEG is lossy
+
+
+def test_truncated_video_with_lying_frame_count(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    data = _video(tmp_path / "full.mkv", 20).read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    with caplog.at_level(logging.WARNING, logger="dfembed.faces.media"):
+        frames = sample_video_frames(cut, 5)
+    assert 1 <= len(frames) < 5
+    assert "stream ends" in caplog.text
+
+
+def test_truncated_shared_mp4(tmp_path: Path) -> None:
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(shared_path("dfdc_sample", "videos", "abqwwspghj.mp4").read_bytes()[:200_000])
+    with pytest.raises(MediaError, match="cut.mp4: cannot open video"):
+        sample_video_frames(cut, 4)
+
+
+def test_1080p_sample() -> None:
+    frames = sample_video_frames(shared_path("dfdc_sample", "videos", "abofeumbvv.mp4"), 3)
+    assert [i for i, _ in frames] == [0, 150, 299]
+    assert frames[0][1].shape == (1080, 1920, 3)

@@ -1,0 +1,440 @@
+"""Inference stage: configuration, then end to end on the shared sample data with a tiny model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dfembed.core.config import resolve_config
+from dfembed.core.errors import ConfigError
+from dfembed.infer.config import InferConfig, parse_crop_options
+from tests.support import shared_path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_resources_yaml_equals_defaults() -> None:
+    assert resolve_config(InferConfig, REPO / "resources" / "inference.yaml") == InferConfig()
+
+
+def test_crop_overrides_named_fields_win() -> None:
+    config = InferConfig(frames_per_video=3, crop_options=("frames_per_video=9", "thresholds=[0.6, 0.7, 0.7]"))
+    assert config.crop_overrides() == {"frames_per_video": 3, "thresholds": [0.6, 0.7, 0.7]}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        ({"clip": [0.9, 0.1]}, "clip must be"),
+        ({"no_face_score": 1.5}, "no_face_score must lie in"),
+        ({"batch_size": 0}, "batch_size must be at least 1"),
+        ({"aggregate": "median"}, "not one of"),
+        ({"crop_options": ["margin"]}, "not KEY=VALUE"),
+    ],
+)
+def test_bad_options_rejected(overrides: dict, fragment: str) -> None:
+    with pytest.raises(ConfigError, match=fragment):
+        resolve_config(InferConfig, None, overrides)
+
+
+def test_parse_crop_options_reads_yaml_values() -> None:
+    assert parse_crop_options(("min-face-size=20", "faces=all")) == {"min_face_size": 20, "faces": "all"}
+
+
+def test_crop_config_from_training_then_overrides() -> None:
+    from dfembed.faces.config import CropConfig
+    from dfembed.infer.config import resolve_crop_config
+
+    trained = {"size": 300, "faces": "largest", "margin": 0.2, "frames_per_video": 16, "retired_option": 1,
+               "device": "GPU:3"}
+    config = InferConfig(faces="all", crop_options=("min_face_size=40",))
+    crop = resolve_crop_config(trained, config, image_size=64)
+    assert (crop.size, crop.faces, crop.margin, crop.frames_per_video, crop.min_face_size) == (300, "all", 0.2, 16, 40)
+    assert crop.device == CropConfig().device  # the training machine's device is not inherited
+    assert resolve_crop_config(None, InferConfig(), image_size=64).size == 64  # unknown origin: model size
+
+
+def test_unknown_crop_override_is_named() -> None:
+    from dfembed.infer.config import resolve_crop_config
+
+    with pytest.raises(ConfigError, match="crop settings for inference.*unknown option 'min_face'"):
+        resolve_crop_config(None, InferConfig(crop_options=("min_face=3",)), image_size=64)
+
+
+# ---------------------------------------------------------------------------------------
+# End to end through the CLI, with a tiny model made here (B0 at 64 px, random weights).
+
+IMAGE_SIZE = 64
+VIDEO = "videos/abofeumbvv.mp4"
+
+
+def _fit_bundle(root: Path, model, image_size: int, name: str):  # noqa: ANN001, ANN202 - test helper
+    import dataclasses
+
+    import cv2
+    import numpy as np
+
+    from dfembed.model.classifier import ClassifierBundle, EmbeddingSVM, save_bundle
+    from dfembed.faces.config import CropConfig
+    from dfembed.faces.media import read_image
+
+    crops = shared_path("dfdc_sample", "crops")
+    real = sorted((crops / "real").glob("*.png"))[:6]
+    fake = sorted((crops / "fake").glob("*.png"))[::8][:6]
+    images = np.stack([cv2.resize(read_image(p), (IMAGE_SIZE, IMAGE_SIZE)) for p in real + fake])
+    embeddings = np.asarray(model.predict_on_batch(images.astype("float32")))
+    svm = EmbeddingSVM(random_state=0).fit(embeddings, [0] * len(real) + [1] * len(fake))
+    # crops of 80 px are resized to the model's 64 px; 3 frames per video, every face
+    crop = CropConfig(size=80, faces="all", frames_per_video=3)
+    bundle = ClassifierBundle(svm, embeddings.shape[1], "b0", image_size, crop_config=dataclasses.asdict(crop))
+    return save_bundle(bundle, root / name)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    import keras
+
+    from dfembed.model.network import build_embedding_model, save_model
+
+    root = tmp_path_factory.mktemp("model")
+    keras.utils.set_random_seed(0)
+    model = build_embedding_model("b0", image_size=IMAGE_SIZE, weights="none")
+    return {
+        "model": save_model(model, root / "model.h5"),
+        "svm": _fit_bundle(root, model, IMAGE_SIZE, "svm.pkl"),
+        "svm_96": _fit_bundle(root, model, 96, "svm_96.pkl"),
+    }
+
+
+@pytest.fixture(scope="module")
+def test_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import shutil
+
+    frames = shared_path("dfdc_sample", "frames")
+    root = tmp_path_factory.mktemp("test")
+    (root / "frames").mkdir()
+    for name in ("real/abarnvbtwb-000.png", "fake/aagfhgtpmv-000.png", "fake/aapnvogymq-000.png"):
+        shutil.copy(frames / name, root / "frames" / Path(name).name)
+    shutil.copy(shared_path("faces", "dlib", "dogs.jpg"), root / "dogs.jpg")
+    (root / "broken.jpg").write_text("not an image\n")
+    (root / "videos").mkdir()
+    (root / VIDEO).symlink_to(shared_path("dfdc_sample", VIDEO))
+    return root
+
+
+def _infer(*args: object):  # noqa: ANN202 - click's Result
+    from click.testing import CliRunner
+
+    from dfembed.commands.infer import infer_command
+
+    return CliRunner().invoke(infer_command, [str(a) for a in args], catch_exceptions=False)
+
+
+def _rows(path: Path) -> list[list[str]]:
+    import csv
+
+    with path.open(newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def _record(csv_path: Path) -> dict:
+    import json
+
+    return json.loads(csv_path.with_name(f"{csv_path.stem}.dfembed-infer.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def new_csv(trained: dict[str, Path], test_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One run that creates a new submission listing every media file under TEST."""
+    out = tmp_path_factory.mktemp("new") / "submission.csv"
+    result = _infer(test_dir, out, trained["model"], trained["svm"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_new_csv_has_every_file_filled_with_a_probability(new_csv: Path) -> None:
+    rows = _rows(new_csv)
+    assert rows[0] == ["path", "y"]  # images and videos mixed → Dacon layout
+    assert [r[0] for r in rows[1:]] == [
+        "broken.jpg", "dogs.jpg", "frames/aagfhgtpmv-000.png", "frames/aapnvogymq-000.png",
+        "frames/abarnvbtwb-000.png", VIDEO,
+    ]
+    assert all(0.0 <= float(r[1]) <= 1.0 for r in rows[1:])
+
+
+def test_no_face_and_unreadable_files_get_the_default_and_are_reported(new_csv: Path) -> None:
+    values = dict(_rows(new_csv)[1:])
+    assert values["dogs.jpg"] == "0.500000"
+    assert values["broken.jpg"] == "0.500000"
+    summary = _record(new_csv)["summary"]
+    assert summary["no_face"] == ["dogs.jpg"]
+    assert list(summary["unreadable"]) == ["broken.jpg"]
+    assert summary["scored"] == 4
+
+
+def test_video_frames_are_reduced_and_aggregated(
+    new_csv: Path, trained: dict[str, Path], test_dir: Path
+) -> None:
+    from dfembed.faces.config import CropConfig
+    from dfembed.faces.detector import FaceDetector
+    from dfembed.faces.extract import faces_from_media
+    from dfembed.infer.scoring import FaceScorer, fit_size, load_checked
+
+    # score the video's faces outside the inference pipeline: crop with the bundle's
+    # settings (80 px, every face, 3 frames), resize to the model's 64 px, then score
+    model, bundle, info = load_checked(trained["model"], trained["svm"])
+    crop_config = CropConfig(size=80, faces="all", frames_per_video=3)
+    crops = faces_from_media(test_dir / VIDEO, FaceDetector(crop_config), crop_config)
+    images = np.stack([fit_size(c.image, info.image_size) for c in crops])
+    scores = FaceScorer.from_bundle(model, bundle, batch_size=4)(images)
+    frames = np.array([c.frame_index for c in crops])
+    assert len(set(frames.tolist())) >= 2, "the test needs faces in at least two of the three frames"
+    # a frame's score is its most fake face; default "confident" with 3 frames: > 11
+    # confident fakes is impossible, and the "confident real" branch averages the same
+    # frames when it fires → the plain mean of the frame scores
+    per_frame = [scores[frames == f].max() for f in sorted(set(frames.tolist()))]
+    written = float(dict(_rows(new_csv)[1:])[VIDEO])
+    assert written == pytest.approx(float(np.mean(per_frame)), abs=1e-5)
+
+
+def test_crop_settings_come_from_the_bundle(new_csv: Path) -> None:
+    crop = _record(new_csv)["crop_config"]
+    assert (crop["size"], crop["faces"], crop["frames_per_video"]) == (80, "all", 3)
+
+
+def test_dacon_template_subset_filled_in_order_with_hard_labels(
+    trained: dict[str, Path], test_dir: Path, tmp_path: Path
+) -> None:
+    template = tmp_path / "sample_submission.csv"
+    template.write_text(
+        "id,path,y\n"
+        "1,leaderboard/aapnvogymq-000.png,0\n"
+        "2,leaderboard/dogs.jpg,0\n"
+        "3,leaderboard/not_there.jpg,0\n"
+        "4,leaderboard/abarnvbtwb-000.png,0\n"
+    )
+    result = _infer(test_dir, template, trained["model"], trained["svm"], "--hard-labels")
+    assert result.exit_code == 0, result.output
+    rows = _rows(tmp_path / "sample_submission_out.csv")
+    assert rows[0] == ["id", "path", "y"]
+    assert [r[:2] for r in rows[1:]] == [
+        ["1", "leaderboard/aapnvogymq-000.png"], ["2", "leaderboard/dogs.jpg"],
+        ["3", "leaderboard/not_there.jpg"], ["4", "leaderboard/abarnvbtwb-000.png"],
+    ]
+    assert all(r[2] in ("0", "1") for r in rows[1:])
+    assert rows[2][2] == "0" and rows[3][2] == "0"  # defaults 0.5 are not > 0.5
+    summary = _record(tmp_path / "sample_submission_out.csv")["summary"]
+    assert summary["missing_rows"] == ["leaderboard/not_there.jpg"]
+    assert VIDEO in summary["unmatched_files"]
+    again = _infer(test_dir, template, trained["model"], trained["svm"])
+    assert again.exit_code == 1 and "exists; use --force" in again.output
+
+
+def test_dfdc_template_with_max_aggregation_and_clip(
+    trained: dict[str, Path], test_dir: Path, tmp_path: Path
+) -> None:
+    import numpy as np
+
+    template = tmp_path / "sample_submission.csv"
+    template.write_text("filename,label\nabofeumbvv.mp4,0.5\nabqwwspghj.mp4,0.5\n")
+    out = tmp_path / "scored.csv"
+    result = _infer(test_dir / "videos", template, trained["model"], trained["svm"], "--output", out,
+                    "--aggregate", "max", "--clip", "0.01", "0.99", "--tta", "flip")
+    assert result.exit_code == 0, result.output
+    rows = _rows(out)
+    assert rows[0] == ["filename", "label"]
+    assert [r[0] for r in rows[1:]] == ["abofeumbvv.mp4", "abqwwspghj.mp4"]
+    face_scores = _record(out)["files"]["abofeumbvv.mp4"]["face_scores"]
+    assert float(rows[1][1]) == pytest.approx(float(np.clip(max(face_scores), 0.01, 0.99)), abs=2e-6)
+    assert rows[2][1] == "0.500000"  # listed, but not in TEST
+
+
+def test_mismatched_svm_fails_before_any_detection(
+    trained: dict[str, Path], test_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dfembed.faces.detector
+
+    def no_detector(*args: object) -> None:
+        pytest.fail("a detector was built despite the mismatch")
+
+    monkeypatch.setattr(dfembed.faces.detector, "FaceDetector", no_detector)
+    out = tmp_path / "out.csv"
+    result = _infer(test_dir, out, trained["model"], trained["svm_96"])
+    assert result.exit_code == 1
+    assert "model/SVM mismatch" in result.output and "image size: model 64, SVM 96" in result.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("name,score\na.jpg,0\n", "not a known submission format"),
+        ("path,y\ndogs.jpg,0,1\n", "line 2: 3 fields"),
+        ("path,y\nelsewhere.jpg,0\n", "none of the 1 rows"),
+    ],
+)
+def test_bad_csv_is_a_clear_error(
+    trained: dict[str, Path], test_dir: Path, tmp_path: Path, text: str, fragment: str
+) -> None:
+    template = tmp_path / "sub.csv"
+    template.write_text(text)
+    result = _infer(test_dir, template, trained["model"], trained["svm"])
+    assert result.exit_code == 1
+    assert fragment in result.output
+    assert not (tmp_path / "sub_out.csv").exists()
+
+
+# ---------------------------------------------------------------------------------------
+# The overlapped pipeline with a fake extractor and scorer (no TensorFlow).
+
+
+class _FakeExtractor:
+    """File ``i`` has ``counts[i]`` faces, each filled with the value ``i``; optionally fails."""
+
+    def __init__(self, counts: list[int], fail_at: int | None = None) -> None:
+        self.counts = counts
+        self.fail_at = fail_at
+
+    def read(self, paths):  # noqa: ANN001, ANN201 - duck-typed FaceExtractor
+        from dfembed.infer.pipeline import MediaFrames
+
+        for index, _ in enumerate(paths):
+            if index == self.fail_at:
+                raise RuntimeError("reader broke")
+            yield MediaFrames(index, [])
+
+    def detect(self, items):  # noqa: ANN001, ANN201
+        import numpy as np
+
+        from dfembed.infer.pipeline import FileFaces
+
+        for item in items:
+            n = self.counts[item.index]
+            yield FileFaces(item.index, np.arange(n), np.full((n, 2, 2, 3), item.index, dtype=np.uint8))
+
+
+def test_score_files_batches_faces_across_files() -> None:
+    from dfembed.infer.pipeline import score_files
+
+    calls: list[int] = []
+
+    def scorer(images):  # noqa: ANN001, ANN202
+        calls.append(len(images))
+        return images[:, 0, 0, 0] / 10.0
+
+    paths = [Path(f"f{i}.jpg") for i in range(4)]
+    results = score_files(paths, _FakeExtractor([3, 5, 0, 7]), scorer, batch_size=4, progress=False)
+    assert calls == [4, 4, 4, 3]  # 15 faces of four files in batches of 4
+    assert [r.scores for r in results] == [[0.0] * 3, [0.1] * 5, [], [0.3] * 7]
+    assert [r.frames for r in results] == [[0, 1, 2], [0, 1, 2, 3, 4], [], list(range(7))]
+    assert [r.n_faces for r in results] == [3, 5, 0, 7]
+
+
+def test_score_files_reraises_a_producer_error() -> None:
+    from dfembed.infer.pipeline import score_files
+
+    paths = [Path(f"f{i}.jpg") for i in range(5)]
+    with pytest.raises(RuntimeError, match="reader broke"):
+        score_files(paths, _FakeExtractor([1] * 5, fail_at=2), lambda x: x[:, 0, 0, 0] * 0.0, progress=False)
+
+
+class _BoxDetector:
+    """Stands in for FaceDetector: one confident 40×40 face in the top-left corner of every frame."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def detect(self, frames):  # noqa: ANN001, ANN201
+        import numpy as np
+
+        from dfembed.faces.detector import Face
+
+        self.calls.append(len(frames))
+        return [[Face((5.0, 5.0, 45.0, 45.0), 0.99, np.zeros((5, 2)))] for _ in frames]
+
+
+def test_extractor_groups_images_and_keeps_video_frame_indices() -> None:
+    import numpy as np
+
+    from dfembed.faces.config import CropConfig
+    from dfembed.infer.pipeline import FaceExtractor, MediaFrames
+
+    frame = np.zeros((60, 80, 3), dtype=np.uint8)
+    other = np.zeros((70, 80, 3), dtype=np.uint8)
+    items = [
+        MediaFrames(0, [(0, frame)], image=True),
+        MediaFrames(1, [(0, frame)], image=True),
+        MediaFrames(2, [(0, other)], image=True),  # another size: a new group
+        MediaFrames(3, [(10, frame), (20, frame)], last=False),  # a video in chunks of 2 frames
+        MediaFrames(3, [(30, frame)], last=True),  # its last chunk holds one frame: still a video
+        MediaFrames(4, [], error="broken"),
+    ]
+    detector = _BoxDetector()
+    extractor = FaceExtractor(detector, CropConfig(size=48, batch_size=2), image_size=32)
+    out = list(extractor.detect(items))
+    assert detector.calls == [2, 1, 2, 1]
+    assert [(o.index, o.frames.tolist(), o.last, o.error) for o in out] == [
+        (0, [0], True, None), (1, [0], True, None), (2, [0], True, None),
+        (3, [10, 20], False, None), (3, [30], True, None), (4, [], True, "broken"),
+    ]
+    assert all(o.images.shape[1:] == (32, 32, 3) for o in out)
+
+
+class _LeftPixelModel:
+    """Embeds an image as its top-left pixel; records every batch it is given."""
+
+    def __init__(self) -> None:
+        self.batches: list[np.ndarray] = []
+
+    def predict_on_batch(self, batch: np.ndarray) -> np.ndarray:
+        self.batches.append(batch.copy())
+        return batch[:, 0, 0, :]
+
+
+class _TenthClassifier:
+    """P(label 1) = embedding / 10, columns in the order of ``classes_``."""
+
+    classes_ = np.array([0, 1])
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        p = x[:, 0] / 10.0
+        return np.stack([1.0 - p, p], axis=1)
+
+
+def _pixels() -> np.ndarray:
+    """Three 1x2 single-channel "images" with (left, right) pixels (1, 3), (2, 6), (4, 0)."""
+    return np.array([[1, 3], [2, 6], [4, 0]], dtype=np.uint8).reshape(3, 1, 2, 1)
+
+
+@pytest.mark.parametrize(
+    ("fake_label", "tta", "expected"),
+    [
+        (1, "none", [0.1, 0.2, 0.4]),  # left pixel / 10
+        (0, "none", [0.9, 0.8, 0.6]),  # FAKE is label 0: the other column, 1 - left / 10
+        (1, "flip", [0.2, 0.4, 0.2]),  # mean of left and right pixel / 10: (1+3)/20, (2+6)/20, (4+0)/20
+    ],
+)
+def test_face_scorer_from_bundle(fake_label: int, tta: str, expected: list[float]) -> None:
+    from types import SimpleNamespace
+
+    from dfembed.infer.scoring import FaceScorer
+
+    model = _LeftPixelModel()
+    bundle = SimpleNamespace(classifier=_TenthClassifier(), class_mapping={"fake": fake_label, "real": 1 - fake_label})
+    scores = FaceScorer.from_bundle(model, bundle, batch_size=2, tta=tta)(_pixels())
+    np.testing.assert_allclose(scores, expected)
+    assert all(batch.shape == (2, 1, 2, 1) for batch in model.batches)  # 3 faces: two full batches
+    assert not model.batches[1][1].any()  # the second batch's last row is zero padding
+
+
+def test_face_scorer_from_bundle_without_the_fake_label() -> None:
+    from types import SimpleNamespace
+
+    from dfembed.core.errors import InputError
+    from dfembed.infer.scoring import FaceScorer
+
+    bundle = SimpleNamespace(classifier=_TenthClassifier(), class_mapping={"fake": 7})
+    with pytest.raises(InputError, match="do not include the FAKE label 7"):
+        FaceScorer.from_bundle(_LeftPixelModel(), bundle, batch_size=2)
