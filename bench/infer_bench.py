@@ -63,9 +63,9 @@ def upstream_style(  # noqa: ANN001 - bench helper, the objects are dfembed's
     paths: list[Path], detector, crop_config, model, svm, image_size: int, batch: int
 ) -> list[float]:
     """Per batch of files: detect each file, then embed each file, then classify; sequential."""
-    from dfembed.infer.aggregate import aggregate_file, mean
     from dfembed.faces.extract import faces_from_media
-    from dfembed.infer.scoring import fit_size
+    from dfembed.faces.geometry import fit_size
+    from dfembed.infer.aggregate import aggregate_file, mean
 
     scores = []
     for start in range(0, len(paths), batch):

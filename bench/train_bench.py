@@ -47,7 +47,7 @@ def _parse_configs(text: str) -> list[tuple[str, int]]:
 
 def pipeline_rate(crops, image_size: int, batch_size: int, batches: int, workers: int) -> float:  # noqa: ANN001
     """Images/s of balanced, augmented batches built by ``workers`` threads."""
-    from dfembed.train.augment import AugmentParams, Augmenter
+    from dfembed.train.augment import Augmenter, AugmentParams
     from dfembed.train.batches import BalancedBatches, opencv_threads
     from dfembed.train.config import TrainConfig
 

@@ -7,8 +7,11 @@ expose, so both spellings behave identically.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
+import types
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -48,6 +51,92 @@ def stage_options(func: Callable[..., Any]) -> Callable[..., Any]:
             raise click.ClickException(str(err)) from err
 
     return wrapper
+
+
+class ConfigOption(click.Option):
+    """A click option standing for one field of a stage's configuration dataclass.
+
+    Its type, choices and the ``[default]`` at the end of its help come from the field
+    (see :func:`config_option`); ``config_class`` and ``config_field`` say which one.
+    """
+
+    def __init__(self, *args: Any, config_class: type, config_field: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.config_class = config_class
+        self.config_field = config_field
+
+
+def config_option(
+    config_class: type, field: str, *decls: str, help: str, none_text: str = "none", **overrides: Any
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A ``click.option`` for a configuration field, typed and documented from the dataclass.
+
+    The flag defaults to ``--field-name`` (``--name/--no-name`` for a bool); the click
+    type follows the field's hint (``Literal`` → choices, ``tuple[float, float]`` → two
+    values, ``X | None`` → ``X``); the help ends with the field's default in brackets
+    (``none_text`` for ``None``). The click default is ``None`` — "not given" — so the
+    layered configuration (defaults < file < flags) decides.
+
+    Args:
+        config_class: The stage's frozen dataclass.
+        field: The field's name.
+        *decls: Flag spellings, when not ``--field-name``.
+        help: What the option does (without its default).
+        none_text: How a ``None`` default reads (``"as in training"``).
+        **overrides: Further ``click.option`` arguments (``metavar``, ``multiple``…).
+
+    Returns:
+        The decorator.
+    """
+    hint = typing.get_type_hints(config_class)[field]
+    kwargs: dict[str, Any] = {**_click_type(hint), "default": None}
+    flag = f"--{field.replace('_', '-')}"
+    if _strip_none(hint) is bool and not decls:
+        decls = (f"{flag}/--no-{field.replace('_', '-')}",)
+    kwargs["help"] = f"{help} [{default_text(_field_default(config_class, field), none_text)}]"
+    kwargs.update(overrides)
+    return click.option(*(decls or (flag,)), field, cls=ConfigOption, config_class=config_class,
+                        config_field=field, **kwargs)
+
+
+def default_text(value: Any, none_text: str = "none") -> str:
+    """How a default reads in a help text: ``0.6 0.7 0.8`` for a tuple, ``on``/``off`` for a bool."""
+    if value is None:
+        return none_text
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (tuple, list)):
+        return " ".join(default_text(v) for v in value) or "none"
+    return str(value)
+
+
+def _field_default(config_class: type, name: str) -> Any:
+    field = next(f for f in dataclasses.fields(config_class) if f.name == name)
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return field.default
+
+
+def _strip_none(hint: Any) -> Any:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        rest = [a for a in typing.get_args(hint) if a is not type(None)]
+        return rest[0] if len(rest) == 1 else hint
+    return hint
+
+
+def _click_type(hint: Any) -> dict[str, Any]:
+    """click's ``type`` (and ``is_flag``) for a field's type hint."""
+    hint = _strip_none(hint)
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Literal:
+        return {"type": click.Choice([str(a) for a in args])}
+    if hint is bool:
+        return {}
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return {"type": args[0], "multiple": True}
+        return {"type": tuple(args)}
+    return {"type": hint}
 
 
 class _LazyGroup(click.Group):

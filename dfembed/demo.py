@@ -25,7 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from dfembed.core.errors import InputError, OutputExistsError
+from dfembed.core.atomic import refuse_existing
+from dfembed.core.config import check
+from dfembed.core.errors import InputError
 from dfembed.core.provenance import write_provenance
 from dfembed.train.config import TrainConfig  # plain dataclass: no Keras import
 
@@ -71,8 +73,7 @@ class DemoConfig:
 
     def __post_init__(self) -> None:
         for name in ("image_size", "epochs", "steps_per_epoch", "frames_per_video", "gallery_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+            check(getattr(self, name) >= 1, name, getattr(self, name), "at least 1")
         self.train_config()  # check the training settings now, not after minutes of cropping
 
     def train_config(self) -> TrainConfig:
@@ -184,8 +185,7 @@ def run_demo(data: Path, out: Path, config: DemoConfig, force: bool = False) -> 
 
 
 def _check_out(out: Path, force: bool) -> None:
-    if (out / PROVENANCE_NAME).exists() and not force:
-        raise OutputExistsError(f"{out} holds an earlier demo; use --force to run it again there")
+    refuse_existing([out / PROVENANCE_NAME], force, hint=f"and run the demo in {out} again")
     out.mkdir(parents=True, exist_ok=True)
 
 
@@ -199,8 +199,8 @@ def _timed(result: DemoResult, stage: str, step: Callable[[], T]) -> T:
 
 
 def _crop(src: Path, dst: Path, config: DemoConfig, force: bool) -> Path:
-    from dfembed.faces.config import CropConfig
     from dfembed.crop.job import run_crop
+    from dfembed.faces.config import CropConfig
 
     crop_config = CropConfig(
         size=config.image_size, frames_per_video=config.frames_per_video, image_format="png"
@@ -236,8 +236,8 @@ def _infer(folder: Path, pred: Path, result: DemoResult, config: DemoConfig, for
 
 
 def _evaluate(pred: Path, labels: Path, result: DemoResult, name: str) -> None:
-    from dfembed.evaluate.run import run_evaluate
     from dfembed.evaluate.labels import read_labels
+    from dfembed.evaluate.run import run_evaluate
 
     try:
         label_set = read_labels(labels)
@@ -245,9 +245,9 @@ def _evaluate(pred: Path, labels: Path, result: DemoResult, name: str) -> None:
         log.warning("%s is not evaluated: %s", pred, err)
         return
     out_dir = result.out / f"{name}_eval"
-    record = run_evaluate(pred, label_set, out_dir, force=True)  # _check_out guarded OUT
+    evaluation = run_evaluate(pred, label_set, out_dir, force=True)  # _check_out guarded OUT
     result.evaluations[name] = out_dir
-    result.metrics[name] = record["metrics"]
+    result.metrics[name] = evaluation.metrics
 
 
 def _gallery(crops: Path, result: DemoResult, config: DemoConfig) -> Path:

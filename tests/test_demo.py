@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.support import shared_path
 from dfembed.cli import main
-from dfembed.demo import plan_demo
 from dfembed.core.errors import InputError
+from dfembed.demo import plan_demo
+from tests.support import shared_path
 
 
 def test_plan_uses_frames_and_videos_when_present(tmp_path: Path) -> None:

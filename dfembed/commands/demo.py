@@ -7,13 +7,14 @@ from pathlib import Path
 
 import click
 
-from dfembed.cli import stage_options
+from dfembed.cli import config_option, stage_options
+from dfembed.demo import DemoConfig
 
 
 @click.command(name="demo")
 @click.argument("data", type=click.Path(file_okay=False, path_type=Path))
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--seed", type=int, default=None, help="Training seed (default 0).")
+@config_option(DemoConfig, "seed", help="Training seed.")
 @click.option("--force", is_flag=True, help="Run again in an OUT that holds an earlier demo, replacing it.")
 @stage_options
 def demo_command(data: Path, out: Path, seed: int | None, force: bool, config_file: Path | None) -> None:
@@ -31,7 +32,7 @@ def demo_command(data: Path, out: Path, seed: int | None, force: bool, config_fi
     loading a pickle runs code: only load files you made or trust.
     """
     from dfembed.core.config import resolve_config
-    from dfembed.demo import DemoConfig, run_demo
+    from dfembed.demo import run_demo
 
     config = resolve_config(DemoConfig, config_file, {"seed": seed})
     start = time.perf_counter()

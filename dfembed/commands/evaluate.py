@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from dfembed.cli import stage_options
+from dfembed.cli import config_option, stage_options
+from dfembed.evaluate.config import EvaluateConfig
+
+if TYPE_CHECKING:
+    from dfembed.evaluate.run import Evaluation
 
 
 @click.command(name="evaluate")
@@ -19,12 +24,7 @@ from dfembed.cli import stage_options
     default=None,
     help="Output folder (default: <PRED_CSV stem>_eval beside PRED_CSV).",
 )
-@click.option(
-    "--threshold",
-    type=float,
-    default=None,
-    help="A score above it counts as FAKE, for the accuracy (default 0.5).",
-)
+@config_option(EvaluateConfig, "threshold", help="A score above it counts as FAKE, for the accuracy.")
 @click.option("--force", is_flag=True, help="Overwrite metrics.json and the PNGs if they exist.")
 @stage_options
 def evaluate_command(
@@ -43,25 +43,23 @@ def evaluate_command(
     Writes metrics.json (with the versions used), roc.png and score_hist.png.
     """
     from dfembed.core.config import resolve_config
-    from dfembed.evaluate.run import METRICS_FILE, EvaluateConfig, run_evaluate
+    from dfembed.evaluate.run import run_evaluate
 
     config = resolve_config(EvaluateConfig, config_file, {"threshold": threshold})
-    record = run_evaluate(pred_csv, labels, out_dir, force=force, config=config)
-    click.echo(_summary(record, Path(record["outputs"][METRICS_FILE]).parent))
+    click.echo(_summary(run_evaluate(pred_csv, labels, out_dir, force=force, config=config)))
 
 
-def _summary(record: dict, out_dir: Path) -> str:
-    metrics = record["metrics"]
+def _summary(evaluation: Evaluation) -> str:
+    metrics, matching = evaluation.metrics, evaluation.matching
     shown = ", ".join(
         f"{name} {_fmt(metrics[name])}"
         for name in ("accuracy", "roc_auc", "log_loss", "average_precision", "eer")
     )
-    matching = record["matching"]
     return (
         f"{metrics['n']} predictions ({metrics['n_real']} real, {metrics['n_fake']} fake; "
-        f"{matching['rows_without_label']} rows without label, "
-        f"{matching['labels_without_row']} labels without prediction)\n{shown}\n"
-        f"metrics and plots: {out_dir}"
+        f"{matching.rows_without_label} rows without label, "
+        f"{matching.labels_without_row} labels without prediction)\n{shown}\n"
+        f"metrics and plots: {evaluation.out_dir}"
     )
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import click
 
-from dfembed.cli import stage_options
+from dfembed.cli import config_option, stage_options
+from dfembed.infer.config import InferConfig
+
+option = functools.partial(config_option, InferConfig)
 
 _EXISTING = click.Path(exists=True, dir_okay=False, path_type=Path)
 
@@ -19,24 +23,21 @@ _EXISTING = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output CSV [default: <SUB_CSV name>_out.csv beside SUB_CSV; SUB_CSV itself if it does not exist].")
 @click.option("--force", is_flag=True, help="Overwrite an existing output CSV.")
-@click.option("--aggregate", type=click.Choice(["mean", "max", "confident"]), default=None,
-              help="Frames → video score [confident: the DFDC winner's strategy, threshold 0.8].")
-@click.option("--no-face-score", type=float, default=None, help="Score of a file with no face [0.5].")
-@click.option("--tta", type=click.Choice(["none", "flip"]), default=None, help="flip: average with the mirror image.")
-@click.option("--clip", type=(float, float), default=None, metavar="LOW HIGH",
-              help="Bound written probabilities, e.g. --clip 0.01 0.99 for log loss.")
-@click.option("--hard-labels/--probabilities", default=None, help="Write 0/1 (P(fake) > threshold) [probabilities].")
-@click.option("--threshold", type=float, default=None, help="Threshold of --hard-labels [0.5].")
-@click.option("--batch-size", type=int, default=None, help="Faces per embedding batch [32].")
-@click.option("--queue-size", type=int, default=None, help="Files detected ahead of the embedder [8].")
-@click.option("--format", "submission_format", type=click.Choice(["auto", "dacon", "dfdc"]), default=None,
-              help="Layout of a new CSV [auto: dfdc when all files are videos, else dacon].")
-@click.option("--frames-per-video", type=int, default=None, help="Frames sampled per video [as in training].")
-@click.option("--faces", type=click.Choice(["largest", "all"]), default=None, help="Faces per frame [as in training].")
-@click.option("--margin", type=float, default=None, help="Crop margin [as in training].")
-@click.option("--min-confidence", type=float, default=None, help="Detector confidence floor [as in training].")
-@click.option("--crop-option", "crop_options", multiple=True, metavar="KEY=VALUE",
-              help="Override any other crop setting (repeatable), e.g. --crop-option min_face_size=20.")
+@option("aggregate", help="Frames → video score (confident: the DFDC winner's strategy).")
+@option("no_face_score", help="Score of a file with no face.")
+@option("tta", help="flip: average with the mirror image.")
+@option("clip", metavar="LOW HIGH", help="Bound written probabilities, e.g. --clip 0.01 0.99 for log loss.")
+@option("hard_labels", "--hard-labels/--probabilities", help="Write 0/1 (P(fake) > threshold), not probabilities.")
+@option("threshold", help="Threshold of --hard-labels.")
+@option("batch_size", help="Faces per embedding batch.")
+@option("queue_size", help="Files detected ahead of the embedder.")
+@option("submission_format", "--format", help="Layout of a new CSV (auto: dfdc when all files are videos, else dacon).")
+@option("frames_per_video", none_text="as in training", help="Frames sampled per video.")
+@option("faces", none_text="as in training", help="Faces per frame.")
+@option("margin", none_text="as in training", help="Crop margin.")
+@option("min_confidence", none_text="as in training", help="Detector confidence floor.")
+@option("crop_options", "--crop-option", metavar="KEY=VALUE",
+        help="Override any other crop setting (repeatable), e.g. --crop-option min_face_size=20.")
 @stage_options
 def infer_command(test: Path, sub_csv: Path, model_h5: Path, svm_pkl: Path, output: Path | None, force: bool,
                   config_file: Path | None, **options: object) -> None:
@@ -50,7 +51,6 @@ def infer_command(test: Path, sub_csv: Path, model_h5: Path, svm_pkl: Path, outp
     classifier files that you made or trust.
     """
     from dfembed.core.config import resolve_config
-    from dfembed.infer.config import InferConfig
     from dfembed.infer.run import run_inference
 
     options["crop_options"] = options["crop_options"] or None

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import click
 
-from dfembed.cli import stage_options
-from dfembed.train.config import BACKBONE_NAMES, DISTANCE_NAMES
+from dfembed.cli import config_option, stage_options
+from dfembed.train.config import TrainConfig
+
+option = functools.partial(config_option, TrainConfig)
 
 
 @click.command(name="train")
@@ -16,44 +19,41 @@ from dfembed.train.config import BACKBONE_NAMES, DISTANCE_NAMES
 @click.argument("out_pkl", type=click.Path(path_type=Path))
 @click.option("--val", "val", type=click.Path(path_type=Path), default=None,
               help="Validation tree with real/ and fake/ [DATA/validation if present, else a split by group].")
-@click.option("--backbone", type=click.Choice(BACKBONE_NAMES), default=None, help="EfficientNet variant [b4].")
-@click.option("--image-size", type=int, default=None, help="Input side in pixels [380].")
-@click.option("--weights", type=str, default=None,
-              help="'imagenet' (downloaded once by Keras), 'none', or a local backbone weights file [imagenet].")
-@click.option("--embedding-dim", type=int, default=None, help="Embedding width [512].")
-@click.option("--dropout", type=float, default=None, help="Dropout before the embedding layer [0.4].")
-@click.option("--l2", type=float, default=None, help="L2 factor of the embedding layer [1e-4].")
-@click.option("--margin", type=float, default=None, help="Triplet loss margin [1.0].")
-@click.option("--distance", type=click.Choice(DISTANCE_NAMES), default=None, help="Triplet distance [squared-L2].")
-@click.option("--batch-size", type=int, default=None, help="Even, ≥ 4; half real, half fake [28].")
-@click.option("--epochs", type=int, default=None, help="Epochs [10].")
-@click.option("--steps-per-epoch", type=int, default=None, help="Batches per epoch [one pass over the larger class].")
-@click.option("--lr", type=float, default=None, help="SGD learning rate [0.01].")
-@click.option("--momentum", type=float, default=None, help="SGD momentum [0].")
-@click.option("--nesterov/--no-nesterov", default=None, help="Nesterov momentum [off].")
-@click.option("--schedule", type=click.Choice(["constant", "cosine"]), default=None, help="Learning-rate schedule [constant].")
-@click.option("--seed", type=int, default=None, help="Seed of split, sampling, augmentation, weights, SVM [0].")
-@click.option("--val-fraction", type=float, default=None, help="Share held out by group when no tree is given; 0: none [0.2].")
-@click.option("--precision", type=click.Choice(["auto", "float32", "mixed_float16", "mixed_bfloat16"]), default=None,
-              help="auto: mixed_float16 on a GPU, float32 otherwise [auto].")
-@click.option("--noise-p", type=float, default=None, help="Probability of Gaussian noise [0.3].")
-@click.option("--noise-std", type=(float, float), default=None, metavar="MIN MAX", help="Noise std, fraction of 255 [0.01 0.05].")
-@click.option("--jpeg-p", type=float, default=None, help="Probability of JPEG re-compression [0.3].")
-@click.option("--jpeg-quality", type=(int, int), default=None, metavar="MIN MAX", help="JPEG quality range [60 100].")
-@click.option("--blur-p", type=float, default=None, help="Probability of Gaussian blur [0.3].")
-@click.option("--blur-sigma", type=(float, float), default=None, metavar="MIN MAX", help="Blur sigma in pixels [0.1 1.5].")
-@click.option("--flip-p", type=float, default=None, help="Probability of a horizontal flip [0.5].")
-@click.option("--svm-kernel", type=click.Choice(["linear", "rbf"]), default=None, help="SVM kernel [linear].")
-@click.option("--svm-c", type=float, default=None, help="SVM C [1.0].")
-@click.option("--svm-calibration-cv", type=int, default=None, help="Folds of the probability calibration [3].")
-@click.option("--val-svm-samples", type=int, default=None, help="Training crops embedded per epoch for validation [2000].")
-@click.option("--workers", type=int, default=None, help="Threads decoding and augmenting; 0: CPU count, ≤ 16 [0].")
-@click.option("--max-queue-size", type=int, default=None, help="Batches prepared ahead [10].")
-@click.option("--embed-batch-size", type=int, default=None, help="Batch size when embedding crops [32].")
-@click.option("--keep", type=click.Choice(["best", "last"]), default=None, help="Weights saved: best validation AUC or last [best].")
-@click.option("--format", "format", type=click.Choice(["h5", "keras"]), default=None,
-              help="h5: OUT_H5 only; keras: also a .keras file beside it [h5].")
-@click.option("--tensorboard/--no-tensorboard", default=None, help="TensorBoard logs (TensorFlow backend) [on].")
+@option("backbone", help="EfficientNet variant.")
+@option("image_size", help="Input side in pixels.")
+@option("weights", help="'imagenet' (downloaded once by Keras), 'none', or a local backbone weights file.")
+@option("embedding_dim", help="Embedding width.")
+@option("dropout", help="Dropout before the embedding layer.")
+@option("l2", help="L2 factor of the embedding layer.")
+@option("margin", help="Triplet loss margin.")
+@option("distance", help="Triplet distance.")
+@option("batch_size", help="Even, ≥ 4; half real, half fake.")
+@option("epochs", help="Epochs.")
+@option("steps_per_epoch", none_text="one pass over the larger class", help="Batches per epoch.")
+@option("lr", help="SGD learning rate.")
+@option("momentum", help="SGD momentum.")
+@option("nesterov", help="Nesterov momentum.")
+@option("schedule", help="Learning-rate schedule.")
+@option("seed", help="Seed of split, sampling, augmentation, weights, SVM.")
+@option("val_fraction", help="Share held out by group when no tree is given; 0: none.")
+@option("precision", help="auto: mixed_float16 on a GPU, float32 otherwise.")
+@option("noise_p", help="Probability of Gaussian noise.")
+@option("noise_std", metavar="MIN MAX", help="Noise std, fraction of 255.")
+@option("jpeg_p", help="Probability of JPEG re-compression.")
+@option("jpeg_quality", metavar="MIN MAX", help="JPEG quality range.")
+@option("blur_p", help="Probability of Gaussian blur.")
+@option("blur_sigma", metavar="MIN MAX", help="Blur sigma in pixels.")
+@option("flip_p", help="Probability of a horizontal flip.")
+@option("svm_kernel", help="SVM kernel.")
+@option("svm_c", help="SVM C.")
+@option("svm_calibration_cv", help="Folds of the probability calibration.")
+@option("val_svm_samples", help="Training crops embedded per epoch for validation.")
+@option("workers", help="Threads decoding and augmenting; 0: CPU count, ≤ 16.")
+@option("max_queue_size", help="Batches prepared ahead.")
+@option("embed_batch_size", help="Batch size when embedding crops.")
+@option("keep", help="Weights saved: best validation AUC or last.")
+@option("format", help="h5: OUT_H5 only; keras: also a .keras file beside it.")
+@option("tensorboard", help="TensorBoard logs (TensorFlow backend).")
 @click.option("--force", is_flag=True, help="Replace existing outputs; without --resume also restart the run folder.")
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint in <OUT_H5 stem>.run/.")
 @stage_options
@@ -79,7 +79,6 @@ def train_command(
     made or trust.
     """
     from dfembed.core.config import resolve_config
-    from dfembed.train.config import TrainConfig
     from dfembed.train.run import run_train
 
     config = resolve_config(TrainConfig, config_file, options)

@@ -11,8 +11,10 @@ import contextlib
 import functools
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+from dfembed.core.errors import OutputExistsError
 
 TEMP_MARKER = ".dfembed-tmp"
 
@@ -98,3 +100,22 @@ def remove_stale_temps(folder: str | os.PathLike[str]) -> int:
             path.unlink()
             removed += 1
     return removed
+
+
+def refuse_existing(paths: Iterable[str | os.PathLike[str]], force: bool, hint: str = "") -> None:
+    """Refuse to replace existing outputs unless ``force``: the one "exists" check of every stage.
+
+    Args:
+        paths: The outputs a command is about to write.
+        force: Replacing them was asked for (``--force``).
+        hint: A further way out, appended to the message (``"or --output to choose another file"``).
+
+    Raises:
+        OutputExistsError: Some of ``paths`` exist and ``force`` is false; the message names them.
+    """
+    existing = [Path(p) for p in paths if Path(p).exists() or Path(p).is_symlink()]
+    if existing and not force:
+        names = ", ".join(str(p) for p in existing)
+        verb = "exists" if len(existing) == 1 else "exist"
+        pronoun = "it" if len(existing) == 1 else "them"
+        raise OutputExistsError(f"{names} {verb}; use --force to replace {pronoun}" + (f" {hint}" if hint else ""))

@@ -8,14 +8,15 @@ and values of the wrong type with a message that names the key.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
-import tomllib
 import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+import tomllib
 import yaml
 
 from dfembed.core.errors import ConfigError
@@ -89,16 +90,48 @@ def resolve_config(
 
 def config_to_yaml(config: Any) -> str:
     """Render a configuration dataclass as YAML (the format of ``resources/*.yaml``)."""
-    return yaml.safe_dump(plain_data(dataclasses.asdict(config)), sort_keys=False)
+    return yaml.safe_dump(json_ready(config), sort_keys=False)
 
 
-def plain_data(value: Any) -> Any:
-    """Return ``value`` with tuples turned into lists, recursively (as JSON and YAML give them back)."""
-    if isinstance(value, dict):
-        return {k: plain_data(v) for k, v in value.items()}
+def json_ready(value: Any) -> Any:
+    """Return ``value`` as plain JSON data, recursively.
+
+    Dataclasses become dicts, tuples lists, paths strings, and a float NaN becomes
+    ``None`` (JSON has no NaN: an undefined metric is ``null``).
+
+    Args:
+        value: A dataclass, mapping, sequence or scalar.
+
+    Returns:
+        Dicts, lists, strings, numbers, booleans and ``None`` only.
+    """
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): json_ready(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [plain_data(v) for v in value]
+        return [json_ready(v) for v in value]
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, float) and math.isnan(value):
+        return None
     return value
+
+
+def check(ok: bool, name: str, value: object, expected: str) -> None:
+    """Reject an option value: the one idiom of every configuration's ``__post_init__``.
+
+    Args:
+        ok: Whether the value is acceptable.
+        name: The option's name.
+        value: The value given.
+        expected: What the option must be, as the message says it (``"at least 1"``).
+
+    Raises:
+        ValueError: ``ok`` is false; the message reads ``"<name> must be <expected>, got <value>"``.
+    """
+    if not ok:
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
 
 
 def _normalise_keys(data: Mapping[str, Any], cls: type, where: str) -> dict[str, Any]:

@@ -3,28 +3,25 @@
 Outputs in DST:
 
 * ``real/``, ``fake/`` or ``unlabeled/`` crop files named after the source's relative path,
-  the frame index and the face index (see :func:`crop_stems`);
+  the frame index and the face index (see :mod:`dfembed.crop.naming`);
 * ``manifest.csv`` (one row per crop), ``failures.csv`` (one row per source that gave
   no crop), ``sources.csv`` (one row per finished source: the resume journal);
 * ``dfembed-crop.json``: the resolved :class:`~dfembed.faces.config.CropConfig`, library
-  versions and counts.
+  versions and counts (file names and schemas: :mod:`dfembed.crop.manifest`).
 
 A crop file is written under a temporary name and renamed; its manifest rows are
 appended (and synced) only after all crops of its source exist, and the source's
 journal row only after that. A killed run is therefore resumed by redoing exactly the
-sources that have no journal row.
+sources that have no journal row (:mod:`dfembed.crop.resume`).
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
-import hashlib
-import json
 import logging
 import multiprocessing
 import os
-import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -33,17 +30,16 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from dfembed.core.atomic import atomic_write_bytes, remove_stale_temps
-from dfembed.faces.config import RUNTIME_ONLY_FIELDS, CropConfig
-from dfembed.faces.detector import DetectorError, FaceDetector
-from dfembed.core.errors import DfembedError, InputError, OutputExistsError
-from dfembed.faces.extract import FaceCrop, faces_from_media
+from dfembed.core.atomic import atomic_write_bytes
+from dfembed.core.errors import ConfigError, DfembedError, InputError
+from dfembed.core.provenance import write_provenance
 from dfembed.crop.manifest import (
     FAILURE_COLUMNS,
     FAILURES_NAME,
     LANDMARK_COLUMNS,
     MANIFEST_COLUMNS,
     MANIFEST_NAME,
+    PROVENANCE_NAME,
     SOURCE_COLUMNS,
     SOURCES_NAME,
     CsvAppender,
@@ -52,16 +48,17 @@ from dfembed.crop.manifest import (
     sort_key,
     write_rows,
 )
+from dfembed.crop.naming import crop_file, crop_stems
+from dfembed.crop.resume import prepare_dst, restore_journal
+from dfembed.crop.sources import Discovery, Source, discover_sources
+from dfembed.faces.config import CropConfig
+from dfembed.faces.detector import Detector, DetectorError, FaceDetector
+from dfembed.faces.extract import FaceCrop, faces_from_media
 from dfembed.faces.media import MediaError
-from dfembed.core.provenance import write_provenance
-from dfembed.crop.sources import LABELS, UNLABELED, Discovery, Skipped, Source, discover_sources
 
 log = logging.getLogger(__name__)
 
-PROVENANCE_NAME = "dfembed-crop.json"
 CROPPED = "cropped"
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_CROP_NAME = re.compile(r"_f\d{5}_\d{2}\.(jpg|png)$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,7 +96,9 @@ class SourceResult:
     detail: str = ""
 
 
-def run_crop(src: Path, dst: Path, config: CropConfig, force: bool = False) -> CropSummary:
+def run_crop(
+    src: Path, dst: Path, config: CropConfig, force: bool = False, detector: Detector | None = None
+) -> CropSummary:
     """Crop every face of every medium below ``src`` into ``dst``.
 
     Args:
@@ -107,6 +106,9 @@ def run_crop(src: Path, dst: Path, config: CropConfig, force: bool = False) -> C
         dst: Output folder (created if needed).
         config: The crop configuration.
         force: Redo everything, deleting the crops and reports of an earlier run.
+        detector: The face detector to use (``config.jobs`` must then be 1); ``None``
+            builds :class:`~dfembed.faces.detector.FaceDetector` from ``config`` once,
+            in this process or in each worker.
 
     Returns:
         A :class:`CropSummary`.
@@ -115,16 +117,19 @@ def run_crop(src: Path, dst: Path, config: CropConfig, force: bool = False) -> C
         InputError: ``src`` is missing, holds no usable medium, or contains ``dst``.
         OutputExistsError: ``dst`` holds a run made with another configuration or
             from another SRC and ``force`` is false.
+        ConfigError: A detector is given with ``config.jobs > 1``.
     """
+    if detector is not None and config.jobs > 1:
+        raise ConfigError("a detector can be passed to run_crop only with jobs=1: each worker builds its own")
     src, dst = Path(src).resolve(), Path(dst)
     discovery = _discover(src, dst, config)
-    _prepare_dst(src, dst, config, force)
+    prepare_dst(src, dst, config, force)
     write_provenance(dst / PROVENANCE_NAME, config, status="running", src=str(src))
-    done = _restore_journal(dst, discovery)
+    done = restore_journal(dst, discovery)
     todo = [s for s in discovery.sources if s.relative not in done]
     resumed = len(discovery.sources) - len(todo)
     log.info("%d sources to crop, %d complete from an earlier run", len(todo), resumed)
-    written = _process_all(todo, crop_stems(discovery.sources), dst, config)
+    written = _process_all(todo, crop_stems(discovery.sources), dst, config, detector)
     return _finish(src, dst, config, discovery, resumed, len(todo), written)
 
 
@@ -139,150 +144,8 @@ def _discover(src: Path, dst: Path, config: CropConfig) -> Discovery:
     return discovery
 
 
-def _prepare_dst(src: Path, dst: Path, config: CropConfig, force: bool) -> None:
-    """Create ``dst``; on ``force`` delete the previous run, else check it is compatible.
-
-    Compatible means made from the same (resolved) SRC with the same options.
-    """
-    dst.mkdir(parents=True, exist_ok=True)
-    removed = remove_stale_temps(dst)
-    if removed:
-        log.info("removed %d temporary files left by an interrupted run", removed)
-    if force:
-        _delete_previous(dst)
-        return
-    record = _previous_record(dst)
-    if record is not None and read_rows(dst / SOURCES_NAME, SOURCE_COLUMNS):
-        previous_src = record.get("src")
-        if previous_src is not None and Path(previous_src).resolve() != src:
-            raise OutputExistsError(
-                f"{dst} holds crops of SRC {previous_src}, not of SRC {src}; "
-                "use --force to replace them or choose another DST"
-            )
-        changed = _config_changes(record["config"], config)
-        if changed:
-            raise OutputExistsError(
-                f"{dst} holds crops made with other options ({', '.join(changed)}); "
-                "use --force to redo them or choose another DST"
-            )
-
-
-def _previous_record(dst: Path) -> dict | None:
-    """The previous run's crop record (``config`` checked to be present), or ``None``."""
-    path = dst / PROVENANCE_NAME
-    if not path.exists():
-        return None
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(record["config"], dict):
-            raise TypeError("'config' is not an object")
-        return record
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise InputError(f"{path}: not a valid crop record ({err}); use --force to start afresh") from err
-
-
-def _config_changes(previous: dict, config: CropConfig) -> list[str]:
-    current = json.loads(json.dumps(dataclasses.asdict(config)))
-    keys = sorted(set(previous) | set(current))
-    return [f"{k}: {previous.get(k)!r} -> {current.get(k)!r}" for k in keys
-            if k not in RUNTIME_ONLY_FIELDS and previous.get(k) != current.get(k)]
-
-
-def _delete_previous(dst: Path) -> None:
-    """Delete the crops (files named like ours below the label folders) and reports of a run."""
-    deleted = 0
-    for folder in (*LABELS, UNLABELED):
-        for path in (dst / folder).rglob("*"):
-            if path.is_file() and _CROP_NAME.search(path.name):
-                path.unlink()
-                deleted += 1
-    for name in (MANIFEST_NAME, FAILURES_NAME, SOURCES_NAME, PROVENANCE_NAME):
-        (dst / name).unlink(missing_ok=True)
-    log.info("--force: deleted %d crops and the reports of the previous run in %s", deleted, dst)
-
-
-def _restore_journal(dst: Path, discovery: Discovery) -> set[str]:
-    """Keep the rows of complete sources still in SRC; re-add SRC-level skips to ``failures.csv``.
-
-    Crop files of sources no longer in SRC are deleted with their rows.
-    """
-    present = {s.relative for s in discovery.sources}
-    journal = [r for r in read_rows(dst / SOURCES_NAME, SOURCE_COLUMNS) if r["source"] in present]
-    done = {row["source"] for row in journal}
-    manifest = []
-    for row in read_rows(dst / MANIFEST_NAME, MANIFEST_COLUMNS):
-        if row["source"] in done:
-            manifest.append(row)
-        elif row["source"] not in present:
-            _delete_crop(dst, row["crop"])
-    failures = [r for r in read_rows(dst / FAILURES_NAME, FAILURE_COLUMNS) if r["source"] in done]
-    failures += [_skip_row(s) for s in discovery.skipped]
-    write_rows(dst / SOURCES_NAME, SOURCE_COLUMNS, journal)
-    write_rows(dst / MANIFEST_NAME, MANIFEST_COLUMNS, manifest)
-    write_rows(dst / FAILURES_NAME, FAILURE_COLUMNS, failures)
-    return done
-
-
-def _delete_crop(dst: Path, relative: str) -> None:
-    """Delete one crop file of an earlier run, if it is a crop file inside ``dst``."""
-    path = dst / relative
-    if path.resolve().is_relative_to(dst.resolve()) and _CROP_NAME.search(path.name):
-        path.unlink(missing_ok=True)
-        log.info("deleted %s: its source is no longer in SRC", relative)
-
-
-def _skip_row(skipped: Skipped) -> Row:
-    return {"source": skipped.relative, "label": skipped.label, "reason": skipped.reason, "detail": skipped.detail}
-
-
-def crop_stems(sources: list[Source]) -> dict[str, PurePosixPath]:
-    """Map each source to the stem of its crop files, relative to DST.
-
-    The stem is ``<label>/<folders>/<name>_<ext>``: the source's relative path with the
-    label folder of a labelled tree left out (when it is the first folder), every part
-    reduced to ``[A-Za-z0-9._-]`` without leading dots, so no name can leave DST. When
-    that changed a name, or two sources would share a stem (also ignoring letter case),
-    an 8-digit hash of the relative path is appended. Crop files add
-    ``_f<frame:05d>_<face:02d>.<format>``.
-
-    Args:
-        sources: All sources of the run.
-
-    Returns:
-        ``{source.relative: stem}``.
-    """
-    stems = {s.relative: _plain_stem(s) for s in sources}
-    seen = Counter(str(stem).lower() for stem in stems.values())
-    for source in sources:
-        stem = stems[source.relative]
-        renamed = any(_safe_part(p) != p for p in PurePosixPath(source.relative).parts)
-        if renamed or seen[str(stem).lower()] > 1:
-            digest = hashlib.sha1(source.relative.encode("utf-8")).hexdigest()[:8]
-            stems[source.relative] = stem.with_name(f"{stem.name}_{digest}")
-    return stems
-
-
-def _plain_stem(source: Source) -> PurePosixPath:
-    parts = list(PurePosixPath(source.relative).parts)
-    if source.label in LABELS and parts[0].lower() == source.label:
-        parts = parts[1:]
-    name = PurePosixPath(parts[-1])
-    folders = [_safe_part(p) for p in parts[:-1]]
-    file_stem = f"{_safe_part(name.stem)}_{_safe_part(name.suffix.lstrip('.').lower())}"
-    return PurePosixPath(source.label, *folders, file_stem)
-
-
-def _safe_part(part: str) -> str:
-    return (_UNSAFE.sub("_", part).lstrip(".") or "_")[:120]
-
-
-def crop_file(stem: PurePosixPath, frame_index: int, face_index: int, image_format: str) -> PurePosixPath:
-    """Relative path of one crop: ``<stem>_f<frame:05d>_<face:02d>.<format>``."""
-    return stem.with_name(f"{stem.name}_f{frame_index:05d}_{face_index:02d}.{image_format}")
-
-
 def process_source(
-    source: Source, stem: PurePosixPath, dst: Path, config: CropConfig, detector: FaceDetector
+    source: Source, stem: PurePosixPath, dst: Path, config: CropConfig, detector: Detector
 ) -> SourceResult:
     """Crop one source, write its crop files and return its manifest rows or failure.
 
@@ -343,7 +206,9 @@ def manifest_row(source: Source, crop: FaceCrop, relative: PurePosixPath) -> Row
     return row
 
 
-def _process_all(todo: list[Source], stems: dict[str, PurePosixPath], dst: Path, config: CropConfig) -> int:
+def _process_all(
+    todo: list[Source], stems: dict[str, PurePosixPath], dst: Path, config: CropConfig, detector: Detector | None
+) -> int:
     """Process ``todo`` in this process or in worker processes; journal each result."""
     if not todo:
         return 0
@@ -353,7 +218,7 @@ def _process_all(todo: list[Source], stems: dict[str, PurePosixPath], dst: Path,
         CsvAppender(dst / SOURCES_NAME, SOURCE_COLUMNS) as journal,
     ):
         written = 0
-        results = _results_in_process(todo, stems, dst, config) if config.jobs == 1 else \
+        results = _results_in_process(todo, stems, dst, config, detector) if config.jobs == 1 else \
             _results_in_workers(todo, stems, dst, config)
         for result in tqdm(results, total=len(todo), unit="source", desc="crop", disable=None):
             _record(result, manifest, failures, journal)
@@ -375,9 +240,9 @@ def _record(result: SourceResult, manifest: CsvAppender, failures: CsvAppender, 
 
 
 def _results_in_process(
-    todo: list[Source], stems: dict[str, PurePosixPath], dst: Path, config: CropConfig
+    todo: list[Source], stems: dict[str, PurePosixPath], dst: Path, config: CropConfig, detector: Detector | None
 ) -> Iterator[SourceResult]:
-    detector = FaceDetector(config)
+    detector = detector if detector is not None else FaceDetector(config)
     for source in todo:
         yield process_source(source, stems[source.relative], dst, config, detector)
 

@@ -1,27 +1,38 @@
-"""The crop stage's CSV files: schemas, flushed appends, tolerant reading, atomic rewrites.
+"""The crop stage's published output: its file names, CSV schemas and their readers.
 
 ``DST/manifest.csv`` has one row per crop, ``DST/failures.csv`` one row per source (or
-metadata entry) that gave no crop, and ``DST/sources.csv`` one row per finished source
-(the resume journal: a source is complete once its row is there). Only the main
+metadata entry) that gave no crop, ``DST/sources.csv`` one row per finished source
+(the resume journal: a source is complete once its row is there) and
+``DST/dfembed-crop.json`` the run's configuration, versions and counts. Only the main
 process writes them, so worker processes never interleave rows. Paths in the files are
 relative, with ``/``: ``source`` to SRC, ``crop`` to DST.
+
+Later stages read a crop folder through :func:`read_manifest_groups` and
+:func:`read_crop_record` only.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
+import logging
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from dfembed.core.atomic import atomic_write_text
-from dfembed.faces.detector import LANDMARK_NAMES
 from dfembed.core.errors import InputError
+from dfembed.faces.detector import LANDMARK_NAMES
+
+log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.csv"
 FAILURES_NAME = "failures.csv"
 SOURCES_NAME = "sources.csv"
+PROVENANCE_NAME = "dfembed-crop.json"
+#: Every report file of a crop run (the crops themselves are named by :mod:`dfembed.crop.naming`).
+REPORT_NAMES = (MANIFEST_NAME, FAILURES_NAME, SOURCES_NAME, PROVENANCE_NAME)
 
 # Landmark columns in the order of :data:`dfembed.faces.detector.LANDMARK_NAMES`, x before y.
 LANDMARK_COLUMNS: tuple[str, ...] = tuple(f"{name}_{axis}" for name in LANDMARK_NAMES for axis in ("x", "y"))
@@ -127,3 +138,54 @@ def write_rows(path: Path, columns: Sequence[str], rows: Iterable[Row]) -> None:
 def sort_key(row: Row) -> tuple[str, int, int]:
     """Order of the final manifest: source, then frame index, then face index."""
     return row["source"], int(row.get("frame_index") or 0), int(row.get("face_index") or 0)
+
+
+def read_manifest_groups(root: Path) -> dict[Path, str]:
+    """Map each crop listed in ``root/manifest.csv`` to its group (empty without a manifest).
+
+    Only the ``crop`` and ``group`` columns are needed, so hand-made manifests work too.
+
+    Args:
+        root: A crop folder.
+
+    Returns:
+        Resolved crop path → group key.
+
+    Raises:
+        InputError: The manifest exists but lacks the ``crop`` or ``group`` column.
+    """
+    manifest = Path(root) / MANIFEST_NAME
+    if not manifest.is_file():
+        return {}
+    with open(manifest, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"crop", "group"} - set(reader.fieldnames or ())
+        if missing:
+            raise InputError(f"{manifest}: missing column(s) {', '.join(sorted(missing))}")
+        groups = {(root / row["crop"]).resolve(): row["group"] for row in reader if row["crop"] and row["group"]}
+    log.info("read %d group keys from %s", len(groups), manifest)
+    return groups
+
+
+def read_crop_record(root: Path) -> dict | None:
+    """The crop run's record ``root/dfembed-crop.json`` (configuration, status, SRC, counts).
+
+    Args:
+        root: A crop folder.
+
+    Returns:
+        The record, or ``None`` when the folder has none.
+
+    Raises:
+        InputError: The record is not a JSON object.
+    """
+    path = Path(root) / PROVENANCE_NAME
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputError(f"{path} is not valid JSON: {err}") from err
+    if not isinstance(record, dict):
+        raise InputError(f"{path}: expected a JSON object, the record of a crop run")
+    return record

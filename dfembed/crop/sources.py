@@ -29,13 +29,12 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from dfembed.core.classes import FAKE, LABEL_FOLDERS, UNLABELED, label_of
 from dfembed.core.errors import InputError
 from dfembed.faces.media import is_media
 
 log = logging.getLogger(__name__)
 
-LABELS = ("real", "fake")
-UNLABELED = "unlabeled"
 METADATA_NAME = "metadata.json"
 _FRAME_NAME = re.compile(r"^(?P<video>.+)-\d+$")
 
@@ -155,7 +154,7 @@ def _label(path: Path, rel: Path, layout: str, metadata: dict[Path, dict[str, An
 def _tree_label(rel: Path) -> str | None:
     """The topmost folder of ``rel`` named real or fake (any case), lower-cased."""
     for part in rel.parts[:-1]:
-        if part.lower() in LABELS:
+        if part.lower() in LABEL_FOLDERS:
             return part.lower()
     return None
 
@@ -183,7 +182,7 @@ def load_metadata(path: Path) -> dict[str, dict[str, Any]]:
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object of file names to entries")
     for name, entry in data.items():
-        if not isinstance(entry, dict) or str(entry.get("label", "")).upper() not in ("REAL", "FAKE"):
+        if not isinstance(entry, dict) or label_of(entry.get("label", "")) is None:
             raise InputError(f"{path}: entry {name!r} has no label REAL or FAKE")
     return data
 
@@ -224,7 +223,7 @@ class _Grouper:
         name = path.name if path.name in entries else self._video_of_frame(path, entries)
         if name is not None:
             original = entries[name].get("original")
-            return str(original) if entries[name]["label"].upper() == "FAKE" and original else name
+            return str(original) if label_of(entries[name]["label"]) == FAKE and original else name
         if self._regex is not None:
             match = self._regex.search(relative)
             if match:

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from dfembed.core.errors import InputError, OutputExistsError
+from dfembed.core.atomic import refuse_existing
+from dfembed.core.classes import CLASSES, CROP_FOLDERS
+from dfembed.core.errors import InputError
 
 log = logging.getLogger(__name__)
-
-_FOLDERS = (("real", 0), ("fake", 1), ("unlabeled", None))
 
 
 def choose_crops(crops: Path, size: int) -> tuple[list[Path], list[int | None]]:
@@ -37,7 +37,7 @@ def choose_crops(crops: Path, size: int) -> tuple[list[Path], list[int | None]]:
 
     by_label = [
         (label, sorted(p for p in (crops / name).rglob("*") if is_image(p)))
-        for name, label in _FOLDERS
+        for name, label in ((folder, CLASSES.get(folder)) for folder in CROP_FOLDERS)
     ]
     by_label = [(label, files) for label, files in by_label if files]
     paths: list[Path] = []
@@ -80,12 +80,12 @@ def make_gallery(
         OutputExistsError: ``out`` exists and ``force`` is false.
         InputError: No crops, unreadable crops, or a model/SVM mismatch.
     """
-    from dfembed.faces.media import read_image
     from dfembed.evaluate.plots import crop_gallery
-    from dfembed.infer.scoring import FaceScorer, fit_size, load_checked
+    from dfembed.faces.geometry import fit_size
+    from dfembed.faces.media import read_image
+    from dfembed.infer.scoring import FaceScorer, load_checked
 
-    if out.exists() and not force:
-        raise OutputExistsError(f"{out} exists; use --force to replace it")
+    refuse_existing([out], force)
     paths, labels = choose_crops(crops, size)
     model, bundle, info = load_checked(model_h5, svm_pkl)
     images = np.stack([fit_size(read_image(p), info.image_size) for p in paths])

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dfembed.core.classes import CLASSES, FAKE, label_of
 from dfembed.core.errors import InputError
 from dfembed.crop.sources import discover_sources, load_metadata
 
@@ -26,8 +27,6 @@ log = logging.getLogger(__name__)
 KEY_COLUMNS = ("path", "filename", "file")
 LABEL_COLUMNS = ("label", "y")
 GROUP_COLUMN = "group"
-
-_WORDS = {"real": 0, "fake": 1}
 
 
 @dataclass(frozen=True)
@@ -98,7 +97,7 @@ def read_dfdc_metadata(path: str | Path) -> LabelSet:
     data = load_metadata(path)
     if not data:
         raise InputError(f'{path}: no entries; expected file names mapped to {{"label": "REAL"|"FAKE"}}')
-    labels = {name: _WORDS[str(entry["label"]).lower()] for name, entry in data.items()}
+    labels = {name: CLASSES[str(entry["label"]).lower()] for name, entry in data.items()}
     groups = {name: _metadata_group(name, entry) for name, entry in data.items()}
     log.info("read %d labels from DFDC metadata %s", len(labels), path)
     return LabelSet(path, "dfdc-metadata", labels, groups)
@@ -121,13 +120,13 @@ def read_label_folder(root: str | Path) -> LabelSet:
     """
     root = Path(root)
     discovery = discover_sources(root)
-    sources = [s for s in discovery.sources if s.label in _WORDS]
+    sources = [s for s in discovery.sources if s.label in CLASSES]
     if not sources:
         raise InputError(
             f"labels folder {root} has no media under real/ or fake/ sub-folders "
             "nor listed in a metadata.json"
         )
-    labels = {s.relative: _WORDS[s.label] for s in sources}
+    labels = {s.relative: CLASSES[s.label] for s in sources}
     groups = {s.relative: s.group for s in sources}
     if all(group == key for key, group in groups.items()):
         groups = {}  # every file its own group: per-group metrics would say nothing
@@ -186,8 +185,8 @@ def parse_label(value: Any, where: str) -> int:
         InputError: Any other value.
     """
     text = str(value).strip().lower() if value is not None else ""
-    if text in _WORDS:
-        return _WORDS[text]
+    if label_of(text) is not None:
+        return CLASSES[text]
     try:
         number = float(text)
     except ValueError:
@@ -213,7 +212,7 @@ def _csv_columns(path: Path, fieldnames: list[str] | None) -> tuple[str, str]:
 def _metadata_group(name: str, entry: Mapping[str, Any]) -> str:
     """A fake's ``original``, else the video's own name (as in :mod:`dfembed.crop.sources`)."""
     original = entry.get("original")
-    return str(original) if str(entry["label"]).upper() == "FAKE" and original else name
+    return str(original) if label_of(entry["label"]) == FAKE and original else name
 
 
 def _read_text(path: Path) -> str:

@@ -18,6 +18,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from dfembed.core.atomic import atomic_path
+from dfembed.core.classes import CLASSES, FAKE, REAL, class_name
 from dfembed.core.errors import InputError
 from dfembed.evaluate.metrics import check_predictions, equal_error_rate
 
@@ -26,8 +27,7 @@ if TYPE_CHECKING:
 
 ImageOrPath = np.ndarray | str | os.PathLike[str]
 
-_REAL_COLOUR = "tab:blue"
-_FAKE_COLOUR = "tab:red"
+_COLOURS = {REAL: "tab:blue", FAKE: "tab:red"}
 
 
 def plot_roc(
@@ -93,8 +93,8 @@ def plot_score_histogram(
     fig = _new_figure(6.0, 4.0)
     ax = fig.add_subplot()
     edges = np.linspace(0.0, 1.0, bins + 1)
-    for label, name, colour in ((0, "real", _REAL_COLOUR), (1, "fake", _FAKE_COLOUR)):
-        ax.hist(s[y == label], bins=edges, alpha=0.6, color=colour,
+    for name, label in CLASSES.items():
+        ax.hist(s[y == label], bins=edges, alpha=0.6, color=_COLOURS[label],
                 label=f"{name} (n={int((y == label).sum())})")  # fmt: skip
     ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:g}")
     ax.set(xlim=(0, 1), xlabel="P(fake)", ylabel="count", title="Scores of real and fake items")
@@ -150,12 +150,12 @@ def crop_gallery(
 def _draw_roc(ax: Any, y: np.ndarray, s: np.ndarray) -> None:
     fpr, tpr, _ = roc_curve(y, s)
     eer = equal_error_rate(y, s)
-    ax.plot(fpr, tpr, color=_FAKE_COLOUR, label=f"AUC = {roc_auc_score(y, s):.3f}")
+    ax.plot(fpr, tpr, color=_COLOURS[FAKE], label=f"AUC = {roc_auc_score(y, s):.3f}")
     ax.plot([eer], [1.0 - eer], "o", color="black", label=f"EER = {eer:.3f}")
 
 
 def _tile_title(label: int | None, score: float | None) -> str:
-    name = {0: "REAL", 1: "FAKE"}.get(int(label), "?") if label is not None else "?"
+    name = class_name(None if label is None else int(label))
     return f"{name} {score:.2f}" if score is not None else name
 
 

@@ -23,12 +23,14 @@ from typing import Any
 
 import numpy as np
 
-from dfembed.core.atomic import atomic_write_text
-from dfembed.core.errors import InputError, OutputExistsError
+from dfembed.core.atomic import atomic_write_text, refuse_existing
+from dfembed.core.config import json_ready
+from dfembed.core.errors import InputError
+from dfembed.core.provenance import provenance_record
+from dfembed.evaluate.config import EvaluateConfig
 from dfembed.evaluate.labels import LabelSet, read_labels
 from dfembed.evaluate.metrics import compute_metrics, metrics_by_group
 from dfembed.evaluate.plots import plot_roc, plot_score_histogram
-from dfembed.core.provenance import provenance_record
 from dfembed.infer.submission import Submission, match_rows, read_submission
 
 log = logging.getLogger(__name__)
@@ -42,22 +44,6 @@ OUTPUT_FILES = (METRICS_FILE, ROC_FILE, HISTOGRAM_FILE)
 UNGROUPED = "(no group)"
 
 _SHOWN = 10  # unmatched names listed in the log and in metrics.json
-
-
-@dataclass(frozen=True)
-class EvaluateConfig:
-    """Options of ``dfembed evaluate``.
-
-    Attributes:
-        threshold: A score above it counts as FAKE (accuracy only; the other metrics
-            use the scores themselves).
-    """
-
-    threshold: float = 0.5
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.threshold <= 1.0:
-            raise ValueError(f"threshold must be in [0, 1], got {self.threshold}")
 
 
 @dataclass(frozen=True)
@@ -81,6 +67,46 @@ class MatchedPredictions:
     labels_without_row: list[str]
 
 
+@dataclass(frozen=True)
+class MatchingSummary:
+    """How the prediction rows met the labels.
+
+    Attributes:
+        matched: Rows joined to a label.
+        rows_without_label: Rows no label matches.
+        labels_without_row: Labels no row matches.
+        rows_without_label_examples: The first of those rows' keys.
+        labels_without_row_examples: The first of those labels' keys.
+    """
+
+    matched: int
+    rows_without_label: int
+    labels_without_row: int
+    rows_without_label_examples: list[str]
+    labels_without_row_examples: list[str]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What :func:`run_evaluate` measured and wrote.
+
+    Attributes:
+        metrics: Overall metrics (``None`` where undefined, e.g. AUC with one class).
+        groups: Metrics per group, when the labels name groups.
+        matching: How rows and labels met.
+        out_dir: The output folder.
+        files: Output name → path (``metrics.json``, ``roc.png``, ``score_hist.png``).
+        record: The content of ``metrics.json`` (with inputs, configuration and versions).
+    """
+
+    metrics: dict[str, Any]
+    groups: dict[str, dict[str, Any]]
+    matching: MatchingSummary
+    out_dir: Path
+    files: dict[str, Path]
+    record: dict[str, Any]
+
+
 def default_out_dir(pred_csv: Path) -> Path:
     """The default output folder: ``<PRED stem>_eval`` beside the prediction CSV."""
     return pred_csv.with_name(f"{pred_csv.stem}_eval")
@@ -92,7 +118,7 @@ def run_evaluate(
     out_dir: Path | None = None,
     force: bool = False,
     config: EvaluateConfig | None = None,
-) -> dict[str, Any]:
+) -> Evaluation:
     """Evaluate a prediction CSV and write metrics and figures.
 
     Args:
@@ -106,10 +132,10 @@ def run_evaluate(
             above which a file counts as FAKE for the accuracy.
 
     Returns:
-        The record written to ``metrics.json``: ``metrics`` (overall), ``groups``
-        (per group, when the labels have groups), ``matching`` (counts and examples of
-        unmatched names), ``inputs``, ``outputs``, ``config`` and ``versions``. Undefined
-        metrics are ``None`` (JSON ``null``).
+        The :class:`Evaluation`; its ``record`` is what ``metrics.json`` holds: ``metrics``
+        (overall), ``groups`` (per group, when the labels have groups), ``matching``
+        (counts and examples of unmatched names), ``inputs``, ``outputs``, ``config`` and
+        ``versions``. Undefined metrics are ``None`` (JSON ``null``).
 
     Raises:
         OutputExistsError: An output exists and ``force`` is false.
@@ -118,16 +144,16 @@ def run_evaluate(
     """
     config = EvaluateConfig() if config is None else config
     out_dir = default_out_dir(pred_csv) if out_dir is None else out_dir
-    _check_outputs(out_dir, force)
+    refuse_existing([out_dir / name for name in OUTPUT_FILES], force, hint="or --out to choose another folder")
     label_set = labels if isinstance(labels, LabelSet) else read_labels(labels)
     matched = match_predictions(read_submission(pred_csv), label_set)
     _report_unmatched(pred_csv, label_set, matched)
-    record = _record(config, pred_csv, label_set, matched, out_dir)
-    atomic_write_text(out_dir / METRICS_FILE, json.dumps(_json_safe(record), indent=2) + "\n")
+    evaluation = _evaluation(config, pred_csv, label_set, matched, out_dir)
+    atomic_write_text(out_dir / METRICS_FILE, json.dumps(evaluation.record, indent=2) + "\n")
     plot_roc(matched.y_true, matched.y_score, out_dir / ROC_FILE, title=f"ROC: {pred_csv.name}")
     plot_score_histogram(matched.y_true, matched.y_score, out_dir / HISTOGRAM_FILE, config.threshold)
     log.info("evaluation of %s written to %s", pred_csv, out_dir)
-    return _json_safe(record)
+    return evaluation
 
 
 def match_predictions(predictions: Submission, label_set: LabelSet) -> MatchedPredictions:
@@ -166,13 +192,6 @@ def match_predictions(predictions: Submission, label_set: LabelSet) -> MatchedPr
         rows_without_label=matching.missing_rows,
         labels_without_row=matching.unmatched_files,
     )
-
-
-def _check_outputs(out_dir: Path, force: bool) -> None:
-    existing = [out_dir / name for name in OUTPUT_FILES if (out_dir / name).exists()]
-    if existing and not force:
-        names = ", ".join(str(p) for p in existing)
-        raise OutputExistsError(f"{names} exist; use --force to overwrite or --out to choose another folder")
 
 
 def _check_one_row_per_label(source: Path | None, keys: list[str]) -> None:
@@ -214,50 +233,38 @@ def _report_unmatched(pred_csv: Path, label_set: LabelSet, matched: MatchedPredi
         )  # fmt: skip
 
 
-def _record(
+def _evaluation(
     config: EvaluateConfig,
     pred_csv: Path,
     label_set: LabelSet,
     matched: MatchedPredictions,
     out_dir: Path,
-) -> dict[str, Any]:
+) -> Evaluation:
     overall = compute_metrics(matched.y_true, matched.y_score, config.threshold)
     groups = (
         metrics_by_group(matched.y_true, matched.y_score, matched.groups, config.threshold)
         if label_set.groups
         else {}
     )
-    return provenance_record(
+    matching = MatchingSummary(
+        matched=len(matched.keys),
+        rows_without_label=len(matched.rows_without_label),
+        labels_without_row=len(matched.labels_without_row),
+        rows_without_label_examples=matched.rows_without_label[:_SHOWN],
+        labels_without_row_examples=matched.labels_without_row[:_SHOWN],
+    )
+    files = {name: out_dir / name for name in OUTPUT_FILES}
+    record = json_ready(provenance_record(
         config,
         metrics=overall,
         groups=groups,
-        matching=_matching_summary(matched),
+        matching=matching,
         inputs={"predictions": str(pred_csv), "labels": str(label_set.source), "labels_kind": label_set.kind},
-        outputs={name: str(out_dir / name) for name in OUTPUT_FILES},
-    )
-
-
-def _matching_summary(matched: MatchedPredictions) -> dict[str, Any]:
-    return {
-        "matched": len(matched.keys),
-        "rows_without_label": len(matched.rows_without_label),
-        "labels_without_row": len(matched.labels_without_row),
-        "rows_without_label_examples": matched.rows_without_label[:_SHOWN],
-        "labels_without_row_examples": matched.labels_without_row[:_SHOWN],
-    }
+        outputs=files,
+    ))
+    return Evaluation(record["metrics"], record["groups"], matching, out_dir, files, record)
 
 
 def _sample(names: list[str]) -> str:
     shown = ", ".join(names[:_SHOWN])
     return shown + (f", ... ({len(names) - _SHOWN} more)" if len(names) > _SHOWN else "")
-
-
-def _json_safe(value: Any) -> Any:
-    """Replace NaN (undefined metrics) with ``None``: JSON has no NaN."""
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value

@@ -11,6 +11,8 @@ import dataclasses
 import re
 from typing import Literal
 
+from dfembed.core.config import check
+
 # Options that change how fast a run is but not what it writes; a resumed run may change them.
 RUNTIME_ONLY_FIELDS = frozenset({"jobs", "batch_size", "device"})
 
@@ -60,30 +62,28 @@ class CropConfig:
     device: str = "CPU:0"
 
     def __post_init__(self) -> None:
-        _check(self.size >= 8, "size", self.size, "an integer >= 8")
-        _check(0.0 <= self.margin <= 2.0, "margin", self.margin, "a fraction between 0 and 2")
-        _check(self.faces in ("largest", "all"), "faces", self.faces, "'largest' or 'all'")
-        _check(0.0 <= self.min_confidence <= 1.0, "min_confidence", self.min_confidence, "in [0, 1]")
+        check(self.size >= 8, "size", self.size, "an integer >= 8")
+        check(0.0 <= self.margin <= 2.0, "margin", self.margin, "a fraction between 0 and 2")
+        check(self.faces in ("largest", "all"), "faces", self.faces, "'largest' or 'all'")
+        check(0.0 <= self.min_confidence <= 1.0, "min_confidence", self.min_confidence, "in [0, 1]")
         # >= 2 pixels: a box of side 2 still covers at least one whole pixel once its corners are rounded.
-        _check(self.min_face_size >= 2, "min_face_size", self.min_face_size, ">= 2")
-        _check(self.detector_min_face_size >= 12, "detector_min_face_size", self.detector_min_face_size, ">= 12")
-        _check(
-            len(self.thresholds) == 3 and all(0.0 <= t <= 1.0 for t in self.thresholds),
-            "thresholds", self.thresholds, "three values in [0, 1]",
-        )
-        _check(0.1 <= self.scale_factor <= 0.95, "scale_factor", self.scale_factor, "in [0.1, 0.95]")
-        _check(self.frames_per_video >= 1, "frames_per_video", self.frames_per_video, ">= 1")
-        _check(self.image_format in ("jpg", "png"), "image_format", self.image_format, "'jpg' or 'png'")
-        _check(1 <= self.jpeg_quality <= 100, "jpeg_quality", self.jpeg_quality, "in [1, 100]")
-        _check(self.jobs >= 1, "jobs", self.jobs, ">= 1")
-        _check(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
-        if self.group_regex is not None:
-            try:
-                re.compile(self.group_regex)
-            except re.error as err:
-                raise ValueError(f"group_regex: {self.group_regex!r} is not a valid regular expression: {err}") from err
+        check(self.min_face_size >= 2, "min_face_size", self.min_face_size, ">= 2")
+        check(self.detector_min_face_size >= 12, "detector_min_face_size", self.detector_min_face_size, ">= 12")
+        check(len(self.thresholds) == 3 and all(0.0 <= t <= 1.0 for t in self.thresholds),
+              "thresholds", self.thresholds, "three values in [0, 1]")
+        check(0.1 <= self.scale_factor <= 0.95, "scale_factor", self.scale_factor, "in [0.1, 0.95]")
+        check(self.frames_per_video >= 1, "frames_per_video", self.frames_per_video, ">= 1")
+        check(self.image_format in ("jpg", "png"), "image_format", self.image_format, "'jpg' or 'png'")
+        check(1 <= self.jpeg_quality <= 100, "jpeg_quality", self.jpeg_quality, "in [1, 100]")
+        check(self.jobs >= 1, "jobs", self.jobs, ">= 1")
+        check(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
+        check(self.group_regex is None or _compiles(self.group_regex), "group_regex", self.group_regex,
+              "a valid regular expression")
 
 
-def _check(ok: bool, name: str, value: object, expected: str) -> None:
-    if not ok:
-        raise ValueError(f"{name}: {value!r} is invalid, expected {expected}")
+def _compiles(pattern: str) -> bool:
+    try:
+        re.compile(pattern)
+    except re.error:
+        return False
+    return True

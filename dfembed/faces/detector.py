@@ -21,14 +21,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
-import cv2
 import numpy as np
 
-from dfembed.faces.config import CropConfig
 from dfembed.core.errors import DfembedError
-from dfembed.faces.geometry import downscale_factor, to_source_pixels
+from dfembed.faces.config import CropConfig
+from dfembed.faces.geometry import downscale_factor, resize, to_source_pixels
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +63,28 @@ class Face:
     def height(self) -> float:
         """Box height in source pixels."""
         return self.box[3] - self.box[1]
+
+
+class Detector(Protocol):
+    """What the crop and inference stages need of a face detector.
+
+    Implementations are built once (loading their weights in the constructor) and
+    reused for every frame; tests pass a fake that satisfies this protocol.
+    """
+
+    def detect(self, frames: Sequence[np.ndarray]) -> list[list[Face]]:
+        """Detect faces in RGB ``uint8`` frames of one shape.
+
+        Args:
+            frames: Arrays ``(H, W, 3)``, all of the same shape.
+
+        Returns:
+            One list of :class:`Face` per frame, boxes ``x1, y1, x2, y2`` in source pixels.
+
+        Raises:
+            DetectorError: The detector failed on a frame.
+        """
+        ...
 
 
 def pyramid_scales(width: int, height: int, min_face_size: int, scale_factor: float) -> np.ndarray:
@@ -224,12 +245,8 @@ def _check_frames(frames: Sequence[np.ndarray]) -> None:
 
 
 def _resize(frame: np.ndarray, factor: float) -> np.ndarray:
-    if factor == 1.0:
-        return frame
     height, width = frame.shape[:2]
-    size = (max(1, int(round(width * factor))), max(1, int(round(height * factor))))
-    interpolation = cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR
-    return cv2.resize(frame, size, interpolation=interpolation)
+    return resize(frame, max(1, int(round(width * factor))), max(1, int(round(height * factor))))
 
 
 def _split_rows(rows: np.ndarray, count: int, factor: float) -> list[list[Face]]:

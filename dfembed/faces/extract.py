@@ -2,7 +2,7 @@
 
 This is the API shared by the crop stage and the inference stage::
 
-    detector = FaceDetector(config)            # once per process
+    detector = FaceDetector(config)            # once per process (any Detector will do)
     crops = faces_from_media(path, detector, config)
 
 Boxes are ``x1, y1, x2, y2`` in source-image pixels.
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from dfembed.faces.config import CropConfig
-from dfembed.faces.detector import Face, FaceDetector
+from dfembed.faces.detector import Detector, Face
 from dfembed.faces.geometry import face_crop
 from dfembed.faces.media import MediaError, is_image, is_video, iter_video_frames, read_image
 
@@ -60,7 +60,7 @@ def choose_faces(faces: list[Face], config: CropConfig) -> list[Face]:
 
 
 def crops_from_frames(
-    frames: list[tuple[int, np.ndarray]], detector: FaceDetector, config: CropConfig
+    frames: list[tuple[int, np.ndarray]], detector: Detector, config: CropConfig
 ) -> list[FaceCrop]:
     """Detect faces in same-size frames as one batch and crop the chosen ones.
 
@@ -81,7 +81,7 @@ def crops_from_frames(
     return crops
 
 
-def faces_from_media(path: Path, detector: FaceDetector, config: CropConfig) -> list[FaceCrop]:
+def faces_from_media(path: Path, detector: Detector, config: CropConfig) -> list[FaceCrop]:
     """Read an image or a video, detect faces and return the chosen crops.
 
     Videos are sampled with ``config.frames_per_video`` frames, detected in batches of
@@ -89,7 +89,7 @@ def faces_from_media(path: Path, detector: FaceDetector, config: CropConfig) -> 
 
     Args:
         path: An image (jpg, jpeg, png, bmp, webp) or video (mp4, avi, mov, mkv, webm).
-        detector: A :class:`~dfembed.faces.detector.FaceDetector` (built once, reused).
+        detector: A :class:`~dfembed.faces.detector.Detector` (built once, reused).
         config: The crop configuration.
 
     Returns:

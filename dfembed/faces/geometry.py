@@ -135,10 +135,33 @@ def face_crop(image: np.ndarray, box: np.ndarray, margin: float, size: int) -> n
     Returns:
         Array ``(size, size, C)`` of the image's dtype.
     """
-    region = crop_region(image, make_square(add_margin(box, margin)))
-    shrinking = region.shape[0] > size
-    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
-    return cv2.resize(region, (size, size), interpolation=interpolation)
+    return fit_size(crop_region(image, make_square(add_margin(box, margin))), size)
+
+
+def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Resize an image with dfembed's one rule: area interpolation when shrinking, linear when enlarging.
+
+    Every resize of a face or a frame (detection downscale, crops, the model's input)
+    goes through here, so training and inference see pixels made the same way.
+
+    Args:
+        image: ``(H, W)`` or ``(H, W, C)`` array.
+        width: Output width in pixels.
+        height: Output height in pixels.
+
+    Returns:
+        The resized array, or ``image`` itself when it already has that size.
+    """
+    old_height, old_width = image.shape[:2]
+    if (old_width, old_height) == (width, height):
+        return image
+    shrinking = width * height < old_width * old_height
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+
+
+def fit_size(image: np.ndarray, size: int) -> np.ndarray:
+    """Resize a square crop to ``size`` × ``size`` (see :func:`resize`); unchanged if it fits."""
+    return resize(image, size, size)
 
 
 def box_area(box: np.ndarray) -> np.ndarray:

@@ -17,8 +17,9 @@ from typing import Any, Literal
 
 import yaml
 
-from dfembed.core.config import resolve_config
+from dfembed.core.config import check, resolve_config
 from dfembed.core.errors import ConfigError
+from dfembed.faces.config import RUNTIME_ONLY_FIELDS, CropConfig
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +62,13 @@ class InferConfig:
     crop_options: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        _check_unit("no_face_score", self.no_face_score)
-        _check_unit("threshold", self.threshold)
-        if self.clip is not None and not 0.0 <= self.clip[0] < self.clip[1] <= 1.0:
-            raise ValueError(f"clip must be two values 0 <= low < high <= 1, got {self.clip}")
+        check(0.0 <= self.no_face_score <= 1.0, "no_face_score", self.no_face_score, "in [0, 1]")
+        check(0.0 <= self.threshold <= 1.0, "threshold", self.threshold, "in [0, 1]")
+        check(self.clip is None or 0.0 <= self.clip[0] < self.clip[1] <= 1.0, "clip", self.clip,
+              "two values 0 <= low < high <= 1")
         for name in ("batch_size", "queue_size", "frames_per_video"):
             value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"{name} must be at least 1, got {value}")
+            check(value is None or value >= 1, name, value, "at least 1")
         parse_crop_options(self.crop_options)
 
     def crop_overrides(self) -> dict[str, Any]:
@@ -77,11 +77,6 @@ class InferConfig:
         named = ("frames_per_video", "faces", "margin", "min_confidence")
         overrides.update({k: getattr(self, k) for k in named if getattr(self, k) is not None})
         return overrides
-
-
-def _check_unit(name: str, value: float) -> None:
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} must lie in [0, 1], got {value}")
 
 
 def parse_crop_options(options: tuple[str, ...]) -> dict[str, Any]:
@@ -108,7 +103,7 @@ def parse_crop_options(options: tuple[str, ...]) -> dict[str, Any]:
     return parsed
 
 
-def resolve_crop_config(trained: Mapping[str, Any] | None, config: InferConfig, image_size: int) -> Any:
+def resolve_crop_config(trained: Mapping[str, Any] | None, config: InferConfig, image_size: int) -> CropConfig:
     """The crop settings for inference: training's, then this run's overrides.
 
     Args:
@@ -120,13 +115,11 @@ def resolve_crop_config(trained: Mapping[str, Any] | None, config: InferConfig, 
         image_size: The embedding model's input size.
 
     Returns:
-        A :class:`~dfembed.faces.config.CropConfig`.
+        The crop settings.
 
     Raises:
         ConfigError: An override names an unknown crop option or has a bad value.
     """
-    from dfembed.faces.config import RUNTIME_ONLY_FIELDS, CropConfig  # cheap, no TensorFlow
-
     known = {f.name for f in dataclasses.fields(CropConfig)}
     base = dict(trained) if trained is not None else {"size": image_size}
     dropped = sorted(set(base) - known)

@@ -1,7 +1,7 @@
 """The overlapped inference pipeline: decode → detect → embed, linked by bounded queues.
 
 A reader thread decodes files (videos in chunks of sampled frames), a detector thread
-finds and crops faces with one :class:`~dfembed.faces.detector.FaceDetector` built once
+finds and crops faces with one :class:`~dfembed.faces.detector.Detector` built once
 (same-size images detected together), and the calling thread embeds faces of many files
 in fixed-size batches and classifies them (:class:`~dfembed.infer.scoring.FaceScorer`).
 :func:`score_files` runs the three stages and returns one :class:`FileResult` per file.
@@ -21,8 +21,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from dfembed.faces.config import CropConfig
+from dfembed.faces.detector import Detector, DetectorError
+from dfembed.faces.extract import FaceCrop, crops_from_frames, iter_frame_chunks
+from dfembed.faces.geometry import fit_size
+from dfembed.faces.media import MediaError, is_image
 from dfembed.infer.aggregate import Aggregator, aggregate_file
-from dfembed.infer.scoring import fit_size
+from dfembed.infer.scoring import Scorer
 
 log = logging.getLogger(__name__)
 
@@ -102,20 +107,18 @@ class FaceExtractor:
     which halves detection time per image on a CPU compared with one call per image.
 
     Args:
-        detector: A :class:`~dfembed.faces.detector.FaceDetector` (built once).
-        crop_config: The :class:`~dfembed.faces.config.CropConfig` to detect and crop with.
+        detector: The face detector (built once).
+        crop_config: The crop settings to detect and crop with.
         image_size: The model's input size; crops are resized to it.
     """
 
-    def __init__(self, detector: Any, crop_config: Any, image_size: int) -> None:
+    def __init__(self, detector: Detector, crop_config: CropConfig, image_size: int) -> None:
         self.detector = detector
         self.crop_config = crop_config
         self.image_size = image_size
 
     def read(self, paths: Sequence[Path]) -> Iterator[MediaFrames]:
         """Stage 1: decode every file; unreadable files become items with ``error`` set."""
-        from dfembed.faces.media import MediaError
-
         for index, path in enumerate(paths):
             try:
                 yield from self._read_one(index, path)
@@ -124,9 +127,6 @@ class FaceExtractor:
                 yield MediaFrames(index, [], error=str(err))
 
     def _read_one(self, index: int, path: Path) -> Iterator[MediaFrames]:
-        from dfembed.faces.extract import iter_frame_chunks
-        from dfembed.faces.media import is_image
-
         pending: list[tuple[int, np.ndarray]] = []
         for chunk in iter_frame_chunks(path, self.crop_config):
             if pending:  # hold one chunk back so that the file's last item says so
@@ -154,8 +154,6 @@ class FaceExtractor:
         return same_shape and len(group) < self.crop_config.batch_size
 
     def _detect_item(self, item: MediaFrames) -> FileFaces:
-        from dfembed.faces.detector import DetectorError
-
         if item.error is not None or not item.frames:
             return self._faces(item.index, [], item.last, item.error)
         try:
@@ -166,8 +164,6 @@ class FaceExtractor:
         return self._faces(item.index, crops, item.last)
 
     def _detect_images(self, group: list[MediaFrames]) -> Iterator[FileFaces]:
-        from dfembed.faces.detector import DetectorError
-
         if len(group) < 2:
             yield from (self._detect_item(item) for item in group)
             return
@@ -180,12 +176,10 @@ class FaceExtractor:
             mine = [dataclasses.replace(c, frame_index=0) for c in crops if c.frame_index == k]
             yield self._faces(item.index, mine, True)
 
-    def _crops(self, frames: list[tuple[int, np.ndarray]]) -> list[Any]:
-        from dfembed.faces.extract import crops_from_frames
-
+    def _crops(self, frames: list[tuple[int, np.ndarray]]) -> list[FaceCrop]:
         return crops_from_frames(frames, self.detector, self.crop_config)
 
-    def _faces(self, index: int, crops: list[Any], last: bool, error: str | None = None) -> FileFaces:
+    def _faces(self, index: int, crops: list[FaceCrop], last: bool, error: str | None = None) -> FileFaces:
         frames = np.array([c.frame_index for c in crops], dtype=np.int64)
         if crops:
             images = np.stack([fit_size(c.image, self.image_size) for c in crops])
@@ -258,7 +252,7 @@ def _stage(
 class _Batcher:
     """Collects faces of many files and scores them ``batch_size`` at a time."""
 
-    def __init__(self, scorer: Callable[[np.ndarray], np.ndarray], batch_size: int, results: list[FileResult]) -> None:
+    def __init__(self, scorer: Scorer, batch_size: int, results: list[FileResult]) -> None:
         self._scorer = scorer
         self._batch_size = batch_size
         self._results = results
@@ -293,7 +287,7 @@ def _record(result: FileResult, item: FileFaces) -> None:
 def score_files(
     paths: Sequence[Path],
     extractor: FaceExtractor,
-    scorer: Callable[[np.ndarray], np.ndarray],
+    scorer: Scorer,
     batch_size: int = 32,
     queue_size: int = 8,
     progress: bool = True,

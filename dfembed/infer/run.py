@@ -21,12 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dfembed.infer.aggregate import get_aggregator
 from dfembed.core.errors import InputError
+from dfembed.core.provenance import write_provenance
+from dfembed.faces.config import CropConfig
+from dfembed.faces.detector import Detector
+from dfembed.infer.aggregate import get_aggregator
 from dfembed.infer.config import InferConfig, resolve_crop_config
 from dfembed.infer.pipeline import FaceExtractor, FileResult, score_files
-from dfembed.core.provenance import write_provenance
-from dfembed.infer.scoring import FaceScorer, load_checked
+from dfembed.infer.scoring import FaceScorer, Scorer, load_checked
 from dfembed.infer.submission import (
     Matching,
     Submission,
@@ -162,6 +164,8 @@ def run_inference(
     config: InferConfig,
     output: Path | None = None,
     force: bool = False,
+    detector: Detector | None = None,
+    scorer: Scorer | None = None,
 ) -> InferSummary:
     """Score every media file that SUB_CSV names (or every file under TEST) and write the CSV.
 
@@ -176,6 +180,10 @@ def run_inference(
         config: Inference options.
         output: Output CSV; default ``<name>_out.csv`` beside an existing SUB_CSV, else SUB_CSV.
         force: Overwrite an existing output.
+        detector: The face detector; ``None`` builds :class:`~dfembed.faces.detector.FaceDetector`
+            with the resolved crop settings (after every check of the inputs).
+        scorer: Face crops at the model's input size → P(fake); ``None`` uses
+            :class:`~dfembed.infer.scoring.FaceScorer` on the loaded model and bundle.
 
     Returns:
         The summary, also written to ``<output stem>.dfembed-infer.json``.
@@ -194,7 +202,9 @@ def run_inference(
     crop_config = resolve_crop_config(bundle.crop_config, config, info.image_size)
     unmatched = set(matching.unmatched_files)
     wanted = [p for p, k in zip(paths, keys) if k not in unmatched]
-    results = _score(wanted, model, bundle, info.image_size, crop_config, config)
+    if scorer is None:
+        scorer = FaceScorer.from_bundle(model, bundle, config.batch_size, config.tta)
+    results = _score(wanted, detector, scorer, info.image_size, crop_config, config)
     by_key = {relative_key(r.path, test): r for r in results}
     values = _row_values(matching, by_key, config)
     write_submission(fill(submission, values), output, force=force)
@@ -206,12 +216,13 @@ def run_inference(
 
 
 def _score(
-    paths: list[Path], model: Any, bundle: Any, image_size: int, crop_config: Any, config: InferConfig
+    paths: list[Path], detector: Detector | None, scorer: Scorer, image_size: int, crop_config: CropConfig,
+    config: InferConfig,
 ) -> list[FileResult]:
-    from dfembed.faces.detector import FaceDetector
+    if detector is None:
+        from dfembed.faces.detector import FaceDetector  # builds MTCNN: only once the inputs are checked
 
-    detector = FaceDetector(crop_config)
-    scorer = FaceScorer.from_bundle(model, bundle, config.batch_size, config.tta)
+        detector = FaceDetector(crop_config)
     extractor = FaceExtractor(detector, crop_config, image_size)
     return score_files(paths, extractor, scorer, config.batch_size, config.queue_size)
 
@@ -271,7 +282,8 @@ def _file_records(by_key: dict[str, FileResult], config: InferConfig) -> dict[st
 
 
 def _write_record(
-    summary: InferSummary, config: InferConfig, crop_config: Any, files: dict[str, Any], inputs: dict[str, Path]
+    summary: InferSummary, config: InferConfig, crop_config: CropConfig, files: dict[str, Any],
+    inputs: dict[str, Path],
 ) -> None:
     write_provenance(
         summary.provenance,

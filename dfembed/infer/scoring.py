@@ -2,20 +2,22 @@
 
 :func:`load_checked` loads the embedding model and the classifier bundle and checks that
 they belong together; :class:`FaceScorer` turns face crops into P(fake) (zero-padded
-batches, optional flip TTA); :func:`fit_size` resizes a crop to the model's input size
-with the same interpolation rule that training uses.
+batches, optional flip TTA).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 log = logging.getLogger(__name__)
+
+#: Face crops ``(n, s, s, 3)`` uint8 RGB at the model's input size → P(fake) of each, ``(n,)``.
+Scorer = Callable[[np.ndarray], np.ndarray]
 
 
 def load_checked(model_h5: Path, svm_pkl: Path) -> tuple[Any, Any, Any]:
@@ -119,11 +121,3 @@ class FaceScorer:
 
     def _proba(self, images: np.ndarray) -> np.ndarray:
         return np.asarray(self.classifier.predict_proba(self.embed(images)))[:, self.fake_column]
-
-
-def fit_size(image: np.ndarray, size: int) -> np.ndarray:
-    """Resize a square crop to ``size`` (area interpolation down, linear up); unchanged if it fits."""
-    if image.shape[0] == size and image.shape[1] == size:
-        return image
-    interpolation = cv2.INTER_AREA if image.shape[0] > size else cv2.INTER_LINEAR
-    return cv2.resize(image, (size, size), interpolation=interpolation)

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from dfembed.core.atomic import atomic_write_text
-from dfembed.core.errors import ConfigError, InputError, OutputExistsError
+from dfembed.core.atomic import atomic_write_text, refuse_existing
+from dfembed.core.errors import ConfigError, InputError
 
 
 @dataclass(frozen=True)
@@ -301,8 +301,7 @@ def check_output(path: Path, force: bool) -> None:
     Raises:
         OutputExistsError: ``path`` exists and ``force`` is false.
     """
-    if path.exists() and not force:
-        raise OutputExistsError(f"{path} exists; use --force to overwrite it or --output to choose another file")
+    refuse_existing([path], force, hint="or --output to choose another file")
 
 
 def write_submission(submission: Submission, path: Path, force: bool = False) -> Path:

@@ -31,9 +31,10 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from dfembed.core.atomic import atomic_path
+from dfembed.core.classes import CLASSES
 from dfembed.core.errors import ConfigError, InputError
 from dfembed.core.provenance import library_versions
-from dfembed.train.config import CLASSES, backbone_name
+from dfembed.model.names import backbone_key
 
 if TYPE_CHECKING:  # importing dfembed.model.network would import Keras; only its attributes are used
     from dfembed.model.network import ModelInfo
@@ -287,7 +288,7 @@ def check_compatible(bundle: ClassifierBundle, info: ModelInfo) -> None:
     pairs = {
         "embedding size": (info.embedding_dim, bundle.embedding_dim),
         "image size": (info.image_size, bundle.image_size),
-        "backbone": (backbone_name(info.backbone), backbone_name(bundle.backbone)),
+        "backbone": (backbone_key(info.backbone), backbone_key(bundle.backbone)),
     }
     wrong = [f"{what}: model {ours}, SVM {theirs}" for what, (ours, theirs) in pairs.items() if ours != theirs]
     if wrong:

@@ -24,7 +24,7 @@ import keras
 from keras import ops
 
 from dfembed.core.errors import ConfigError
-from dfembed.train.config import DEFAULT_DISTANCE, DISTANCE_NAMES
+from dfembed.model.names import DEFAULT_DISTANCE, DISTANCE_NAMES
 
 
 def _squared_l2(embeddings: Any) -> Any:

@@ -27,7 +27,7 @@ import numpy as np
 
 from dfembed.core.atomic import atomic_path
 from dfembed.core.errors import ConfigError, InputError
-from dfembed.train.config import BACKBONE_NAMES, MIN_IMAGE_SIZE, backbone_name
+from dfembed.model.names import BACKBONE_NAMES, MIN_IMAGE_SIZE, backbone_key
 
 log = logging.getLogger(__name__)
 
@@ -56,24 +56,6 @@ class ModelInfo:
     backbone: str
     image_size: int
     embedding_dim: int
-
-
-def backbone_key(name: str) -> str:
-    """Normalise a backbone name: ``"b4"``, ``"B4"`` and ``"efficientnetb4"`` give ``"b4"``.
-
-    Args:
-        name: The backbone as a user wrote it.
-
-    Returns:
-        A key of :data:`BACKBONES`.
-
-    Raises:
-        ConfigError: The name is not one of the eight EfficientNets.
-    """
-    key = backbone_name(name)
-    if key not in BACKBONES:
-        raise ConfigError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
-    return key
 
 
 def build_embedding_model(

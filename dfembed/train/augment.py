@@ -16,7 +16,7 @@ import albumentations as A
 import cv2
 import numpy as np
 
-from dfembed.infer.scoring import fit_size
+from dfembed.faces.geometry import fit_size
 from dfembed.train.config import TrainConfig
 
 

@@ -1,275 +1,35 @@
-"""Training data: listing crops, a leak-free validation split, and balanced batches.
+"""Balanced, augmented training batches and plain embedding batches, as Keras ``PyDataset``s.
 
-DATA is the crop stage's output (``real/``, ``fake/`` and ``manifest.csv``) or any tree
-with ``real/`` and ``fake/`` folders (images at any depth). Every crop belongs to a
-*group*, the unit that must not straddle train and validation: the manifest's ``group``
-column when there is one (the crop stage puts a fake with its original video), else the
-file stem without its trailing frame and face indices (the source video): crop_face's
-``_fNNNNN_NN`` or the older ``-NNN-NN``.
-
-:class:`BalancedBatches` is a ``keras.utils.PyDataset`` (so it feeds ``Model.fit`` under
-any Keras backend, without ``tf.data``): every batch holds half real and half fake
-crops, interleaved ``real, fake, real, fake, …`` so that a ``MirroredStrategy`` split of
-the batch stays balanced on every replica. The batch for a given (seed, epoch, index) is
-always the same, whichever worker thread builds it.
+:class:`BalancedBatches` feeds ``Model.fit`` under any Keras backend, without
+``tf.data``: every batch holds half real and half fake crops, interleaved ``real, fake,
+real, fake, …`` so that a ``MirroredStrategy`` split of the batch stays balanced on
+every replica. The batch for a given (seed, epoch, index) is always the same, whichever
+worker thread builds it. :class:`CropImages` gives crops in order, resized, for embedding.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import logging
 import math
 import os
-import re
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import cv2
 import keras
 import numpy as np
-from tqdm import tqdm
 
-from dfembed.train.augment import Augmenter
+from dfembed.core.classes import CLASSES
 from dfembed.core.errors import InputError
-from dfembed.faces.media import IMAGE_SUFFIXES, MediaError, read_image
-from dfembed.infer.scoring import fit_size
-from dfembed.train.config import CLASSES
+from dfembed.faces.geometry import fit_size
+from dfembed.faces.media import MediaError, read_image
+from dfembed.train.augment import Augmenter
+from dfembed.train.crops import Crop
 
 log = logging.getLogger(__name__)
 
-MANIFEST_NAME = "manifest.csv"
-VALIDATION_DIR = "validation"
-# crop_face names crops <stem>_<ext>[_<hash>]_f<frame:05d>_<face:02d> (cropping.crop_file);
-# other trees may use <video>-<frame>[-<face>].
-_INDEX_SUFFIX = re.compile(r"(_f\d{5}_\d{2}|(-\d+){1,2})$")
 _CACHED_PERMUTATIONS = 16
-
-
-@dataclass(frozen=True)
-class Crop:
-    """One face crop.
-
-    Attributes:
-        path: The image file.
-        label: 0 = real, 1 = fake.
-        group: The split unit (source video, or the original a fake was made from).
-    """
-
-    path: Path
-    label: int
-    group: str
-
-
-@dataclass(frozen=True)
-class CropSet:
-    """The usable crops of a tree and the files that could not be used.
-
-    Attributes:
-        root: The tree.
-        crops: Readable crops, sorted by path.
-        unreadable: ``(path, reason)`` of every skipped file.
-    """
-
-    root: Path
-    crops: tuple[Crop, ...]
-    unreadable: tuple[tuple[Path, str], ...] = field(default=())
-
-    def count(self, label: int) -> int:
-        """Number of crops with ``label``."""
-        return sum(1 for crop in self.crops if crop.label == label)
-
-
-def group_from_stem(stem: str) -> str:
-    """Group key of a crop file: its name without the frame and face indices.
-
-    Two namings are understood: crop_face's ``<name>_<ext>[_<hash>]_f<frame:05d>_<face:02d>``
-    (the group keeps the hash, which tells apart sources whose names collided) and
-    ``<video>-<frame>[-<face>]``.
-
-    Args:
-        stem: File name without suffix, e.g. ``"abarnvbtwb_mp4_f00003_01"`` or ``"abarnvbtwb-003-01"``.
-
-    Returns:
-        ``"abarnvbtwb_mp4"`` or ``"abarnvbtwb"``; a stem without such indices is returned unchanged.
-    """
-    return _INDEX_SUFFIX.sub("", stem) or stem
-
-
-def list_crops(root: Path, workers: int = 1, verify: bool = True) -> CropSet:
-    """List the crops of a ``real/``/``fake/`` tree, skipping (and counting) unreadable files.
-
-    Args:
-        root: DATA or a validation tree.
-        workers: Threads used to check that every image decodes.
-        verify: Decode every image once and skip those that fail.
-
-    Returns:
-        The :class:`CropSet`.
-
-    Raises:
-        InputError: ``root`` is missing, or ``real/`` or ``fake/`` is missing or holds no image.
-    """
-    root = Path(root)
-    if not root.is_dir():
-        raise InputError(f"data folder {root} does not exist")
-    for name in CLASSES:
-        if not (root / name).is_dir():
-            raise InputError(f"data folder {root} has no {name}/ folder (expected {root}/real and {root}/fake)")
-    groups = read_manifest_groups(root)
-    crops = [crop for name, label in CLASSES.items() for crop in _class_crops(root, name, label, groups)]
-    unreadable: list[tuple[Path, str]] = []
-    if verify:
-        crops, unreadable = _verify(crops, workers)
-    for name, label in CLASSES.items():
-        if not any(crop.label == label for crop in crops):
-            raise InputError(f"{root / name}: no readable image ({len(unreadable)} unreadable files skipped)")
-    return CropSet(root, tuple(sorted(crops, key=lambda c: str(c.path))), tuple(unreadable))
-
-
-def _class_crops(root: Path, name: str, label: int, groups: dict[Path, str]) -> list[Crop]:
-    folder = root / name
-    paths = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-    if not paths:
-        suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
-        raise InputError(f"{folder} holds no image ({suffixes})")
-    return [Crop(p, label, groups.get(p.resolve()) or group_from_stem(p.stem)) for p in paths]
-
-
-def read_manifest_groups(root: Path) -> dict[Path, str]:
-    """Map each crop listed in ``root/manifest.csv`` to its group (empty without a manifest).
-
-    Args:
-        root: The crop stage's output folder.
-
-    Returns:
-        Resolved crop path → group key.
-
-    Raises:
-        InputError: The manifest exists but lacks the ``crop`` or ``group`` column.
-    """
-    manifest = root / MANIFEST_NAME
-    if not manifest.is_file():
-        return {}
-    with open(manifest, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
-        missing = {"crop", "group"} - set(reader.fieldnames or ())
-        if missing:
-            raise InputError(f"{manifest}: missing column(s) {', '.join(sorted(missing))}")
-        groups = {(root / row["crop"]).resolve(): row["group"] for row in reader if row["crop"] and row["group"]}
-    log.info("read %d group keys from %s", len(groups), manifest)
-    return groups
-
-
-def _verify(crops: list[Crop], workers: int) -> tuple[list[Crop], list[tuple[Path, str]]]:
-    """Decode every crop once (in threads); return the readable ones and the failures."""
-
-    def check(crop: Crop) -> str | None:
-        try:
-            read_image(crop.path)
-        except MediaError as err:
-            return str(err)
-        return None
-
-    with ThreadPoolExecutor(max(1, workers)) as pool:
-        progress = tqdm(pool.map(check, crops), total=len(crops), desc="checking crops", unit="img",
-                        leave=False, disable=not log.isEnabledFor(logging.INFO))
-        results = list(progress)
-    good = [crop for crop, error in zip(crops, results) if error is None]
-    bad = [(crop.path, error) for crop, error in zip(crops, results) if error is not None]
-    for path, error in bad:
-        log.warning("skipping unreadable crop %s", error)
-    if bad:
-        log.warning("skipped %d unreadable crop(s) of %d", len(bad), len(crops))
-    return good, bad
-
-
-def check_disjoint(train: Iterable[Crop], val: Iterable[Crop]) -> None:
-    """Check that no group has crops on both sides of a split.
-
-    Raises:
-        InputError: Some groups appear in both; the message names a few.
-    """
-    shared = {c.group for c in train} & {c.group for c in val}
-    if shared:
-        names = ", ".join(sorted(shared)[:5])
-        raise InputError(
-            f"train and validation share {len(shared)} group(s) (e.g. {names}): frames of one video "
-            "(or a fake and its original) must not be on both sides"
-        )
-
-
-def split_by_group(
-    crops: Sequence[Crop], val_fraction: float, seed: int
-) -> tuple[list[Crop], list[Crop]]:
-    """Hold out whole groups for validation, with both classes on both sides when possible.
-
-    Groups are shuffled with ``seed``; validation first takes one group with real and one
-    with fake crops, then further groups until it holds about ``val_fraction`` of the
-    crops, never taking a class's last training group.
-
-    Args:
-        crops: All training crops.
-        val_fraction: Target share of crops in validation; 0 gives no validation.
-        seed: Seed of the shuffle.
-
-    Returns:
-        ``(train, val)``; ``val`` is empty (with a warning) when the groups cannot give
-        both classes to both sides.
-    """
-    if val_fraction <= 0.0:
-        return list(crops), []
-    by_group: dict[str, list[Crop]] = {}
-    for crop in crops:
-        by_group.setdefault(crop.group, []).append(crop)
-    order = sorted(by_group)
-    np.random.default_rng(seed).shuffle(order)
-    chosen = _choose_val_groups(order, by_group, round(val_fraction * len(crops)))
-    if chosen is None:
-        log.warning(
-            "cannot split %d group(s) into train and validation with real and fake crops on both "
-            "sides; training without validation (give --val DIR for a validation tree)",
-            len(order),
-        )
-        return list(crops), []
-    train = [c for c in crops if c.group not in chosen]
-    val = [c for c in crops if c.group in chosen]
-    check_disjoint(train, val)
-    return train, val
-
-
-def _choose_val_groups(order: list[str], by_group: dict[str, list[Crop]], target: int) -> set[str] | None:
-    """Pick validation groups (see :func:`split_by_group`); ``None`` when a class cannot be on both sides."""
-    left = {label: sum(c.label == label for g in order for c in by_group[g]) for label in CLASSES.values()}
-    chosen: set[str] = set()
-
-    def labels(group: str) -> set[int]:
-        return {c.label for c in by_group[group]}
-
-    def can_take(group: str) -> bool:
-        counts = {lab: sum(c.label == lab for c in by_group[group]) for lab in CLASSES.values()}
-        return group not in chosen and all(left[lab] - counts[lab] > 0 for lab in CLASSES.values())
-
-    def take(group: str) -> None:
-        chosen.add(group)
-        for crop in by_group[group]:
-            left[crop.label] -= 1
-
-    for label in CLASSES.values():
-        if any(label in labels(g) for g in chosen):
-            continue
-        group = next((g for g in order if label in labels(g) and can_take(g)), None)
-        if group is None:
-            return None
-        take(group)
-    for group in order:
-        if sum(len(by_group[g]) for g in chosen) >= target:
-            break
-        if can_take(group):
-            take(group)
-    return chosen
 
 
 def _seed_of(*values: int) -> int:

@@ -16,12 +16,20 @@ from typing import Any
 import keras
 
 from dfembed.core.atomic import atomic_path
-from dfembed.core.config import plain_data
-from dfembed.train.batches import BalancedBatches, Crop
-from dfembed.train.head import balanced_subset, crop_labels, embed, fit_classifier
+from dfembed.core.config import json_ready
 from dfembed.evaluate.metrics import compute_metrics
-from dfembed.train.run_folder import BEST_WEIGHTS_GLOB, best_weights_name, write_state
+from dfembed.train.batches import BalancedBatches
 from dfembed.train.config import TrainConfig
+from dfembed.train.crops import Crop
+from dfembed.train.head import balanced_subset, crop_labels, embed, fit_classifier
+from dfembed.train.run_folder import (
+    BEST_WEIGHTS_GLOB,
+    CHECKPOINT_GLOB,
+    RunState,
+    best_weights_name,
+    checkpoint_name,
+    write_state,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +40,7 @@ def make_callbacks(
     val: Sequence[Crop],
     batches: BalancedBatches,
     run_dir: Path,
-    state: dict[str, Any],
+    state: RunState,
 ) -> list[keras.callbacks.Callback]:
     """Epoch selection, validation (when there is a validation set), checkpoint and TensorBoard.
 
@@ -117,30 +125,30 @@ class RunCheckpoint(keras.callbacks.Callback):
         state: The state so far (history, best AUC) — carried over on resume.
     """
 
-    def __init__(self, run_dir: Path, config: TrainConfig, state: dict[str, Any]) -> None:
+    def __init__(self, run_dir: Path, config: TrainConfig, state: RunState) -> None:
         super().__init__()
         self.run_dir = run_dir
         self.config = config
-        self.state = dict(state)
+        self.state = dataclasses.replace(state, history=list(state.history))
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         """Save the checkpoint and update the state."""
         record = {key: float(value) for key, value in (logs or {}).items()}
-        history = [*self.state.get("history", [])[:epoch], {"epoch": epoch + 1, **record}]
+        state = self.state
+        state.history = [*state.history[:epoch], {"epoch": epoch + 1, **record}]
         auc = record.get("val_auc", math.nan)
-        best = self.state.get("best_auc")
-        if not math.isnan(auc) and (best is None or auc > best):
+        if not math.isnan(auc) and (state.best_auc is None or auc > state.best_auc):
             best_name = best_weights_name(epoch + 1)
             with atomic_path(self.run_dir / best_name, suffix=".weights.h5") as tmp:
                 self.model.save_weights(tmp)
-            self.state.update(best_auc=auc, best_epoch=epoch + 1, best_weights=best_name)
-        name = f"epoch-{epoch + 1:03d}.keras"
+            state.best_auc, state.best_epoch, state.best_weights = auc, epoch + 1, best_name
+        name = checkpoint_name(epoch + 1)
         with atomic_path(self.run_dir / name) as tmp:
             self.model.save(tmp)
-        self.state.update(epoch=epoch + 1, checkpoint=name, history=history, config=plain_data(dataclasses.asdict(self.config)))
-        write_state(self.run_dir, self.state)
+        state.epoch, state.checkpoint, state.config = epoch + 1, name, json_ready(self.config)
+        write_state(self.run_dir, state)
         # Only now that the state names the new files are the older ones unneeded.
-        keep = {name, self.state.get("best_weights")}
-        for old in [*self.run_dir.glob("epoch-*.keras"), *self.run_dir.glob(BEST_WEIGHTS_GLOB)]:
+        keep = {name, state.best_weights}
+        for old in [*self.run_dir.glob(CHECKPOINT_GLOB), *self.run_dir.glob(BEST_WEIGHTS_GLOB)]:
             if old.name not in keep:
                 old.unlink()

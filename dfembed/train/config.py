@@ -11,31 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-# The names below are the single definitions shared by the Keras modules (model, losses,
-# classifier, dataset) and the CLI, kept here so that none of them needs Keras to read them.
-
-#: The triplet loss's distances (the keys of ``dfembed.model.losses.DISTANCES``) and its default.
-DISTANCE_NAMES = ("squared-L2", "L2")
-DEFAULT_DISTANCE = "squared-L2"
-#: The EfficientNet variants, as :func:`backbone_name` spells them.
-BACKBONE_NAMES = tuple(f"b{i}" for i in range(8))
-#: keras.applications' lower bound on the input side of EfficientNet without its top.
-MIN_IMAGE_SIZE = 32
-#: Crop folder name → label (the classifier's ``P(fake)`` is the probability of class 1).
-CLASSES: dict[str, int] = {"real": 0, "fake": 1}
-
-
-def backbone_name(name: str) -> str:
-    """Normalise a backbone name: ``"b4"``, ``"B4"`` and ``"efficientnetb4"`` give ``"b4"``.
-
-    Args:
-        name: The backbone as a user, a config file or a model's layer wrote it.
-
-    Returns:
-        The lower-case name without the ``efficientnet`` prefix (not checked against
-        :data:`BACKBONE_NAMES`).
-    """
-    return str(name).strip().lower().removeprefix("efficientnet")
+from dfembed.core.config import check
+from dfembed.model.names import BACKBONE_NAMES, DEFAULT_DISTANCE, MIN_IMAGE_SIZE
 
 
 @dataclass(frozen=True)
@@ -131,55 +108,42 @@ class TrainConfig:
         self._check_resources()
 
     def _check_model(self) -> None:
-        _require(self.backbone in BACKBONE_NAMES, f"backbone must be one of {', '.join(BACKBONE_NAMES)}, got {self.backbone!r}")
-        _require(self.image_size >= MIN_IMAGE_SIZE, f"image_size must be at least {MIN_IMAGE_SIZE}, got {self.image_size}")
-        _require(bool(str(self.weights).strip()), "weights must be 'imagenet', 'none' or a weights file path")
-        _require(self.embedding_dim >= 1, f"embedding_dim must be at least 1, got {self.embedding_dim}")
-        _require(0.0 <= self.dropout < 1.0, f"dropout must lie in [0, 1), got {self.dropout}")
-        _require(self.l2 >= 0.0, f"l2 must not be negative, got {self.l2}")
-        _require(self.margin > 0.0, f"margin must be positive, got {self.margin}")
+        check(self.backbone in BACKBONE_NAMES, "backbone", self.backbone, f"one of {', '.join(BACKBONE_NAMES)}")
+        check(self.image_size >= MIN_IMAGE_SIZE, "image_size", self.image_size, f"at least {MIN_IMAGE_SIZE}")
+        check(bool(str(self.weights).strip()), "weights", self.weights, "'imagenet', 'none' or a weights file path")
+        check(self.embedding_dim >= 1, "embedding_dim", self.embedding_dim, "at least 1")
+        check(0.0 <= self.dropout < 1.0, "dropout", self.dropout, "in [0, 1)")
+        check(self.l2 >= 0.0, "l2", self.l2, "0 or more")
+        check(self.margin > 0.0, "margin", self.margin, "positive")
 
     def _check_schedule(self) -> None:
-        _require(
-            self.batch_size >= 4 and self.batch_size % 2 == 0,
-            f"batch_size must be even and at least 4 (half real, half fake, two of each), got {self.batch_size}",
-        )
-        _require(self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}")
-        _require(
-            self.steps_per_epoch is None or self.steps_per_epoch >= 1,
-            f"steps_per_epoch must be at least 1 (or unset), got {self.steps_per_epoch}",
-        )
-        _require(self.seed >= 0, f"seed must not be negative, got {self.seed}")
-        _require(self.lr > 0.0, f"lr must be positive, got {self.lr}")
-        _require(0.0 <= self.momentum < 1.0, f"momentum must lie in [0, 1), got {self.momentum}")
-        _require(0.0 <= self.val_fraction < 1.0, f"val_fraction must lie in [0, 1), got {self.val_fraction}")
+        check(self.batch_size >= 4 and self.batch_size % 2 == 0, "batch_size", self.batch_size,
+              "even and at least 4 (half real, half fake, two of each)")
+        check(self.epochs >= 1, "epochs", self.epochs, "at least 1")
+        check(self.steps_per_epoch is None or self.steps_per_epoch >= 1, "steps_per_epoch", self.steps_per_epoch,
+              "at least 1 (or unset)")
+        check(self.seed >= 0, "seed", self.seed, "0 or more")
+        check(self.lr > 0.0, "lr", self.lr, "positive")
+        check(0.0 <= self.momentum < 1.0, "momentum", self.momentum, "in [0, 1)")
+        check(0.0 <= self.val_fraction < 1.0, "val_fraction", self.val_fraction, "in [0, 1)")
 
     def _check_augmentation(self) -> None:
         for name in ("noise_p", "jpeg_p", "blur_p", "flip_p"):
-            value = getattr(self, name)
-            _require(0.0 <= value <= 1.0, f"{name} must lie in [0, 1], got {value}")
+            check(0.0 <= getattr(self, name) <= 1.0, name, getattr(self, name), "in [0, 1]")
         _check_range("noise_std", self.noise_std, 0.0, 1.0)
         _check_range("jpeg_quality", self.jpeg_quality, 1, 100)
         _check_range("blur_sigma", self.blur_sigma, 0.0, 50.0)
-        _require(self.blur_sigma[1] > 0.0, f"blur_sigma's upper end must be positive, got {self.blur_sigma}")
+        check(self.blur_sigma[1] > 0.0, "blur_sigma", self.blur_sigma, "a range whose upper end is positive")
 
     def _check_resources(self) -> None:
-        _require(self.svm_c > 0.0, f"svm_c must be positive, got {self.svm_c}")
-        _require(self.svm_calibration_cv >= 2, f"svm_calibration_cv must be at least 2, got {self.svm_calibration_cv}")
-        _require(self.val_svm_samples >= 4, f"val_svm_samples must be at least 4, got {self.val_svm_samples}")
-        _require(self.workers >= 0, f"workers must be 0 (automatic) or more, got {self.workers}")
-        _require(self.max_queue_size >= 1, f"max_queue_size must be at least 1, got {self.max_queue_size}")
-        _require(self.embed_batch_size >= 1, f"embed_batch_size must be at least 1, got {self.embed_batch_size}")
-
-
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise ValueError(message)
+        check(self.svm_c > 0.0, "svm_c", self.svm_c, "positive")
+        check(self.svm_calibration_cv >= 2, "svm_calibration_cv", self.svm_calibration_cv, "at least 2")
+        check(self.val_svm_samples >= 4, "val_svm_samples", self.val_svm_samples, "at least 4")
+        check(self.workers >= 0, "workers", self.workers, "0 (automatic) or more")
+        check(self.max_queue_size >= 1, "max_queue_size", self.max_queue_size, "at least 1")
+        check(self.embed_batch_size >= 1, "embed_batch_size", self.embed_batch_size, "at least 1")
 
 
 def _check_range(name: str, bounds: tuple[float, float], low: float, high: float) -> None:
     first, last = bounds
-    _require(
-        low <= first <= last <= high,
-        f"{name} must be a range (min, max) with {low} <= min <= max <= {high}, got {bounds}",
-    )
+    check(low <= first <= last <= high, name, bounds, f"a range (min, max) with {low} <= min <= max <= {high}")

@@ -1,24 +1,34 @@
-"""Embeddings of crops and the SVM fitted on them, shared by the per-epoch validation
-callback and the final classifier of the training stage.
+"""The classifier head: embeddings of crops and the SVM fitted on them.
+
+Shared by the per-epoch validation callback and the final step of training, which fits
+the SVM on every training crop and bundles it with what inference must check.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
 
-from dfembed.model.classifier import EmbeddingSVM
-from dfembed.train.batches import Crop, CropImages, resolve_workers
+from dfembed.core.classes import CLASSES
+from dfembed.core.config import json_ready
+from dfembed.core.provenance import library_versions
+from dfembed.model.classifier import ClassifierBundle, EmbeddingSVM
+from dfembed.train.batches import CropImages, resolve_workers
 from dfembed.train.config import TrainConfig
+from dfembed.train.crops import Crop
+
+log = logging.getLogger(__name__)
 
 
 def balanced_subset(crops: Sequence[Crop], limit: int, seed: int) -> list[Crop]:
     """At most ``limit`` crops, half of each class where possible, drawn with ``seed``."""
     chosen: list[Crop] = []
     rng = np.random.default_rng(seed)
-    for label in (0, 1):
+    for label in CLASSES.values():
         pool = [c for c in crops if c.label == label]
         take = min(len(pool), limit // 2)
         chosen.extend(pool[i] for i in sorted(rng.choice(len(pool), size=take, replace=False)))
@@ -43,3 +53,30 @@ def fit_classifier(embeddings: np.ndarray, crops: Sequence[Crop], config: TrainC
 def crop_labels(crops: Sequence[Crop]) -> np.ndarray:
     """The crops' labels (fake = 1) as an ``int64`` array."""
     return np.asarray([c.label for c in crops], dtype=np.int64)
+
+
+def fit_final_classifier(
+    model: keras.Model, train: Sequence[Crop], config: TrainConfig, crop_config: dict[str, Any] | None
+) -> ClassifierBundle:
+    """Embed every training crop (no augmentation), fit the SVM and bundle it for inference.
+
+    Args:
+        model: The trained embedding model.
+        train: All training crops.
+        config: The training configuration (recorded in the bundle).
+        crop_config: The crop stage's configuration, when the crops came from it.
+
+    Returns:
+        The :class:`~dfembed.model.classifier.ClassifierBundle` to save as OUT_PKL.
+    """
+    log.info("embedding %d training crops for the final SVM", len(train))
+    classifier = fit_classifier(embed(model, train, config), train, config)
+    return ClassifierBundle(
+        classifier=classifier,
+        embedding_dim=config.embedding_dim,
+        backbone=config.backbone,
+        image_size=config.image_size,
+        crop_config=crop_config,
+        train_config=json_ready(config),
+        versions=library_versions(),
+    )

@@ -11,10 +11,12 @@
 4. embed every training crop without augmentation, fit the final SVM, and write the
    model (HDF5), the classifier bundle (joblib) and a provenance record.
 
-Devices and precision live in :mod:`dfembed.train.devices`, the callbacks of step 3 in
-:mod:`dfembed.train.callbacks`, the run folder's state in :mod:`dfembed.train.run_folder` and the
-embedding and SVM helpers in :mod:`dfembed.train.head`; this module resolves the
-outputs, loads the data, prepares the model and optimiser, and writes the results.
+Crops and the split live in :mod:`dfembed.train.crops` and :mod:`dfembed.train.split`,
+batches in :mod:`dfembed.train.batches`, devices and precision in
+:mod:`dfembed.train.devices`, the callbacks of step 3 in :mod:`dfembed.train.callbacks`,
+the run folder's state and resume policy in :mod:`dfembed.train.run_folder` and the SVM
+head in :mod:`dfembed.train.head`; this module resolves the outputs, loads the data,
+prepares the model and optimiser, and writes the results.
 
 Loading the bundle unpickles it, which runs code: load only files you trust.
 """
@@ -22,7 +24,6 @@ Loading the bundle unpickles it, which runs code: load only files you trust.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import time
@@ -32,39 +33,36 @@ from typing import Any
 
 import keras
 
-from dfembed.core.atomic import remove_stale_temps
-from dfembed.train.augment import AugmentParams, Augmenter
-from dfembed.train.callbacks import make_callbacks
-from dfembed.model.classifier import ClassifierBundle, save_bundle
-from dfembed.core.config import plain_data
-from dfembed.train.batches import (
-    VALIDATION_DIR,
-    BalancedBatches,
-    Crop,
-    check_balanced_batch,
-    check_disjoint,
-    list_crops,
-    opencv_threads,
-    resolve_workers,
-    split_by_group,
-)
-from dfembed.train.devices import distribution_scope, precision_policy
-from dfembed.train.head import embed, fit_classifier
+from dfembed.core.atomic import refuse_existing
+from dfembed.core.config import json_ready
 from dfembed.core.errors import ConfigError, InputError, OutputExistsError
+from dfembed.core.provenance import write_provenance
+from dfembed.crop.manifest import PROVENANCE_NAME as CROP_RECORD_NAME
+from dfembed.crop.manifest import read_crop_record
+from dfembed.model.classifier import ClassifierBundle, save_bundle
 from dfembed.model.losses import TripletSemiHardLoss
 from dfembed.model.network import build_embedding_model, save_model
-from dfembed.core.provenance import library_versions, write_provenance
-from dfembed.train.run_folder import BEST_WEIGHTS_GLOB, STATE_NAME, no_nan, read_state
+from dfembed.train.augment import Augmenter, AugmentParams
+from dfembed.train.batches import BalancedBatches, check_balanced_batch, opencv_threads, resolve_workers
+from dfembed.train.callbacks import make_callbacks
 from dfembed.train.config import TrainConfig
+from dfembed.train.crops import VALIDATION_DIR, Crop, list_crops
+from dfembed.train.devices import distribution_scope, precision_policy
+from dfembed.train.head import fit_final_classifier
+from dfembed.train.run_folder import (
+    RunState,
+    best_weights_path,
+    has_checkpoint,
+    prepare_run_dir,
+    read_state,
+    resume_checkpoint,
+)
+from dfembed.train.split import check_disjoint, split_by_group
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL_NAME = "model.h5"
 DEFAULT_CLASSIFIER_NAME = "svm.pkl"
-CROP_RECORD_NAME = "dfembed-crop.json"
-#: Options that change the network; a run cannot be resumed with other values.
-ARCHITECTURE_KEYS = ("backbone", "image_size", "embedding_dim", "dropout", "l2", "margin", "distance", "batch_size")
-SPLIT_KEYS = ("seed", "val_fraction")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,29 +228,15 @@ def resolve_outputs(
 
 
 def _check_existing(paths: OutputPaths, force: bool, resume: bool) -> None:
-    files = [p for p in (paths.model, paths.classifier, paths.keras_model, paths.provenance) if p is not None]
-    existing = [str(p) for p in files if p.exists()]
-    if existing and not force:
-        raise OutputExistsError(f"output exists: {', '.join(existing)} (use --force to replace)")
-    has_checkpoint = (paths.run_dir / STATE_NAME).is_file()
-    if resume and not has_checkpoint:
-        raise InputError(f"nothing to resume: {paths.run_dir} holds no checkpoint ({STATE_NAME})")
-    if has_checkpoint and not resume and not force:
+    refuse_existing([p for p in (paths.model, paths.classifier, paths.keras_model, paths.provenance) if p], force)
+    checkpointed = has_checkpoint(paths.run_dir)
+    if resume and not checkpointed:
+        raise InputError(f"nothing to resume: {paths.run_dir} holds no checkpoint")
+    if checkpointed and not resume and not force:
         raise OutputExistsError(
             f"run folder {paths.run_dir} holds checkpoints of an earlier run: "
             "use --resume to continue it or --force to start over"
         )
-
-
-def prepare_run_dir(run_dir: Path, force: bool, resume: bool) -> None:
-    """Create the run folder, remove a killed run's temporary files and, when starting
-    over with ``force``, the earlier run's checkpoints and state (only files a training run writes)."""
-    if force and not resume and run_dir.is_dir():
-        for path in [*run_dir.glob("epoch-*.keras"), run_dir / STATE_NAME, *run_dir.glob(BEST_WEIGHTS_GLOB)]:
-            if path.is_file():
-                path.unlink()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(run_dir)
 
 
 # --- data ----------------------------------------------------------------------------
@@ -312,19 +296,16 @@ def read_crop_config(data: Path) -> dict[str, Any] | None:
     Raises:
         InputError: The record exists but is not valid JSON.
     """
-    record = data / CROP_RECORD_NAME
-    if not record.is_file():
+    record = read_crop_record(data)
+    if record is None:
         return None
-    try:
-        content = json.loads(record.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InputError(f"{record} is not valid JSON: {err}") from err
-    if not isinstance(content, dict) or not isinstance(content.get("config"), dict):
-        log.warning("%s holds no crop configuration; inference will use its own crop options", record)
+    if not isinstance(record.get("config"), dict):
+        log.warning("%s holds no crop configuration; inference will use its own crop options", data / CROP_RECORD_NAME)
         return None
-    if content.get("status", "complete") != "complete":
-        log.warning("%s says the crop job is %r, not complete: some sources may be missing", record, content["status"])
-    return content["config"]
+    if record.get("status", "complete") != "complete":
+        log.warning("%s says the crop job is %r, not complete: some sources may be missing",
+                    data / CROP_RECORD_NAME, record["status"])
+    return record["config"]
 
 
 # --- model and optimiser ------------------------------------------------------------
@@ -332,7 +313,7 @@ def read_crop_config(data: Path) -> dict[str, Any] | None:
 
 def prepare_model(
     config: TrainConfig, run_dir: Path, resume: bool, steps_per_epoch: int
-) -> tuple[keras.Model, int, dict[str, Any]]:
+) -> tuple[keras.Model, int, RunState]:
     """Build and compile a new model, or reload the last checkpoint of ``run_dir``.
 
     Args:
@@ -342,73 +323,24 @@ def prepare_model(
         steps_per_epoch: Batches per epoch (the length of the cosine schedule).
 
     Returns:
-        ``(model, initial_epoch, state)``; ``state`` is the run folder's state record.
+        ``(model, initial_epoch, state)``; ``state`` is the run folder's state.
 
     Raises:
         ConfigError: The checkpoint was made with other architecture options.
         InputError: A weights file that does not fit the backbone, or a missing checkpoint.
     """
     if resume:
-        state = read_state(run_dir) or {}
-        _check_resumable(state, config)
-        checkpoint = run_dir / state["checkpoint"]
-        if not checkpoint.is_file():
-            raise InputError(f"checkpoint {checkpoint} named in {run_dir / STATE_NAME} is missing")
+        checkpoint, state = resume_checkpoint(run_dir, config)
         model = keras.models.load_model(checkpoint, compile=True)
-        log.info("resuming from %s after epoch %d", checkpoint, state["epoch"])
-        return model, int(state["epoch"]), state
+        log.info("resuming from %s after epoch %d", checkpoint, state.epoch)
+        return model, state.epoch, state
     keras.utils.set_random_seed(config.seed)
     model = build_embedding_model(
         backbone=config.backbone, image_size=config.image_size, weights=config.weights,
         embedding_dim=config.embedding_dim, dropout=config.dropout, l2=config.l2,
     )
     model.compile(optimizer=make_optimizer(config, steps_per_epoch), loss=TripletSemiHardLoss(config.margin, config.distance))
-    return model, 0, {"epoch": 0, "history": [], "best_auc": None, "best_epoch": None}
-
-
-def _check_resumable(state: dict[str, Any], config: TrainConfig) -> None:
-    saved = state.get("config", {})
-    _refuse_changes(saved, config, ARCHITECTURE_KEYS, "cannot resume with other model options")
-    # Another seed or fraction would move validation groups into training (a leak).
-    _refuse_changes(saved, config, SPLIT_KEYS, "cannot resume with another train/validation split")
-    changed = [key for key in ("lr", "momentum", "nesterov", "schedule")
-               if key in saved and saved[key] != getattr(config, key)]
-    if changed:
-        log.warning("resuming with the checkpoint's optimiser; changed %s not applied", ", ".join(changed))
-    if saved.get("schedule") == "cosine":
-        _check_cosine_horizon(saved, config)
-    elif "steps_per_epoch" in saved and saved["steps_per_epoch"] != config.steps_per_epoch:
-        log.warning("resuming with steps_per_epoch %s instead of %s", config.steps_per_epoch, saved["steps_per_epoch"])
-    if int(state.get("epoch", 0)) >= config.epochs:
-        raise ConfigError(f"the run has completed {state['epoch']} epochs already; raise --epochs to continue")
-
-
-def _refuse_changes(saved: dict[str, Any], config: TrainConfig, keys: Sequence[str], message: str) -> None:
-    wrong = [f"{key}: checkpoint {saved.get(key)!r}, now {getattr(config, key)!r}"
-             for key in keys if key in saved and saved[key] != plain_data(getattr(config, key))]
-    if wrong:
-        raise ConfigError(f"{message}: " + "; ".join(wrong))
-
-
-def _check_cosine_horizon(saved: dict[str, Any], config: TrainConfig) -> None:
-    """Refuse a resume that would run past the end of the checkpoint's cosine schedule.
-
-    The schedule is saved with the optimiser and decays to 0 over the first run's
-    ``epochs × steps_per_epoch`` steps; later epochs would all train at learning rate 0.
-    """
-    if "steps_per_epoch" in saved and saved["steps_per_epoch"] != config.steps_per_epoch:
-        raise ConfigError(
-            f"cannot resume a cosine-schedule run with another steps_per_epoch (checkpoint "
-            f"{saved['steps_per_epoch']!r}, now {config.steps_per_epoch!r}): its schedule length is fixed"
-        )
-    if "epochs" in saved and config.epochs > int(saved["epochs"]):
-        raise ConfigError(
-            f"cannot resume a cosine-schedule run for {config.epochs} epochs: its learning rate decays to 0 "
-            f"at epoch {saved['epochs']}, so the extra epochs would not train; start a new run instead"
-        )
-    if "epochs" in saved and config.epochs < int(saved["epochs"]):
-        log.warning("stopping a cosine-schedule run at epoch %d of %s; its learning rate will not reach 0",
-                    config.epochs, saved["epochs"])
+    return model, 0, RunState()
 
 
 def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
@@ -427,46 +359,13 @@ def _verbosity() -> int:
     return 1 if logging.getLogger("dfembed").isEnabledFor(logging.INFO) else 0
 
 
-# --- final classifier ---------------------------------------------------------------
-
-
-def fit_final_classifier(
-    model: keras.Model, train: Sequence[Crop], config: TrainConfig, crop_config: dict[str, Any] | None
-) -> ClassifierBundle:
-    """Embed every training crop (no augmentation), fit the SVM and bundle it for inference.
-
-    Args:
-        model: The trained embedding model.
-        train: All training crops.
-        config: The training configuration (recorded in the bundle).
-        crop_config: The crop stage's configuration (see :func:`read_crop_config`).
-
-    Returns:
-        The :class:`~dfembed.model.classifier.ClassifierBundle` to save as OUT_PKL.
-    """
-    log.info("embedding %d training crops for the final SVM", len(train))
-    classifier = fit_classifier(embed(model, train, config), train, config)
-    return ClassifierBundle(
-        classifier=classifier,
-        embedding_dim=config.embedding_dim,
-        backbone=config.backbone,
-        image_size=config.image_size,
-        crop_config=crop_config,
-        train_config=plain_data(dataclasses.asdict(config)),
-        versions=library_versions(),
-    )
-
-
-def _restore_best(model: keras.Model, config: TrainConfig, run_dir: Path, state: dict[str, Any]) -> None:
+def _restore_best(model: keras.Model, config: TrainConfig, run_dir: Path, state: RunState) -> None:
     """Load the weights of the best epoch named in the state (``keep="best"``, with validation)."""
-    if config.keep != "best" or not state.get("best_epoch"):
+    best = best_weights_path(run_dir, state) if config.keep == "best" else None
+    if best is None:
         return
-    best = run_dir / str(state.get("best_weights", ""))
-    if not state.get("best_weights") or not best.is_file():
-        raise InputError(f"{run_dir / STATE_NAME} names best epoch {state['best_epoch']} but its weights file "
-                         f"{best} is missing; use --keep last, or --force to start over")
     model.load_weights(best)
-    log.info("keeping the weights of epoch %d (best validation AUC %.4f)", state["best_epoch"], state["best_auc"])
+    log.info("keeping the weights of epoch %d (best validation AUC %.4f)", state.best_epoch, state.best_auc)
 
 
 # --- writing -------------------------------------------------------------------------
@@ -480,17 +379,15 @@ def write_outputs(model: keras.Model, bundle: ClassifierBundle, paths: OutputPat
     save_bundle(bundle, paths.classifier)
 
 
-def _summary(paths: OutputPaths, data: TrainData, initial_epoch: int, state: dict[str, Any], seconds: float) -> TrainSummary:
-    history = tuple(
-        {k: (math.nan if v is None else float(v)) for k, v in entry.items()} for entry in state.get("history", [])
-    )
+def _summary(paths: OutputPaths, data: TrainData, initial_epoch: int, state: RunState, seconds: float) -> TrainSummary:
+    history = tuple({k: (math.nan if v is None else float(v)) for k, v in entry.items()} for entry in state.history)
     return TrainSummary(
         outputs=paths,
         initial_epoch=initial_epoch,
-        epochs=int(state.get("epoch", 0)),
+        epochs=state.epoch,
         history=history,
-        best_epoch=state.get("best_epoch"),
-        best_val_auc=state.get("best_auc"),
+        best_epoch=state.best_epoch,
+        best_val_auc=state.best_auc,
         n_train=len(data.train),
         n_val=len(data.val),
         n_unreadable=data.unreadable,
@@ -499,7 +396,7 @@ def _summary(paths: OutputPaths, data: TrainData, initial_epoch: int, state: dic
 
 
 def _write_record(summary: TrainSummary, config: TrainConfig, data: Path, val: Path | None) -> None:
-    record = no_nan(plain_data(dataclasses.asdict(summary)))
+    record = json_ready(summary)
     write_provenance(
         summary.outputs.provenance,
         config,

@@ -14,13 +14,13 @@ import cv2
 import pytest
 from click.testing import CliRunner, Result
 
-from tests.support import REPO, shared_path
-from dfembed.crop import job as cropping
-from dfembed.core.atomic import TEMP_MARKER
 from dfembed.commands.crop import crop_command
-from dfembed.faces.config import CropConfig
+from dfembed.core.atomic import TEMP_MARKER
+from dfembed.crop import job as cropping
 from dfembed.crop.manifest import FAILURE_COLUMNS, MANIFEST_COLUMNS, SOURCE_COLUMNS, read_rows
 from dfembed.crop.sources import Source
+from dfembed.faces.config import CropConfig
+from tests.support import REPO, shared_path
 
 pytestmark = pytest.mark.slow
 

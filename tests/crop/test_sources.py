@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import pytest
 
-from tests.support import shared_path
-from dfembed.crop.job import crop_file, crop_stems
 from dfembed.core.errors import InputError
 from dfembed.crop.manifest import MANIFEST_COLUMNS, CsvAppender, read_rows
 from dfembed.crop.sources import Source, discover_sources
+from tests.support import shared_path
 
 
 def _touch(root: Path, *relatives: str) -> None:
@@ -93,20 +92,6 @@ def test_missing_src_and_bad_metadata(tmp_path: Path) -> None:
 
 def _source(relative: str, label: str = "unlabeled") -> Source:
     return Source(Path("/src") / relative, relative, label, relative)
-
-
-def test_crop_names_stay_inside_dst_and_are_unique() -> None:
-    sources = [_source("real/x.jpg", "real"), _source("x.jpg"), _source("x.png"), _source("..a/..b.jpg"),
-               _source("sp ace/é.jpg"), _source("sp_ace/_.jpg"), _source("A.JPG"), _source("a.jpg")]
-    stems = crop_stems(sources)
-    assert stems["real/x.jpg"] == PurePosixPath("real/x_jpg")
-    assert stems["x.png"] == PurePosixPath("unlabeled/x_png")
-    names = [str(s).lower() for s in stems.values()]
-    assert len(set(names)) == len(names)
-    for stem in stems.values():
-        assert ".." not in stem.parts and not stem.is_absolute()
-        assert all(part and not part.startswith(".") for part in stem.parts)
-    assert crop_file(stems["x.jpg"], 7, 1, "png") == PurePosixPath("unlabeled/x_jpg_f00007_01.png")
 
 
 def test_torn_last_line_is_dropped(tmp_path: Path) -> None:

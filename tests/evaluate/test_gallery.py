@@ -38,8 +38,8 @@ def test_no_crops_is_an_error(tmp_path: Path) -> None:
 
 
 def test_gallery_command_draws_scored_crops(tmp_path: Path) -> None:
-    from dfembed.model.classifier import ClassifierBundle, EmbeddingSVM, save_bundle
     from dfembed.cli import main
+    from dfembed.model.classifier import ClassifierBundle, EmbeddingSVM, save_bundle
     from dfembed.model.network import build_embedding_model, save_model
 
     size = 32

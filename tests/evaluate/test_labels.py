@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import shared_path
 from dfembed.core.errors import InputError
 from dfembed.evaluate.labels import parse_label, read_label_csv, read_labels
+from tests.support import shared_path
 
 
 def test_dfdc_metadata_from_shared_data() -> None:

@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.support import shared_path
 from dfembed.core.errors import InputError
 from dfembed.evaluate.metrics import MetricsInputError
 from dfembed.evaluate.plots import crop_gallery, plot_roc, plot_score_histogram
+from tests.support import shared_path
 
 Y = [0, 0, 1, 1, 0, 1]
 S = [0.1, 0.6, 0.8, 0.4, 0.3, 0.9]

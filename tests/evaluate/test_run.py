@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner, Result
 from sklearn.metrics import log_loss, roc_auc_score
 
-from tests.support import shared_path
 from dfembed.cli import main
+from tests.support import shared_path
 
 
 def _evaluate(*args: str | Path) -> Result:

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support import REPO
 from dfembed.core.config import resolve_config
-from dfembed.faces.config import CropConfig
 from dfembed.core.errors import ConfigError
+from dfembed.faces.config import CropConfig
+from tests.support import REPO
 
 
 def test_resources_crop_yaml_is_the_defaults() -> None:
@@ -22,11 +22,11 @@ def test_resources_crop_yaml_is_the_defaults() -> None:
 
 @pytest.mark.parametrize(
     ("text", "fragment"),
-    [("size: 4\n", "size: 4 is invalid"), ("margin: -0.1\n", "margin"), ("faces: some\n", "not one of"),
+    [("size: 4\n", "size must be an integer >= 8, got 4"), ("margin: -0.1\n", "margin"), ("faces: some\n", "not one of"),
      ("thresholds: [0.6, 0.7]\n", "expected 3 values"), ("thresholds: [0.6, 0.7, 1.5]\n", "thresholds"),
      ("scale_factor: 1.0\n", "scale_factor"), ("jobs: 0\n", "jobs"), ("group_regex: '(a'\n", "group_regex"),
      ("detector_min_face_size: 8\n", "detector_min_face_size"), ("jpeg_quality: 101\n", "jpeg_quality"),
-     ("min_face_size: 0\n", "min_face_size: 0 is invalid"), ("min_face_size: 1\n", "min_face_size: 1 is invalid")],
+     ("min_face_size: 0\n", "min_face_size must be >= 2, got 0"), ("min_face_size: 1\n", "min_face_size must be >= 2, got 1")],
 )
 def test_bad_values_name_the_option(tmp_path: Path, text: str, fragment: str) -> None:
     cfg = tmp_path / "c.yaml"

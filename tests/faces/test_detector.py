@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.support import shared_path
 from dfembed.faces.config import CropConfig
 from dfembed.faces.detector import DetectorError, Face, FaceDetector, pyramid_scales
 from dfembed.faces.extract import choose_faces
 from dfembed.faces.geometry import iou
 from dfembed.faces.media import read_image, sample_video_frames
+from tests.support import shared_path
 
 # measured with the default CropConfig: all 43 of dlib's boxes at IoU >= 0.5; allow one miss
 DLIB_RECALL_FLOOR = 42 / 43

@@ -9,7 +9,6 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.support import shared_path
 from dfembed.faces.media import (
     MediaError,
     is_image,
@@ -18,6 +17,7 @@ from dfembed.faces.media import (
     sample_indices,
     sample_video_frames,
 )
+from tests.support import shared_path
 
 
 def _write(path: Path, array: np.ndarray) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dfembed.core.errors import ConfigError
 from dfembed.infer.aggregate import (
     AGGREGATORS,
     aggregate_file,
@@ -14,7 +15,6 @@ from dfembed.infer.aggregate import (
     mean,
     reduce_frames,
 )
-from dfembed.core.errors import ConfigError
 
 
 def test_mean_and_max() -> None:

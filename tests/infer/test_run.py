@@ -28,7 +28,7 @@ def test_crop_overrides_named_fields_win() -> None:
     ("overrides", "fragment"),
     [
         ({"clip": [0.9, 0.1]}, "clip must be"),
-        ({"no_face_score": 1.5}, "no_face_score must lie in"),
+        ({"no_face_score": 1.5}, r"no_face_score must be in \[0, 1\], got 1.5"),
         ({"batch_size": 0}, "batch_size must be at least 1"),
         ({"aggregate": "median"}, "not one of"),
         ({"crop_options": ["margin"]}, "not KEY=VALUE"),
@@ -76,9 +76,9 @@ def _fit_bundle(root: Path, model, image_size: int, name: str):  # noqa: ANN001,
     import cv2
     import numpy as np
 
-    from dfembed.model.classifier import ClassifierBundle, EmbeddingSVM, save_bundle
     from dfembed.faces.config import CropConfig
     from dfembed.faces.media import read_image
+    from dfembed.model.classifier import ClassifierBundle, EmbeddingSVM, save_bundle
 
     crops = shared_path("dfdc_sample", "crops")
     real = sorted((crops / "real").glob("*.png"))[:6]
@@ -180,7 +180,8 @@ def test_video_frames_are_reduced_and_aggregated(
     from dfembed.faces.config import CropConfig
     from dfembed.faces.detector import FaceDetector
     from dfembed.faces.extract import faces_from_media
-    from dfembed.infer.scoring import FaceScorer, fit_size, load_checked
+    from dfembed.faces.geometry import fit_size
+    from dfembed.infer.scoring import FaceScorer, load_checked
 
     # score the video's faces outside the inference pipeline: crop with the bundle's
     # settings (80 px, every face, 3 frames), resize to the model's 64 px, then score

@@ -12,6 +12,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.estimator_checks import check_estimator
 
+from dfembed.core.errors import ConfigError, InputError
 from dfembed.model.classifier import (
     ClassifierBundle,
     ClassifierDataError,
@@ -21,7 +22,6 @@ from dfembed.model.classifier import (
     load_bundle,
     save_bundle,
 )
-from dfembed.core.errors import ConfigError, InputError
 from dfembed.model.network import ModelInfo
 
 DIM = 8

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.support import shared_path
 from dfembed.core.errors import ConfigError
 from dfembed.model.losses import TripletSemiHardLoss, triplet_semihard_loss
+from tests.support import shared_path
 
 
 def _golden_cases() -> list[tuple[dict, str, str, float]]:

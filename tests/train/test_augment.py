@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from dfembed.train.augment import AugmentParams, Augmenter
+from dfembed.train.augment import Augmenter, AugmentParams
 from dfembed.train.config import TrainConfig
 
 
@@ -41,7 +41,7 @@ def test_same_seed_same_image_other_seed_other_image() -> None:
 def test_all_probabilities_zero_only_resizes_like_inference() -> None:
     image = _image(100, 100)
     out = Augmenter(AugmentParams(image_size=48))(image, seed=0)
-    # shrinking uses area interpolation, as dfembed.infer.scoring.fit_size does
+    # shrinking uses area interpolation, as dfembed.faces.geometry.fit_size does
     np.testing.assert_array_equal(out, cv2.resize(image, (48, 48), interpolation=cv2.INTER_AREA))
     small = _image(20, 20)
     np.testing.assert_array_equal(

@@ -21,20 +21,15 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from tests.support import shared_path
-from dfembed.model.classifier import check_compatible, load_bundle
 from dfembed.commands.train import train_command
-from dfembed.train.devices import gpu_count, resolve_precision
 from dfembed.core.errors import ConfigError, InputError, OutputExistsError
+from dfembed.model.classifier import check_compatible, load_bundle
 from dfembed.model.network import model_info
 from dfembed.train.config import TrainConfig
-from dfembed.train.run import (
-    load_data,
-    prepare_run_dir,
-    read_crop_config,
-    resolve_outputs,
-    run_train,
-)
+from dfembed.train.devices import gpu_count, resolve_precision
+from dfembed.train.run import load_data, read_crop_config, resolve_outputs, run_train
+from dfembed.train.run_folder import prepare_run_dir
+from tests.support import shared_path
 
 REPO = Path(__file__).resolve().parents[2]
 CROP_CONFIG = {"size": 160, "margin": 0.3}
@@ -196,7 +191,7 @@ def test_existing_outputs_need_force(first_run: tuple[Path, str], data: Path) ->
     out, _ = first_run
     result = CliRunner().invoke(train_command, [str(data), str(out), str(out), *SMALL_FLAGS])
     assert result.exit_code == 1
-    assert "Error: output exists:" in result.output and "model.h5" in result.output and "--force" in result.output
+    assert "model.h5" in result.output and "exist; use --force to replace them" in result.output
 
 
 def test_checkpoints_of_an_earlier_run_need_resume_or_force(first_run: tuple[Path, str], data: Path, tmp_path: Path) -> None:
@@ -286,9 +281,10 @@ def test_precision_auto_is_float32_without_a_gpu() -> None:
 
 def test_fit_sees_each_epochs_own_batches(data: Path) -> None:
     """``Model.fit`` with worker threads asks for batch i of epoch e only while epoch e runs."""
-    from dfembed.train.augment import AugmentParams, Augmenter
+    from dfembed.train.augment import Augmenter, AugmentParams
+    from dfembed.train.batches import BalancedBatches
     from dfembed.train.callbacks import EpochSeed
-    from dfembed.train.batches import BalancedBatches, list_crops
+    from dfembed.train.crops import list_crops
 
     requests: list[tuple[object, int]] = []
 

@@ -1,0 +1,148 @@
+"""Resuming a crop run: what an earlier run in DST left, whether it fits, what is still to do.
+
+A rerun into the same DST keeps the crops and rows of every source whose journal row
+(``sources.csv``) exists, redoes the rest, and drops what belongs to sources no longer
+in SRC. A DST made from another SRC or with other options is refused unless
+``--force``, which deletes the earlier run's crops and reports first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from pathlib import Path
+
+from dfembed.core.atomic import remove_stale_temps
+from dfembed.core.classes import CROP_FOLDERS
+from dfembed.core.errors import InputError, OutputExistsError
+from dfembed.crop.manifest import (
+    FAILURE_COLUMNS,
+    FAILURES_NAME,
+    MANIFEST_COLUMNS,
+    MANIFEST_NAME,
+    REPORT_NAMES,
+    SOURCE_COLUMNS,
+    SOURCES_NAME,
+    Row,
+    read_crop_record,
+    read_rows,
+    write_rows,
+)
+from dfembed.crop.naming import is_crop_name
+from dfembed.crop.sources import Discovery, Skipped
+from dfembed.faces.config import RUNTIME_ONLY_FIELDS, CropConfig
+
+log = logging.getLogger(__name__)
+
+
+def prepare_dst(src: Path, dst: Path, config: CropConfig, force: bool) -> None:
+    """Create ``dst``; on ``force`` delete the previous run, else check it is compatible.
+
+    Compatible means made from the same (resolved) SRC with the same options, except
+    the options that only change speed (:data:`~dfembed.faces.config.RUNTIME_ONLY_FIELDS`).
+
+    Args:
+        src: The resolved input folder.
+        dst: The output folder.
+        config: This run's options.
+        force: Start afresh.
+
+    Raises:
+        OutputExistsError: ``dst`` holds a run of another SRC or other options and ``force`` is false.
+        InputError: ``dst`` holds an unreadable crop record.
+    """
+    dst.mkdir(parents=True, exist_ok=True)
+    removed = remove_stale_temps(dst)
+    if removed:
+        log.info("removed %d temporary files left by an interrupted run", removed)
+    if force:
+        _delete_previous(dst)
+        return
+    record = _previous_record(dst)
+    if record is None or not read_rows(dst / SOURCES_NAME, SOURCE_COLUMNS):
+        return
+    previous_src = record.get("src")
+    if previous_src is not None and Path(previous_src).resolve() != src:
+        raise OutputExistsError(
+            f"{dst} holds crops of SRC {previous_src}, not of SRC {src}; "
+            "use --force to replace them or choose another DST"
+        )
+    changed = _config_changes(record["config"], config)
+    if changed:
+        raise OutputExistsError(
+            f"{dst} holds crops made with other options ({', '.join(changed)}); "
+            "use --force to redo them or choose another DST"
+        )
+
+
+def _previous_record(dst: Path) -> dict | None:
+    """The previous run's crop record (``config`` checked to be present), or ``None``."""
+    try:
+        record = read_crop_record(dst)
+    except InputError as err:
+        raise InputError(f"{err}; use --force to start afresh") from err
+    if record is not None and not isinstance(record.get("config"), dict):
+        raise InputError(f"{dst}: its crop record holds no configuration; use --force to start afresh")
+    return record
+
+
+def _config_changes(previous: dict, config: CropConfig) -> list[str]:
+    current = json.loads(json.dumps(dataclasses.asdict(config)))
+    keys = sorted(set(previous) | set(current))
+    return [f"{k}: {previous.get(k)!r} -> {current.get(k)!r}" for k in keys
+            if k not in RUNTIME_ONLY_FIELDS and previous.get(k) != current.get(k)]
+
+
+def _delete_previous(dst: Path) -> None:
+    """Delete the crops (files named like ours below the label folders) and reports of a run."""
+    deleted = 0
+    for folder in CROP_FOLDERS:
+        for path in (dst / folder).rglob("*"):
+            if path.is_file() and is_crop_name(path.name):
+                path.unlink()
+                deleted += 1
+    for name in REPORT_NAMES:
+        (dst / name).unlink(missing_ok=True)
+    log.info("--force: deleted %d crops and the reports of the previous run in %s", deleted, dst)
+
+
+def restore_journal(dst: Path, discovery: Discovery) -> set[str]:
+    """Keep the rows of complete sources still in SRC; re-add SRC-level skips to ``failures.csv``.
+
+    Crop files of sources no longer in SRC are deleted with their rows.
+
+    Args:
+        dst: The output folder.
+        discovery: What SRC holds now.
+
+    Returns:
+        The relative paths of the sources that are complete.
+    """
+    present = {s.relative for s in discovery.sources}
+    journal = [r for r in read_rows(dst / SOURCES_NAME, SOURCE_COLUMNS) if r["source"] in present]
+    done = {row["source"] for row in journal}
+    manifest = []
+    for row in read_rows(dst / MANIFEST_NAME, MANIFEST_COLUMNS):
+        if row["source"] in done:
+            manifest.append(row)
+        elif row["source"] not in present:
+            _delete_crop(dst, row["crop"])
+    failures = [r for r in read_rows(dst / FAILURES_NAME, FAILURE_COLUMNS) if r["source"] in done]
+    failures += [_skip_row(s) for s in discovery.skipped]
+    write_rows(dst / SOURCES_NAME, SOURCE_COLUMNS, journal)
+    write_rows(dst / MANIFEST_NAME, MANIFEST_COLUMNS, manifest)
+    write_rows(dst / FAILURES_NAME, FAILURE_COLUMNS, failures)
+    return done
+
+
+def _delete_crop(dst: Path, relative: str) -> None:
+    """Delete one crop file of an earlier run, if it is a crop file inside ``dst``."""
+    path = dst / relative
+    if path.resolve().is_relative_to(dst.resolve()) and is_crop_name(path.name):
+        path.unlink(missing_ok=True)
+        log.info("deleted %s: its source is no longer in SRC", relative)
+
+
+def _skip_row(skipped: Skipped) -> Row:
+    return {"source": skipped.relative, "label": skipped.label, "reason": skipped.reason, "detail": skipped.detail}

@@ -1,0 +1,127 @@
+"""Training crops: listing a ``real/``/``fake/`` tree, with each crop's label and group.
+
+DATA is the crop stage's output (``real/``, ``fake/`` and ``manifest.csv``) or any tree
+with ``real/`` and ``fake/`` folders (images at any depth). Every crop belongs to a
+*group*, the unit that must not straddle train and validation: the manifest's ``group``
+column when there is one (the crop stage puts a fake with its original video), else the
+file stem without its trailing frame and face indices
+(:func:`dfembed.crop.naming.group_from_stem`).
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from dfembed.core.classes import CLASSES
+from dfembed.core.errors import InputError
+from dfembed.crop.manifest import read_manifest_groups
+from dfembed.crop.naming import group_from_stem
+from dfembed.faces.media import IMAGE_SUFFIXES, MediaError, read_image
+
+log = logging.getLogger(__name__)
+
+#: The sub-folder of DATA used as the validation tree when it exists.
+VALIDATION_DIR = "validation"
+
+
+@dataclass(frozen=True)
+class Crop:
+    """One face crop.
+
+    Attributes:
+        path: The image file.
+        label: 0 = real, 1 = fake.
+        group: The split unit (source video, or the original a fake was made from).
+    """
+
+    path: Path
+    label: int
+    group: str
+
+
+@dataclass(frozen=True)
+class CropSet:
+    """The usable crops of a tree and the files that could not be used.
+
+    Attributes:
+        root: The tree.
+        crops: Readable crops, sorted by path.
+        unreadable: ``(path, reason)`` of every skipped file.
+    """
+
+    root: Path
+    crops: tuple[Crop, ...]
+    unreadable: tuple[tuple[Path, str], ...] = field(default=())
+
+    def count(self, label: int) -> int:
+        """Number of crops with ``label``."""
+        return sum(1 for crop in self.crops if crop.label == label)
+
+
+def list_crops(root: Path, workers: int = 1, verify: bool = True) -> CropSet:
+    """List the crops of a ``real/``/``fake/`` tree, skipping (and counting) unreadable files.
+
+    Args:
+        root: DATA or a validation tree.
+        workers: Threads used to check that every image decodes.
+        verify: Decode every image once and skip those that fail.
+
+    Returns:
+        The :class:`CropSet`.
+
+    Raises:
+        InputError: ``root`` is missing, or ``real/`` or ``fake/`` is missing or holds no image.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"data folder {root} does not exist")
+    for name in CLASSES:
+        if not (root / name).is_dir():
+            raise InputError(f"data folder {root} has no {name}/ folder (expected {root}/real and {root}/fake)")
+    groups = read_manifest_groups(root)
+    crops = [crop for name, label in CLASSES.items() for crop in _class_crops(root, name, label, groups)]
+    unreadable: list[tuple[Path, str]] = []
+    if verify:
+        crops, unreadable = _verify(crops, workers)
+    for name, label in CLASSES.items():
+        if not any(crop.label == label for crop in crops):
+            raise InputError(f"{root / name}: no readable image ({len(unreadable)} unreadable files skipped)")
+    return CropSet(root, tuple(sorted(crops, key=lambda c: str(c.path))), tuple(unreadable))
+
+
+def _class_crops(root: Path, name: str, label: int, groups: dict[Path, str]) -> list[Crop]:
+    folder = root / name
+    paths = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
+        raise InputError(f"{folder} holds no image ({suffixes})")
+    return [Crop(p, label, groups.get(p.resolve()) or group_from_stem(p.stem)) for p in paths]
+
+
+
+def _verify(crops: list[Crop], workers: int) -> tuple[list[Crop], list[tuple[Path, str]]]:
+    """Decode every crop once (in threads); return the readable ones and the failures."""
+
+    def check(crop: Crop) -> str | None:
+        try:
+            read_image(crop.path)
+        except MediaError as err:
+            return str(err)
+        return None
+
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        progress = tqdm(pool.map(check, crops), total=len(crops), desc="checking crops", unit="img",
+                        leave=False, disable=not log.isEnabledFor(logging.INFO))
+        results = list(progress)
+    good = [crop for crop, error in zip(crops, results) if error is None]
+    bad = [(crop.path, error) for crop, error in zip(crops, results) if error is not None]
+    for path, error in bad:
+        log.warning("skipping unreadable crop %s", error)
+    if bad:
+        log.warning("skipped %d unreadable crop(s) of %d", len(bad), len(crops))
+    return good, bad

@@ -1,0 +1,19 @@
+"""The shared names: one backbone normaliser for users, config files, bundles and model layers."""
+
+from __future__ import annotations
+
+import pytest
+
+from dfembed.core.errors import ConfigError
+from dfembed.model.names import BACKBONE_NAMES, backbone_key
+
+
+@pytest.mark.parametrize("name", ["b4", "B4", " efficientnetb4", "EfficientNetB4"])
+def test_backbone_key_normalises_spellings(name: str) -> None:
+    assert backbone_key(name) == "b4"
+
+
+def test_unknown_backbone_lists_the_choices() -> None:
+    with pytest.raises(ConfigError, match="'b9'.*b0, b1"):
+        backbone_key("b9")
+    assert BACKBONE_NAMES == ("b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7")
