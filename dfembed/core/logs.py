@@ -87,7 +87,7 @@ def filter_native_stderr() -> bool:
         return False
     no_gpu = not os.path.exists("/dev/nvidia0")
     thread = threading.Thread(
-        target=_pump, args=(read_end, original, no_gpu), name="stderr-filter", daemon=True
+        target=filter_lines, args=(read_end, original, no_gpu), name="stderr-filter", daemon=True
     )
     thread.start()
     atexit.register(_restore, original, thread)
@@ -100,8 +100,17 @@ def _is_noise(line: bytes, no_gpu: bool) -> bool:
     return bool(_NOISE.match(body)) or (no_gpu and bool(_NO_GPU_NOISE.match(body)))
 
 
-def _pump(read_end: int, out: int, no_gpu: bool) -> None:
-    """Copy ``read_end`` to ``out`` line by line, dropping noise lines."""
+def filter_lines(read_end: int, out: int, no_gpu: bool) -> None:
+    """Copy file descriptor ``read_end`` to ``out`` until end of file, dropping noise lines.
+
+    What :func:`filter_native_stderr` runs on its thread. Partial lines pass at once
+    unless they may still turn out to be noise; everything else passes byte for byte.
+
+    Args:
+        read_end: Descriptor to read (the pipe that fd 2 now writes into).
+        out: Descriptor to write (the original stderr).
+        no_gpu: Also drop the CUDA initialisation error (no NVIDIA device here).
+    """
     pending = b""  # start of a line that might still turn out to be noise
     passing = False  # the current line was already judged and partly written
     while chunk := os.read(read_end, 65536):

@@ -171,6 +171,10 @@ class FaceDetector:
         self.config = config
         self._mtcnn = mtcnn if mtcnn is not None else _build_mtcnn(config.device)
 
+    def with_config(self, config: CropConfig) -> FaceDetector:
+        """A detector with other options that shares this one's networks (no second build)."""
+        return FaceDetector(config, mtcnn=self._mtcnn)
+
     def detect(self, frames: Sequence[np.ndarray]) -> list[list[Face]]:
         """Detect faces in frames of one size (e.g. the sampled frames of one video).
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import threading
 
-from dfembed.core.logs import _pump
+from dfembed.core.logs import filter_lines
 
 NOISE = (
     b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
@@ -24,7 +24,7 @@ KEPT = (
 def _filter(chunks: list[bytes], no_gpu: bool) -> bytes:
     in_read, in_write = os.pipe()
     out_read, out_write = os.pipe()
-    thread = threading.Thread(target=_pump, args=(in_read, out_write, no_gpu))
+    thread = threading.Thread(target=filter_lines, args=(in_read, out_write, no_gpu))
     thread.start()
     for chunk in chunks:
         os.write(in_write, chunk)

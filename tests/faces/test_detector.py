@@ -99,7 +99,7 @@ def test_large_image_boxes_map_back_to_source_pixels(detector: FaceDetector) -> 
 
 def test_1080p_frames_with_large_min_face_size_do_not_fail(detector: FaceDetector) -> None:
     frames = [f for _, f in sample_video_frames(shared_path("dfdc_sample", "videos", "abqwwspghj.mp4"), 2)]
-    big_faces = FaceDetector(CropConfig(detector_min_face_size=40), mtcnn=detector._mtcnn)
+    big_faces = detector.with_config(CropConfig(detector_min_face_size=40))
     results = big_faces.detect(frames)
     assert len(results) == 2
     assert all(len(faces) == 1 and faces[0].width > 120 for faces in results)  # the ~165 px face
