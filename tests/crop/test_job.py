@@ -8,17 +8,16 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 from click.testing import CliRunner, Result
 
 from dfembed.commands.crop import crop_command
 from dfembed.core.atomic import TEMP_MARKER
-from dfembed.crop import job as cropping
 from dfembed.crop.manifest import FAILURE_COLUMNS, MANIFEST_COLUMNS, SOURCE_COLUMNS, read_rows
-from dfembed.crop.sources import Source
 from dfembed.faces.config import CropConfig
 from tests.support import REPO, shared_path
 
@@ -212,12 +211,28 @@ def test_missing_or_empty_src(tmp_path: Path, make: bool, message: str) -> None:
     assert "Error:" in result.output and message in result.output
 
 
-def test_geometry_value_error_is_a_counted_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_area(*_: object) -> list:
+class _BrokenDetector:
+    """A detector that fails with a ValueError, as a geometry or library bug would."""
+
+    def detect(self, frames):  # noqa: ANN001, ANN201 - the Detector protocol
         raise ValueError("box array([1.5, 1.5, 2.5, 2.5]) has no area")
 
-    monkeypatch.setattr(cropping, "faces_from_media", no_area)
-    source = Source(tmp_path / "a.png", "a.png", "unlabeled", "a.png")
-    result = cropping.process_source(source, PurePosixPath("unlabeled/a_png"), tmp_path, CropConfig(), None)
-    assert (result.rows, result.status) == ([], "crop error")
-    assert "no area" in result.detail
+
+def test_a_value_error_while_cropping_is_a_counted_failure(tmp_path: Path) -> None:
+    from dfembed.crop.job import run_crop
+
+    src = tmp_path / "src"
+    src.mkdir()
+    cv2.imwrite(str(src / "a.png"), np.zeros((40, 40, 3), np.uint8))
+    summary = run_crop(src, tmp_path / "out", CropConfig(), detector=_BrokenDetector())
+    assert (summary.crops_total, summary.failures) == (0, {"crop error": 1})
+    (failure,) = read_rows(tmp_path / "out" / "failures.csv", FAILURE_COLUMNS)
+    assert failure["source"] == "a.png" and "no area" in failure["detail"]
+
+
+def test_an_injected_detector_needs_one_job(tmp_path: Path) -> None:
+    from dfembed.core.errors import ConfigError
+    from dfembed.crop.job import run_crop
+
+    with pytest.raises(ConfigError, match="only with jobs=1"):
+        run_crop(tmp_path, tmp_path / "out", CropConfig(jobs=2), detector=_BrokenDetector())

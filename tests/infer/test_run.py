@@ -174,30 +174,66 @@ def test_no_face_and_unreadable_files_get_the_default_and_are_reported(new_csv: 
     assert summary["scored"] == 4
 
 
-def test_video_frames_are_reduced_and_aggregated(
-    new_csv: Path, trained: dict[str, Path], test_dir: Path
-) -> None:
-    from dfembed.faces.config import CropConfig
-    from dfembed.faces.detector import FaceDetector
-    from dfembed.faces.extract import faces_from_media
-    from dfembed.faces.geometry import fit_size
-    from dfembed.infer.scoring import FaceScorer, load_checked
+def _two_tone_video(path: Path, levels: list[tuple[int, int]]) -> Path:
+    """An MJPG video whose frame k is grey ``levels[k][0]`` on its left half and ``levels[k][1]`` on its right."""
+    import cv2
 
-    # score the video's faces outside the inference pipeline: crop with the bundle's
-    # settings (80 px, every face, 3 frames), resize to the model's 64 px, then score
-    model, bundle, info = load_checked(trained["model"], trained["svm"])
-    crop_config = CropConfig(size=80, faces="all", frames_per_video=3)
-    crops = faces_from_media(test_dir / VIDEO, FaceDetector(crop_config), crop_config)
-    images = np.stack([fit_size(c.image, info.image_size) for c in crops])
-    scores = FaceScorer.from_bundle(model, bundle, batch_size=4)(images)
-    frames = np.array([c.frame_index for c in crops])
-    assert len(set(frames.tolist())) >= 2, "the test needs faces in at least two of the three frames"
-    # a frame's score is its most fake face; default "confident" with 3 frames: > 11
-    # confident fakes is impossible, and the "confident real" branch averages the same
-    # frames when it fires → the plain mean of the frame scores
-    per_frame = [scores[frames == f].max() for f in sorted(set(frames.tolist()))]
-    written = float(dict(_rows(new_csv)[1:])[VIDEO])
-    assert written == pytest.approx(float(np.mean(per_frame)), abs=1e-5)
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 32))
+    for left, right in levels:
+        frame = np.zeros((32, 64, 3), dtype=np.uint8)
+        frame[:, :32], frame[:, 32:] = left, right
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+class _HalvesDetector:
+    """One face in each half of a 64×32 frame, the right one larger (so it ranks first)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def detect(self, frames):  # noqa: ANN001, ANN201 - the Detector protocol
+        from dfembed.faces.detector import Face
+
+        self.calls += 1
+        left = Face((4.0, 4.0, 28.0, 28.0), 0.99, np.zeros((5, 2)))
+        right = Face((35.0, 3.0, 61.0, 29.0), 0.99, np.zeros((5, 2)))
+        return [[left, right] for _ in frames]
+
+
+def _mean_grey(images: np.ndarray) -> np.ndarray:
+    """A stand-in scorer: P(fake) is the crop's mean grey level / 255."""
+    return images.reshape(len(images), -1).mean(axis=1) / 255.0
+
+
+# frame k's faces score levels / 255: the frame's score is its brighter face
+LEVELS = [(51, 204), (153, 102), (26, 230)]
+FRAME_SCORES = [204 / 255, 153 / 255, 230 / 255]
+
+
+@pytest.mark.parametrize(
+    ("aggregate", "clip", "expected"),
+    [("mean", None, sum(FRAME_SCORES) / 3), ("max", None, 230 / 255), ("max", (0.01, 0.85), 0.85)],
+)
+def test_faces_are_reduced_per_frame_then_aggregated_per_video(
+    trained: dict[str, Path], tmp_path: Path, aggregate: str, clip: tuple[float, float] | None, expected: float
+) -> None:
+    from dfembed.infer.config import InferConfig
+    from dfembed.infer.run import run_inference
+
+    test = tmp_path / "test"
+    test.mkdir()
+    _two_tone_video(test / "clip.avi", LEVELS)
+    out = tmp_path / "out.csv"
+    config = InferConfig(frames_per_video=3, margin=0.0, faces="all", aggregate=aggregate, clip=clip)
+    summary = run_inference(test, out, trained["model"], trained["svm"], config,
+                            detector=_HalvesDetector(), scorer=_mean_grey)
+    assert summary.scored == 1
+    header, (key, value) = _rows(out)
+    assert (header, key) == (["filename", "label"], "clip.avi")  # a video only: the DFDC layout
+    assert float(value) == pytest.approx(expected, abs=0.01)  # MJPG may move a grey level by 1-2
+    assert _record(out)["files"]["clip.avi"]["frames"] == [0, 0, 1, 1, 2, 2]
 
 
 def test_crop_settings_come_from_the_bundle(new_csv: Path) -> None:
@@ -233,11 +269,9 @@ def test_dacon_template_subset_filled_in_order_with_hard_labels(
     assert again.exit_code == 1 and "exists; use --force" in again.output
 
 
-def test_dfdc_template_with_max_aggregation_and_clip(
+def test_dfdc_template_with_options_through_the_cli(
     trained: dict[str, Path], test_dir: Path, tmp_path: Path
 ) -> None:
-    import numpy as np
-
     template = tmp_path / "sample_submission.csv"
     template.write_text("filename,label\nabofeumbvv.mp4,0.5\nabqwwspghj.mp4,0.5\n")
     out = tmp_path / "scored.csv"
@@ -247,25 +281,24 @@ def test_dfdc_template_with_max_aggregation_and_clip(
     rows = _rows(out)
     assert rows[0] == ["filename", "label"]
     assert [r[0] for r in rows[1:]] == ["abofeumbvv.mp4", "abqwwspghj.mp4"]
-    face_scores = _record(out)["files"]["abofeumbvv.mp4"]["face_scores"]
-    assert float(rows[1][1]) == pytest.approx(float(np.clip(max(face_scores), 0.01, 0.99)), abs=2e-6)
+    assert 0.01 <= float(rows[1][1]) <= 0.99
     assert rows[2][1] == "0.500000"  # listed, but not in TEST
+    record = _record(out)
+    assert (record["config"]["aggregate"], record["config"]["clip"], record["config"]["tta"]) == ("max", [0.01, 0.99], "flip")
 
 
-def test_mismatched_svm_fails_before_any_detection(
-    trained: dict[str, Path], test_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import dfembed.faces.detector
+def test_mismatched_svm_fails_before_any_detection(trained: dict[str, Path], test_dir: Path, tmp_path: Path) -> None:
+    from dfembed.core.errors import InputError
+    from dfembed.infer.config import InferConfig
+    from dfembed.infer.run import run_inference
 
-    def no_detector(*args: object) -> None:
-        pytest.fail("a detector was built despite the mismatch")
-
-    monkeypatch.setattr(dfembed.faces.detector, "FaceDetector", no_detector)
+    detector = _HalvesDetector()
     out = tmp_path / "out.csv"
-    result = _infer(test_dir, out, trained["model"], trained["svm_96"])
-    assert result.exit_code == 1
-    assert "model/SVM mismatch" in result.output and "image size: model 64, SVM 96" in result.output
-    assert not out.exists()
+    with pytest.raises(InputError, match="model/SVM mismatch.*image size: model 64, SVM 96"):
+        run_inference(test_dir, out, trained["model"], trained["svm_96"], InferConfig(), detector=detector)
+    assert detector.calls == 0 and not out.exists()
+    result = _infer(test_dir, out, trained["model"], trained["svm_96"])  # the CLI says it in one line
+    assert result.exit_code == 1 and "model/SVM mismatch" in result.output
 
 
 @pytest.mark.parametrize(
