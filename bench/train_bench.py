@@ -104,7 +104,8 @@ def main(data: Path, configs: str, batch_size: int, pipeline_batches: int, model
     logging.basicConfig(level=logging.WARNING)
     import keras
 
-    from dfembed.train.batches import list_crops, resolve_workers
+    from dfembed.train.batches import resolve_workers
+    from dfembed.train.crops import list_crops
 
     workers = resolve_workers(workers)
     crops = list_crops(data, workers=workers).crops

@@ -10,9 +10,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # the model modules import Keras; this module is imported without it
+    import keras
+
+    from dfembed.model.classifier import ClassifierBundle
+    from dfembed.model.network import ModelInfo
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +26,7 @@ log = logging.getLogger(__name__)
 Scorer = Callable[[np.ndarray], np.ndarray]
 
 
-def load_checked(model_h5: Path, svm_pkl: Path) -> tuple[Any, Any, Any]:
+def load_checked(model_h5: Path, svm_pkl: Path) -> tuple[keras.Model, ClassifierBundle, ModelInfo]:
     """Load the embedding model and the SVM bundle and check that they belong together.
 
     The bundle is a joblib pickle: **loading it runs code**; only load files you trust.
@@ -69,7 +75,7 @@ class FaceScorer:
         self.fake_column = fake_column
 
     @classmethod
-    def from_bundle(cls, model: Any, bundle: Any, batch_size: int, tta: str = "none") -> FaceScorer:
+    def from_bundle(cls, model: Any, bundle: ClassifierBundle, batch_size: int, tta: str = "none") -> FaceScorer:
         """Build a scorer whose P(fake) column is found from the bundle's class mapping.
 
         Args:
