@@ -8,6 +8,7 @@ expose, so both spellings behave identically.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import functools
 import logging
 import types
@@ -24,13 +25,67 @@ from dfembed.core.logs import setup_logging
 log = logging.getLogger(__name__)
 
 
+#: What a user's input or environment raises, besides dfembed's own errors: a file system
+#: error (read-only folder, full disk, a folder that cannot be created), a name or file
+#: that is not valid UTF-8, input nested beyond Python's recursion limit, memory running out.
+USER_FACING_ERRORS: tuple[type[BaseException], ...] = (DfembedError, OSError, UnicodeError, RecursionError,
+                                                       MemoryError)
+
+_ERRNO_HINTS = {
+    errno.ENOSPC: "free some space and run the same command again: finished work is kept",
+    errno.EDQUOT: "free some space and run the same command again: finished work is kept",
+    errno.EACCES: "choose a folder you may write to, or change its permissions",
+    errno.EPERM: "choose a folder you may write to, or change its permissions",
+    errno.EROFS: "the file system is read-only: choose another folder",
+}
+
+
+def error_message(err: BaseException) -> str:
+    """The one-line message of an error that a user's input or environment caused.
+
+    Args:
+        err: One of :data:`USER_FACING_ERRORS`.
+
+    Returns:
+        The message, on one line, naming the path where the error has one.
+    """
+    if isinstance(err, DfembedError):
+        text = str(err)
+    elif isinstance(err, OSError):
+        text = _os_error_message(err)
+    elif isinstance(err, UnicodeDecodeError):
+        text = (f"a file is not valid UTF-8 text (byte 0x{err.object[err.start]:02x} at position {err.start}); "
+                "run with -v to see which")
+    elif isinstance(err, UnicodeError):
+        text = f"a name or text cannot be handled as UTF-8 ({err}); run with -v to see where"
+    elif isinstance(err, RecursionError):
+        text = "an input file is nested too deeply to be read (it exceeds Python's recursion limit); run with -v"
+    else:
+        text = ("out of memory; use fewer --jobs or a smaller --batch-size, or a machine with more memory; "
+                "finished work is kept")
+    return " ".join(text.split())
+
+
+def _os_error_message(err: OSError) -> str:
+    names = [str(name) for name in (err.filename, err.filename2) if name is not None]
+    reason = err.strerror or str(err)
+    code = errno.errorcode.get(err.errno, "") if err.errno is not None else ""
+    text = f"{' -> '.join(names)}: {reason}" if names else reason
+    text += f" ({code})" if code else ""
+    hint = _ERRNO_HINTS.get(err.errno)
+    return f"{text}; {hint}" if hint else text
+
+
 def stage_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Add ``--config``, ``--verbose`` and ``--quiet`` and turn dfembed errors into messages.
+    """Add ``--config``, ``--verbose`` and ``--quiet``, and turn user-facing errors into messages.
 
     The wrapped function receives ``config_file`` (a :class:`~pathlib.Path` or ``None``)
-    and its own options; logging is configured before it runs. A
-    :class:`~dfembed.core.errors.DfembedError` becomes a one-line ``Error: ...`` and exit
-    status 1 instead of a traceback.
+    and its own options; logging is configured before it runs. This is the one boundary
+    between a command and its user: a :class:`~dfembed.core.errors.DfembedError` and the
+    other :data:`USER_FACING_ERRORS` (an ``OSError`` with its path, a ``UnicodeError``, a
+    ``RecursionError``, a ``MemoryError``) become a one-line ``Error: ...`` and exit status
+    1; their traceback is logged only with ``-v``. Any other exception is a bug in dfembed
+    and keeps its traceback.
     """
 
     @click.option(
@@ -47,8 +102,9 @@ def stage_options(func: Callable[..., Any]) -> Callable[..., Any]:
         setup_logging(verbose, quiet)
         try:
             return func(*args, **kwargs)
-        except DfembedError as err:
-            raise click.ClickException(str(err)) from err
+        except USER_FACING_ERRORS as err:
+            log.debug("the error's traceback (shown with -v):", exc_info=True)
+            raise click.ClickException(error_message(err)) from err
 
     return wrapper
 

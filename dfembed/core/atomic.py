@@ -2,7 +2,8 @@
 
 A job killed at any moment therefore leaves either the old file or the complete new
 one, never a half-written file. Temporary files carry the ``.dfembed-tmp`` marker so
-that a rerun can remove leftovers of a killed run (:func:`remove_stale_temps`).
+that a rerun can remove leftovers of a killed run (:func:`remove_stale_temps`). An
+``OSError`` while writing (a full disk, a read-only folder) always names the target.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from dfembed.core.errors import OutputExistsError
+from dfembed.core.paths import remove_inside
 
 TEMP_MARKER = ".dfembed-tmp"
 
@@ -42,24 +44,41 @@ def atomic_path(target: str | os.PathLike[str], suffix: str | None = None) -> It
 
     Yields:
         The temporary path to write to.
+
+    Raises:
+        OSError: Creating, writing or renaming failed; ``filename`` is ``target`` when the
+            failing call did not name a file itself (a full disk while writing).
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
     suffix = target.suffix if suffix is None else suffix
     if not target.name.endswith(suffix):
         raise ValueError(f"{target} does not end with {suffix!r}")
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.name.removesuffix(suffix)}.", suffix=f"{TEMP_MARKER}{suffix}", dir=target.parent
-    )
-    os.close(fd)
+    with _naming(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{target.name.removesuffix(suffix)}.", suffix=f"{TEMP_MARKER}{suffix}", dir=target.parent
+        )
+        os.close(fd)
     tmp = Path(tmp_name)
     try:
-        yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes owner-only files; match open()
-        os.replace(tmp, target)
+        with _naming(target):
+            yield tmp
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes owner-only files; match open()
+            os.replace(tmp, target)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+@contextlib.contextmanager
+def _naming(target: Path) -> Iterator[None]:
+    """Give an ``OSError`` of the block that names no file the name ``target``."""
+    try:
+        yield
+    except OSError as err:
+        if err.filename is None:
+            raise OSError(err.errno, err.strerror or str(err), str(target)) from err
+        raise
 
 
 def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> Path:
@@ -96,8 +115,7 @@ def remove_stale_temps(folder: str | os.PathLike[str]) -> int:
     """
     removed = 0
     for path in Path(folder).rglob(f"*{TEMP_MARKER}*"):
-        if path.is_file():
-            path.unlink()
+        if path.is_file() and remove_inside(path, folder):
             removed += 1
     return removed
 

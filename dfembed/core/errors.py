@@ -15,3 +15,11 @@ class InputError(DfembedError):
 
 class OutputExistsError(DfembedError):
     """An output exists already and ``--force`` was not given."""
+
+
+class OutputError(DfembedError):
+    """An output cannot be written: a folder that cannot be created, is not writable, or a full disk."""
+
+
+class LockedError(DfembedError):
+    """An output is in use by another dfembed job (its lock is held)."""

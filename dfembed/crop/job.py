@@ -13,15 +13,25 @@ A crop file is written under a temporary name and renamed; its manifest rows are
 appended (and synced) only after all crops of its source exist, and the source's
 journal row only after that. A killed run is therefore resumed by redoing exactly the
 sources that have no journal row (:mod:`dfembed.crop.resume`).
+
+Before any work: SRC and DST must not overlap (in either direction, links resolved), DST
+must be writable, and the job takes DST's lock (``DST/.dfembed-crop.lock``), so a second
+job on the same DST fails at once naming the first. Worker processes (``--jobs``) end
+with the main process, even when it is killed with ``kill -9``.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import ctypes
 import dataclasses
 import logging
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -32,6 +42,8 @@ from tqdm import tqdm
 
 from dfembed.core.atomic import atomic_write_bytes
 from dfembed.core.errors import ConfigError, DfembedError, InputError
+from dfembed.core.lock import OutputLock
+from dfembed.core.paths import check_inside, check_separate, check_writable
 from dfembed.core.provenance import write_provenance
 from dfembed.crop.manifest import (
     FAILURE_COLUMNS,
@@ -59,6 +71,8 @@ from dfembed.faces.media import MediaError
 log = logging.getLogger(__name__)
 
 CROPPED = "cropped"
+#: DST's lock file: held while a job writes into DST.
+LOCK_NAME = ".dfembed-crop.lock"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,15 +128,27 @@ def run_crop(
         A :class:`CropSummary`.
 
     Raises:
-        InputError: ``src`` is missing, holds no usable medium, or contains ``dst``.
+        InputError: ``src`` is missing or holds no usable medium, or SRC and DST overlap.
         OutputExistsError: ``dst`` holds a run made with another configuration or
             from another SRC and ``force`` is false.
+        OutputError: ``dst`` cannot be created or written to.
+        LockedError: Another job is writing into ``dst``.
         ConfigError: A detector is given with ``config.jobs > 1``.
     """
     if detector is not None and config.jobs > 1:
         raise ConfigError("a detector can be passed to run_crop only with jobs=1: each worker builds its own")
     src, dst = Path(src).resolve(), Path(dst)
-    discovery = _discover(src, dst, config)
+    if not src.is_dir():
+        raise InputError(f"SRC {src} does not exist or is not a folder")
+    check_separate(src, "SRC", dst, "DST")  # either inside the other: --force would delete inputs
+    check_writable(dst, "DST")
+    with OutputLock(dst / LOCK_NAME, f"DST {dst}"):
+        return _run_locked(src, dst, config, force, detector)
+
+
+def _run_locked(src: Path, dst: Path, config: CropConfig, force: bool, detector: Detector | None) -> CropSummary:
+    """:func:`run_crop` once the paths are checked and DST is locked."""
+    discovery = _discover(src, config)
     prepare_dst(src, dst, config, force)
     write_provenance(dst / PROVENANCE_NAME, config, status="running", src=str(src))
     done = restore_journal(dst, discovery)
@@ -133,11 +159,7 @@ def run_crop(
     return _finish(src, dst, config, discovery, resumed, len(todo), written)
 
 
-def _discover(src: Path, dst: Path, config: CropConfig) -> Discovery:
-    if not src.is_dir():
-        raise InputError(f"SRC {src} does not exist or is not a folder")
-    if dst.resolve().is_relative_to(src.resolve()):
-        raise InputError(f"DST {dst} is inside SRC {src}; choose an output folder outside the input")
+def _discover(src: Path, config: CropConfig) -> Discovery:
     discovery = discover_sources(src, config.group_regex)
     if not discovery.sources:
         raise InputError(f"SRC {src}: no usable image or video found ({len(discovery.skipped)} files skipped)")
@@ -177,8 +199,7 @@ def process_source(
 
 def _write_crop(source: Source, crop: FaceCrop, relative: PurePosixPath, dst: Path, config: CropConfig) -> Row:
     target = dst / relative
-    if not target.resolve().is_relative_to(dst.resolve()):
-        raise InputError(f"crop path {relative} would leave {dst}")  # unreachable by construction of the stem
+    check_inside(target, dst, "crop")  # the stem cannot leave DST; a link inside DST could
     atomic_write_bytes(target, encode_image(crop.image, config))
     return manifest_row(source, crop, relative)
 
@@ -248,11 +269,14 @@ def _results_in_process(
 
 
 _WORKER_DETECTOR: FaceDetector | None = None
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
-def _init_worker(config: CropConfig, log_level: int) -> None:
-    """Set up one worker process: logging as the parent's, TensorFlow threads and its own detector."""
+def _init_worker(config: CropConfig, log_level: int, parent: int) -> None:
+    """Set up one worker process: bound to the parent's life, logging as the parent's,
+    TensorFlow threads and its own detector."""
     global _WORKER_DETECTOR
+    die_with_parent(parent)
     from dfembed.core.logs import setup_logging
 
     setup_logging(verbose=int(log_level <= logging.DEBUG), quiet=log_level >= logging.WARNING)
@@ -262,6 +286,35 @@ def _init_worker(config: CropConfig, log_level: int) -> None:
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     _WORKER_DETECTOR = FaceDetector(config)
+
+
+def die_with_parent(parent: int, interval: float = 1.0) -> None:
+    """Make this (worker) process end when the process ``parent`` ends, however it ends.
+
+    On Linux the kernel sends SIGKILL at the parent's death (``PR_SET_PDEATHSIG``); on
+    every system a daemon thread checks each ``interval`` seconds that the parent is still
+    this process's parent, and exits otherwise. Without this, a ``kill -9`` of the main
+    process left its workers running, each holding a detector, with nobody to collect
+    their work.
+
+    Args:
+        parent: The process id of the parent (the caller's ``os.getppid()`` must match it).
+        interval: Seconds between checks of the watchdog thread.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        except (OSError, AttributeError):
+            log.debug("prctl(PR_SET_PDEATHSIG) is unavailable; the watchdog thread alone ends this worker")
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="dfembed-parent-watchdog", daemon=True).start()
 
 
 def _work(source: Source, stem: PurePosixPath, dst: Path, config: CropConfig) -> SourceResult:
@@ -276,7 +329,7 @@ def _results_in_workers(
     context = multiprocessing.get_context("spawn")
     level = logging.getLogger("dfembed").getEffectiveLevel()
     pool = cf.ProcessPoolExecutor(config.jobs, mp_context=context, initializer=_init_worker,
-                                  initargs=(config, level))
+                                  initargs=(config, level, os.getpid()))
     try:
         futures = [pool.submit(_work, s, stems[s.relative], dst, config) for s in todo]
         for future in cf.as_completed(futures):

@@ -71,7 +71,8 @@ class CsvAppender:
         self.path = Path(path)
         self.columns = tuple(columns)
         new = not self.path.exists() or self.path.stat().st_size == 0
-        self._handle = open(self.path, "a", newline="", encoding="utf-8")
+        # backslashreplace: a detail quoting a name that is not UTF-8 must not stop the job
+        self._handle = open(self.path, "a", newline="", encoding="utf-8", errors="backslashreplace")
         if new:
             self.append([dict(zip(self.columns, self.columns))])
 
@@ -80,9 +81,12 @@ class CsvAppender:
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=self.columns, lineterminator="\n")
         writer.writerows(rows)
-        self._handle.write(buffer.getvalue())
-        self._handle.flush()
-        os.fsync(self._handle.fileno())
+        try:
+            self._handle.write(buffer.getvalue())
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as err:  # a full disk: name the file (the journal stays resumable)
+            raise OSError(err.errno, err.strerror or str(err), str(self.path)) from err
 
     def close(self) -> None:
         """Close the file."""
@@ -109,21 +113,41 @@ def read_rows(path: Path, columns: Sequence[str]) -> list[Row]:
         The complete rows.
 
     Raises:
-        InputError: The header is not ``columns`` (the file is not ours or from another version).
+        InputError: The file is not UTF-8 CSV text, or its header is not ``columns`` (the
+            file is not ours or from another version).
     """
     path = Path(path)
     if not path.exists():
         return []
-    text = path.read_text(encoding="utf-8")
+    text = read_csv_text(path)
     if text and not text.endswith("\n"):
         text = text[: text.rfind("\n") + 1]
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if header is None:
-        return []
-    if tuple(header) != tuple(columns):
-        raise InputError(f"{path}: unexpected columns {header}; expected {list(columns)}")
-    return [dict(zip(columns, values)) for values in reader if len(values) == len(columns)]
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        if header is None:
+            return []
+        if tuple(header) != tuple(columns):
+            raise InputError(f"{path}: unexpected columns {header}; expected {list(columns)}")
+        return [dict(zip(columns, values)) for values in reader if len(values) == len(columns)]
+    except csv.Error as err:
+        raise InputError(f"{path}, line {reader.line_num}: not a valid CSV file ({err})") from err
+
+
+def read_csv_text(path: Path) -> str:
+    """The text of a CSV file, line endings inside quoted fields kept.
+
+    Raises:
+        InputError: The file cannot be read or is not UTF-8; the message names it.
+    """
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            return handle.read()
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path} is not UTF-8 text (byte 0x{err.object[err.start]:02x} at position {err.start}); "
+                         "it is not a file dfembed wrote, or it was damaged") from err
+    except OSError as err:
+        raise InputError(f"cannot read {path}: {err.strerror or err}") from err
 
 
 def write_rows(path: Path, columns: Sequence[str], rows: Iterable[Row]) -> None:
@@ -157,12 +181,15 @@ def read_manifest_groups(root: Path) -> dict[Path, str]:
     manifest = Path(root) / MANIFEST_NAME
     if not manifest.is_file():
         return {}
-    with open(manifest, newline="", encoding="utf-8") as handle:
-        reader = csv.DictReader(handle)
+    reader = csv.DictReader(io.StringIO(read_csv_text(manifest), newline=""))
+    try:
         missing = {"crop", "group"} - set(reader.fieldnames or ())
         if missing:
             raise InputError(f"{manifest}: missing column(s) {', '.join(sorted(missing))}")
-        groups = {(root / row["crop"]).resolve(): row["group"] for row in reader if row["crop"] and row["group"]}
+        groups = {(root / row["crop"]).resolve(): row["group"] for row in reader
+                  if row["crop"] and row["group"] and "\x00" not in row["crop"]}
+    except csv.Error as err:
+        raise InputError(f"{manifest}, line {reader.line_num}: not a valid CSV file ({err})") from err
     log.info("read %d group keys from %s", len(groups), manifest)
     return groups
 
@@ -186,6 +213,10 @@ def read_crop_record(root: Path) -> dict | None:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise InputError(f"{path} is not valid JSON: {err}") from err
+    except RecursionError as err:
+        raise InputError(f"{path} is not a crop record: nested too deeply to read") from err
+    except OSError as err:
+        raise InputError(f"cannot read {path}: {err.strerror or err}") from err
     if not isinstance(record, dict):
         raise InputError(f"{path}: expected a JSON object, the record of a crop run")
     return record

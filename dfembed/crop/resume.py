@@ -11,11 +11,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 from pathlib import Path
 
 from dfembed.core.atomic import remove_stale_temps
 from dfembed.core.classes import CROP_FOLDERS
 from dfembed.core.errors import InputError, OutputExistsError
+from dfembed.core.paths import contained, remove_inside
 from dfembed.crop.manifest import (
     FAILURE_COLUMNS,
     FAILURES_NAME,
@@ -50,9 +52,11 @@ def prepare_dst(src: Path, dst: Path, config: CropConfig, force: bool) -> None:
 
     Raises:
         OutputExistsError: ``dst`` holds a run of another SRC or other options and ``force`` is false.
-        InputError: ``dst`` holds an unreadable crop record.
+        InputError: ``dst`` holds an unreadable crop record, a crop folder that leads outside
+            DST, or a report file that is a link.
     """
     dst.mkdir(parents=True, exist_ok=True)
+    check_dst_layout(dst)
     removed = remove_stale_temps(dst)
     if removed:
         log.info("removed %d temporary files left by an interrupted run", removed)
@@ -74,6 +78,26 @@ def prepare_dst(src: Path, dst: Path, config: CropConfig, force: bool) -> None:
             f"{dst} holds crops made with other options ({', '.join(changed)}); "
             "use --force to redo them or choose another DST"
         )
+
+
+def check_dst_layout(dst: Path) -> None:
+    """Refuse a DST whose crop folders lead outside it or whose reports are links.
+
+    The job writes and deletes only inside DST: a ``real/`` that is a link to another
+    folder would make ``--force`` delete crop-named files there, and a ``manifest.csv``
+    that is a link would make the job append to its target.
+
+    Raises:
+        InputError: Naming the entry and where it leads.
+    """
+    for folder in CROP_FOLDERS:
+        if not contained(dst / folder / "crop", dst):
+            raise InputError(f"{dst / folder} leads outside DST (to {(dst / folder).resolve()}); dfembed writes "
+                             "and deletes only inside DST: remove the link or choose another DST")
+    for name in REPORT_NAMES:
+        if (dst / name).is_symlink():
+            raise InputError(f"{dst / name} is a link; the crop reports must be plain files in DST: "
+                             "remove it or choose another DST")
 
 
 def _previous_record(dst: Path) -> dict | None:
@@ -98,12 +122,11 @@ def _delete_previous(dst: Path) -> None:
     """Delete the crops (files named like ours below the label folders) and reports of a run."""
     deleted = 0
     for folder in CROP_FOLDERS:
-        for path in (dst / folder).rglob("*"):
-            if path.is_file() and is_crop_name(path.name):
-                path.unlink()
-                deleted += 1
+        for parent, _, names in os.walk(dst / folder):  # links to folders are not followed
+            for name in filter(is_crop_name, names):
+                deleted += remove_inside(Path(parent) / name, dst)
     for name in REPORT_NAMES:
-        (dst / name).unlink(missing_ok=True)
+        remove_inside(dst / name, dst)
     log.info("--force: deleted %d crops and the reports of the previous run in %s", deleted, dst)
 
 
@@ -139,8 +162,7 @@ def restore_journal(dst: Path, discovery: Discovery) -> set[str]:
 def _delete_crop(dst: Path, relative: str) -> None:
     """Delete one crop file of an earlier run, if it is a crop file inside ``dst``."""
     path = dst / relative
-    if path.resolve().is_relative_to(dst.resolve()) and is_crop_name(path.name):
-        path.unlink(missing_ok=True)
+    if is_crop_name(path.name) and remove_inside(path, dst):
         log.info("deleted %s: its source is no longer in SRC", relative)
 
 

@@ -18,6 +18,13 @@ Group key (used later so that a split keeps a fake with its original):
 * otherwise, when ``group_regex`` is set and matches the relative path: its first
   group (or the whole match);
 * otherwise the relative path itself.
+
+SRC is listed by :func:`dfembed.core.walk.walk_files`, the one policy of every stage:
+links to files and folders are followed (each real folder once), hidden entries are
+skipped, and every entry that gives no medium — broken or looping links, hidden files
+and folders, FIFOs, unreadable folders, files that are not media — is reported in
+:attr:`Discovery.skipped` (and so in ``failures.csv``). A name that is not valid UTF-8
+is kept; its ``relative`` path shows the undecodable bytes as ``\\xNN``.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from typing import Any
 
 from dfembed.core.classes import FAKE, LABEL_FOLDERS, UNLABELED, label_of
 from dfembed.core.errors import InputError
+from dfembed.core.walk import Entry, printable, walk_files
 from dfembed.faces.media import is_media
 
 log = logging.getLogger(__name__)
@@ -98,48 +106,47 @@ def discover_sources(src: Path, group_regex: str | None = None) -> Discovery:
     src = Path(src)
     if not src.is_dir():
         raise InputError(f"SRC {src} does not exist or is not a folder")
-    files = sorted((p for p in src.rglob("*") if p.is_file()), key=lambda p: p.relative_to(src).as_posix())
-    metadata = _load_all_metadata(src, files)
-    labelled = any(_tree_label(p.relative_to(src)) for p in files)
+    walk = walk_files(src)
+    files = walk.files
+    metadata = _load_all_metadata(files)
+    labelled = any(_tree_label(PurePosixPath(e.relative)) for e in files)
     layout = "labelled" if labelled else ("dfdc" if metadata else "unlabelled")
     grouper = _Grouper(src, metadata, group_regex)
     sources: list[Source] = []
-    skipped: list[Skipped] = []
-    for path in files:
-        _classify(path, src, layout, metadata, grouper, sources, skipped)
+    skipped = [Skipped(s.relative, _tree_label(PurePosixPath(s.relative)) or "", s.reason, s.detail)
+               for s in walk.skipped]
+    for entry in files:
+        _classify(entry, layout, metadata, grouper, sources, skipped)
     if layout == "dfdc":
         skipped.extend(_missing_entries(src, metadata, files))
+    skipped.sort(key=lambda s: s.relative)
     log.info("SRC %s: %s layout, %d media, %d skipped", src, layout, len(sources), len(skipped))
     return Discovery(layout, sources, skipped)
 
 
 def _classify(
-    path: Path,
-    src: Path,
+    entry: Entry,
     layout: str,
     metadata: dict[Path, dict[str, Any]],
     grouper: _Grouper,
     sources: list[Source],
     skipped: list[Skipped],
 ) -> None:
-    """Append ``path`` to ``sources`` or ``skipped``."""
-    rel = path.relative_to(src)
-    relative = rel.as_posix()
+    """Append the file ``entry`` to ``sources`` or ``skipped``."""
+    path, relative = entry.path, entry.relative
     if path.name == METADATA_NAME and path.parent in metadata:
         return
-    if path.name.startswith("."):
-        return  # hidden files, including temporary files of an interrupted copy
     if not is_media(path):
         skipped.append(Skipped(relative, "", "not a media file", f"suffix {path.suffix!r} is not supported"))
         return
-    label, problem = _label(path, rel, layout, metadata)
+    label, problem = _label(path, PurePosixPath(relative), layout, metadata)
     if label is None:
         skipped.append(Skipped(relative, "", problem))
         return
     sources.append(Source(path, relative, label, grouper.group(path, relative)))
 
 
-def _label(path: Path, rel: Path, layout: str, metadata: dict[Path, dict[str, Any]]) -> tuple[str | None, str]:
+def _label(path: Path, rel: PurePosixPath, layout: str, metadata: dict[Path, dict[str, Any]]) -> tuple[str | None, str]:
     if layout == "labelled":
         label = _tree_label(rel)
         return (label, "") if label else (None, "outside real/ and fake/")
@@ -147,11 +154,16 @@ def _label(path: Path, rel: Path, layout: str, metadata: dict[Path, dict[str, An
         entry = metadata.get(path.parent, {}).get(path.name)
         if entry is None:
             return None, f"not listed in {METADATA_NAME}"
-        return str(entry["label"]).lower(), ""
+        return _metadata_label(entry), ""
     return UNLABELED, ""
 
 
-def _tree_label(rel: Path) -> str | None:
+def _metadata_label(entry: dict[str, Any]) -> str:
+    """``"fake"`` or ``"real"`` for a checked metadata entry (its label in any case, spaces around)."""
+    return "fake" if label_of(entry["label"]) == FAKE else "real"
+
+
+def _tree_label(rel: PurePosixPath) -> str | None:
     """The topmost folder of ``rel`` named real or fake (any case), lower-cased."""
     for part in rel.parts[:-1]:
         if part.lower() in LABEL_FOLDERS:
@@ -159,8 +171,8 @@ def _tree_label(rel: Path) -> str | None:
     return None
 
 
-def _load_all_metadata(src: Path, files: list[Path]) -> dict[Path, dict[str, Any]]:
-    return {p.parent: load_metadata(p) for p in files if p.name == METADATA_NAME}
+def _load_all_metadata(files: list[Entry]) -> dict[Path, dict[str, Any]]:
+    return {e.path.parent: load_metadata(e.path) for e in files if e.path.name == METADATA_NAME}
 
 
 def load_metadata(path: Path) -> dict[str, dict[str, Any]]:
@@ -178,36 +190,42 @@ def load_metadata(path: Path) -> dict[str, dict[str, Any]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise InputError(f"{path}: not a valid metadata.json ({err})") from err
+        raise InputError(f"{path}: not a valid metadata.json ({getattr(err, 'strerror', None) or err})") from err
+    except RecursionError as err:
+        raise InputError(f"{path}: not a valid metadata.json (nested too deeply to read)") from err
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a JSON object of file names to entries")
     for name, entry in data.items():
-        if not isinstance(entry, dict) or label_of(entry.get("label", "")) is None:
+        if not isinstance(entry, dict) or not isinstance(entry.get("label"), str) or label_of(entry["label"]) is None:
             raise InputError(f"{path}: entry {name!r} has no label REAL or FAKE")
+        original = entry.get("original")
+        if original is not None and not (isinstance(original, str) and original.strip()):
+            raise InputError(f"{path}: entry {name!r} has an 'original' that is not a file name: {original!r}"[:400])
     return data
 
 
-def _missing_entries(src: Path, metadata: dict[Path, dict[str, Any]], files: list[Path]) -> list[Skipped]:
-    present = set(files)
+def _missing_entries(src: Path, metadata: dict[Path, dict[str, Any]], files: list[Entry]) -> list[Skipped]:
+    present = {e.path for e in files}
     missing = []
     for folder, entries in metadata.items():
         for name, entry in sorted(entries.items()):
-            label = str(entry["label"]).lower()
+            label = _metadata_label(entry)
             if _unsafe_name(name):
-                prefix = folder.relative_to(src).as_posix()
-                relative = name if prefix == "." or PurePosixPath(name).is_absolute() else f"{prefix}/{name}"
+                prefix = printable(folder.relative_to(src).as_posix())
+                shown = printable(name)
+                relative = shown if prefix == "." or PurePosixPath(name).is_absolute() else f"{prefix}/{shown}"
                 missing.append(Skipped(relative, label, "unsafe name",
                                        f"{METADATA_NAME} lists a name outside its folder"))
             elif folder / name not in present:
-                relative = (folder / name).relative_to(src).as_posix()
+                relative = printable((folder / name).relative_to(src).as_posix())
                 missing.append(Skipped(relative, label, "missing file", f"listed in {METADATA_NAME}"))
     return missing
 
 
 def _unsafe_name(name: str) -> bool:
-    """Whether a ``metadata.json`` file name is absolute or climbs out of its folder."""
+    """Whether a ``metadata.json`` file name is absolute, climbs out of its folder or holds a NUL."""
     posix = PurePosixPath(name.replace("\\", "/"))
-    return posix.is_absolute() or ".." in posix.parts
+    return posix.is_absolute() or ".." in posix.parts or "\x00" in name
 
 
 class _Grouper:
@@ -223,7 +241,7 @@ class _Grouper:
         name = path.name if path.name in entries else self._video_of_frame(path, entries)
         if name is not None:
             original = entries[name].get("original")
-            return str(original) if label_of(entries[name]["label"]) == FAKE and original else name
+            return printable(original if label_of(entries[name]["label"]) == FAKE and original else name)
         if self._regex is not None:
             match = self._regex.search(relative)
             if match:

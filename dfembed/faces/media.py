@@ -7,8 +7,10 @@ count the file as a failure and carry on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import cv2
 import numpy as np
 
 from dfembed.core.errors import InputError
+from dfembed.core.walk import is_printable, printable
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +39,7 @@ class MediaError(InputError):
     def __init__(self, path: str | os.PathLike[str], reason: str, detail: str = "") -> None:
         self.path = Path(path)
         self.reason = reason
-        message = f"{self.path}: {reason}" + (f" ({detail})" if detail else "")
+        message = f"{printable(str(self.path))}: {reason}" + (f" ({detail})" if detail else "")
         super().__init__(message)
 
 
@@ -85,7 +88,7 @@ def _read_bytes(path: Path) -> np.ndarray:
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as err:
-        raise MediaError(path, "unreadable", str(err)) from err
+        raise MediaError(path, "unreadable", str(err.strerror or err)) from err
     if data.size == 0:
         raise MediaError(path, "empty file", "0 bytes")
     return data
@@ -140,11 +143,14 @@ def iter_video_frames(path: str | os.PathLike[str], n: int) -> Iterator[tuple[in
 
     Frames between the samples are skipped with ``grab()`` and only the samples are
     converted with ``retrieve()``. When the container reports no frame count, the frames
-    are counted first; when it reports more frames than the stream holds, the readable
-    frames are used and a warning names the file.
+    are counted first. When it reports more frames than the stream holds, the samples
+    past the real end are replaced, with a warning naming the file, by frames spread over
+    the length the stream really has (read in a second pass), so ``n`` frames are still
+    used when the video has them.
 
     Args:
-        path: The video file.
+        path: The video file (any name: one that OpenCV cannot take is opened through a
+            temporary link).
         n: Number of frames to sample (>= 1).
 
     Yields:
@@ -154,18 +160,53 @@ def iter_video_frames(path: str | os.PathLike[str], n: int) -> Iterator[tuple[in
         MediaError: The file is missing, empty, cannot be opened, or holds no frame.
     """
     path = Path(path)
-    capture = _open_video(path)
-    try:
-        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        if count <= 0:
+    yielded: list[int] = []
+    with opencv_name(path) as name:
+        capture = _open_video(name, path)
+        try:
+            count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+            if count <= 0:
+                capture.release()
+                count = _count_frames(name, path)
+                capture = _open_video(name, path)
+            end = yield from _read_samples(capture, path, sample_indices(count, n), yielded)
+        finally:
             capture.release()
-            count = _count_frames(path)
-            capture = _open_video(path)
-        yielded = yield from _read_samples(capture, path, sample_indices(count, n), count)
-    finally:
-        capture.release()
-    if yielded == 0:
+        if end is not None and end > 0:
+            log.warning("%s: the header says %d frames but the stream ends at frame %d; "
+                        "sampling over the %d frames it holds", printable(str(path)), count, end, end)
+            yield from _read_pass(name, path, resample(end, n, yielded), yielded)
+    if not yielded:
         raise MediaError(path, "no frames", "no frame could be decoded; the video is truncated or corrupt")
+
+
+def resample(length: int, n: int, taken: list[int]) -> list[int]:
+    """Frame indices that complete ``taken`` to ``n`` frames spread over a video of ``length`` frames.
+
+    Used when a header claimed more frames than the stream holds: ``taken`` are the samples
+    already read (all below ``length``); the others come from an even sampling of the real
+    length, each chosen as far as possible from the frames already taken when more of them
+    are available than needed.
+
+    Args:
+        length: Frames the stream really holds.
+        n: Frames wanted in all.
+        taken: Indices already read.
+
+    Returns:
+        Sorted new indices, none in ``taken``.
+    """
+    have = set(taken)
+    candidates = [i for i in sample_indices(length, n) if i not in have]
+    chosen: list[int] = []
+    for _ in range(max(0, min(n, length) - len(have))):
+        if not candidates:
+            break
+        best = max(candidates, key=lambda i: min((abs(i - t) for t in have), default=length))
+        candidates.remove(best)
+        have.add(best)
+        chosen.append(best)
+    return sorted(chosen)
 
 
 def sample_video_frames(path: str | os.PathLike[str], n: int) -> list[tuple[int, np.ndarray]]:
@@ -184,9 +225,34 @@ def sample_video_frames(path: str | os.PathLike[str], n: int) -> list[tuple[int,
     return list(iter_video_frames(path, n))
 
 
-def _open_video(path: Path) -> cv2.VideoCapture:
+@contextlib.contextmanager
+def opencv_name(path: Path) -> Iterator[str]:
+    """A file name for OpenCV: ``path`` itself, or a temporary link to it when its name is
+    not valid UTF-8 (OpenCV cannot take such a name; ``cv2.VideoCapture`` even crashes)."""
+    name = str(path)
+    if is_printable(name):
+        yield name
+        return
+    with tempfile.TemporaryDirectory(prefix="dfembed-video-") as folder:
+        alias = Path(folder) / f"video{path.suffix.encode('ascii', 'replace').decode()}"
+        alias.symlink_to(path.absolute())
+        yield str(alias)
+
+
+def _read_pass(name: str, path: Path, wanted: list[int], yielded: list[int]) -> Iterator[tuple[int, np.ndarray]]:
+    """One decoding pass over ``wanted``; returns where the stream ended early, else ``None``."""
+    if not wanted:
+        return None
+    capture = _open_video(name, path)
+    try:
+        return (yield from _read_samples(capture, path, wanted, yielded))
+    finally:
+        capture.release()
+
+
+def _open_video(name: str, path: Path) -> cv2.VideoCapture:
     _read_header(path)
-    capture = cv2.VideoCapture(str(path))
+    capture = cv2.VideoCapture(name)
     if not capture.isOpened():
         raise MediaError(path, "cannot open video", "not a video, or its container is truncated")
     return capture
@@ -196,13 +262,13 @@ def _read_header(path: Path) -> None:
     try:
         size = path.stat().st_size
     except OSError as err:
-        raise MediaError(path, "unreadable", str(err)) from err
+        raise MediaError(path, "unreadable", str(err.strerror or err)) from err
     if size == 0:
         raise MediaError(path, "empty file", "0 bytes")
 
 
-def _count_frames(path: Path) -> int:
-    capture = _open_video(path)
+def _count_frames(name: str, path: Path) -> int:
+    capture = _open_video(name, path)
     count = 0
     while capture.grab():
         count += 1
@@ -213,18 +279,17 @@ def _count_frames(path: Path) -> int:
 
 
 def _read_samples(
-    capture: cv2.VideoCapture, path: Path, wanted: list[int], count: int
+    capture: cv2.VideoCapture, path: Path, wanted: list[int], yielded: list[int]
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """Grab every frame up to the last wanted one, retrieve only the wanted ones."""
+    """Grab every frame up to the last wanted one, retrieve only the wanted ones (appended to
+    ``yielded``); return the index at which the stream ended before the last wanted frame, else ``None``."""
     wanted_set = set(wanted)
-    yielded = 0
     for index in range(wanted[-1] + 1):
         if not capture.grab():
-            log.warning("%s: the header says %d frames but the stream ends at frame %d", path, count, index)
-            break
+            return index
         if index in wanted_set:
             ok, frame = capture.retrieve()
             if ok and frame is not None:
-                yielded += 1
+                yielded.append(index)
                 yield index, to_rgb8(frame, path)
-    return yielded
+    return None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import struct
 from pathlib import Path
 
 import cv2
@@ -14,6 +16,7 @@ from dfembed.faces.media import (
     is_image,
     is_video,
     read_image,
+    resample,
     sample_indices,
     sample_video_frames,
 )
@@ -117,8 +120,50 @@ def test_truncated_video_with_lying_frame_count(tmp_path: Path, caplog: pytest.L
     cut.write_bytes(data[: len(data) * 2 // 3])
     with caplog.at_level(logging.WARNING, logger="dfembed.faces.media"):
         frames = sample_video_frames(cut, 5)
-    assert 1 <= len(frames) < 5
-    assert "stream ends" in caplog.text
+    indices = [i for i, _ in frames]
+    assert len(set(indices)) == 5  # still five frames, all from the part the stream holds
+    assert "stream ends" in caplog.text and "sampling over" in caplog.text
+
+
+def _lying_avi(path: Path, frames: int, claimed: int) -> Path:
+    """An MJPG AVI of ``frames`` frames (grey 10 * i) whose header claims ``claimed`` frames."""
+    data = bytearray(_video(path, frames).read_bytes())
+    for chunk, offset in ((b"avih", 16), (b"strh", 32)):  # dwTotalFrames, the stream's dwLength
+        at = data.index(chunk) + 8 + offset
+        assert struct.unpack_from("<I", data, at) == (frames,)
+        struct.pack_into("<I", data, at, claimed)
+    path.write_bytes(data)
+    return path
+
+
+def test_a_header_that_lies_about_its_frame_count_is_sampled_over_the_real_length(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    video = _lying_avi(tmp_path / "lie.avi", 20, claimed=80)
+    with caplog.at_level(logging.WARNING, logger="dfembed.faces.media"):
+        frames = sample_video_frames(video, 4)
+    # over the claimed 80 the samples would be 0, 26, 53, 79: only frame 0 exists. Over the
+    # real 20 they are 0, 6, 13, 19 (np.linspace(0, 19, 4) rounded); 0 is read already.
+    assert [i for i, _ in frames] == [0, 6, 13, 19]
+    for index, frame in frames:
+        assert abs(frame.mean() - 10 * index) < 4
+    assert "the header says 80 frames but the stream ends at frame 20" in caplog.text
+
+
+def test_resample_completes_the_samples_already_taken() -> None:
+    assert resample(20, 4, [0]) == [6, 13, 19]
+    assert resample(150, 4, [0, 50, 99]) == [149]  # samples over 150: 0, 50, 99, 149
+    # 50, 99 and 149 are new and one is needed: 99 is the farthest from 0, 66, 133 (33 frames; 50 and 149: 16)
+    assert resample(150, 4, [0, 66, 133]) == [99]
+    assert resample(3, 10, [0]) == [1, 2]
+    assert resample(10, 2, [0, 9]) == []
+
+
+def test_a_video_whose_name_is_not_utf8_is_read(tmp_path: Path) -> None:
+    video = _video(tmp_path / "v.avi", 6)
+    odd = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9.avi"))
+    video.rename(odd)
+    assert [i for i, _ in sample_video_frames(odd, 3)] == [0, 2, 5]
 
 
 def test_truncated_shared_mp4(tmp_path: Path) -> None:
