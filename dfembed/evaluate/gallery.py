@@ -3,7 +3,9 @@
 For a quick look at what the model saw: ``dfembed gallery CROPS MODEL_H5 SVM_PKL OUT.png``
 takes crops from ``crop_face.py``'s output (``real/``, ``fake/``, ``unlabeled/``),
 scores them with the embedding model and the SVM, and draws them with their label and
-P(fake) (:func:`dfembed.evaluate.plots.crop_gallery`).
+P(fake) (:func:`dfembed.evaluate.plots.crop_gallery`). A crop that cannot be read is
+skipped with a warning and the next crop of its class takes its place. The classifier
+is read from its safe file (no pickle is loaded unless ``trust_pickle``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import numpy as np
 from dfembed.core.atomic import refuse_existing
 from dfembed.core.classes import CLASSES, CROP_FOLDERS
 from dfembed.core.errors import InputError
+from dfembed.core.paths import check_distinct, check_writable
+from dfembed.core.walk import walk_files
 
 log = logging.getLogger(__name__)
 
@@ -33,24 +37,71 @@ def choose_crops(crops: Path, size: int) -> tuple[list[Path], list[int | None]]:
     Raises:
         InputError: No crop in any of the folders.
     """
-    from dfembed.faces.media import is_image
-
-    by_label = [
-        (label, sorted(p for p in (crops / name).rglob("*") if is_image(p)))
-        for name, label in ((folder, CLASSES.get(folder)) for folder in CROP_FOLDERS)
-    ]
-    by_label = [(label, files) for label, files in by_label if files]
     paths: list[Path] = []
     labels: list[int | None] = []
-    for rank, (label, files) in enumerate(by_label):
-        share = min(len(files), (size - len(paths)) // (len(by_label) - rank))
-        step = max(1, len(files) // max(share, 1))
-        chosen = files[::step][:share]
-        paths += chosen
-        labels += [label] * len(chosen)
+    for label, files in _spread(_by_label(crops), size):
+        paths += files
+        labels += [label] * len(files)
     if not paths:
         raise InputError(f"no crops in {crops}/real, {crops}/fake or {crops}/unlabeled")
     return paths, labels
+
+
+def _by_label(crops: Path) -> list[tuple[int | None, list[Path]]]:
+    """Each crop folder's label and images (listed by :func:`dfembed.core.walk.walk_files`), if any."""
+    from dfembed.faces.media import is_image
+
+    found = []
+    for folder in CROP_FOLDERS:
+        if (crops / folder).is_dir():
+            files = [e.path for e in walk_files(crops / folder).files if is_image(e.path)]
+            if files:
+                found.append((CLASSES.get(folder), files))
+    return found
+
+
+def _spread(by_label: list[tuple[int | None, list[Path]]], size: int) -> list[tuple[int | None, list[Path]]]:
+    """Up to ``size`` files in equal shares of the classes, each share spread over its class,
+    followed by the class's other files in order (replacements for unreadable crops)."""
+    chosen = []
+    taken = 0
+    for rank, (label, files) in enumerate(by_label):
+        share = min(len(files), (size - taken) // (len(by_label) - rank))
+        step = max(1, len(files) // max(share, 1))
+        picked = files[::step][:share]
+        taken += len(picked)
+        chosen.append((label, picked))
+    return chosen
+
+
+def _readable(crops: Path, size: int, image_size: int) -> tuple[np.ndarray, list[int | None]]:
+    """The chosen crops, read and resized; an unreadable crop is replaced by the next of its class."""
+    from dfembed.faces.geometry import fit_size
+    from dfembed.faces.media import MediaError, read_image
+
+    by_label = _by_label(crops)
+    images: list[np.ndarray] = []
+    labels: list[int | None] = []
+    skipped = []
+    for (label, files), (_, picked) in zip(by_label, _spread(by_label, size)):
+        chosen = set(picked)
+        queue = picked + [f for f in files if f not in chosen]
+        read = 0
+        for path in queue:
+            if read == len(picked):
+                break
+            try:
+                images.append(fit_size(read_image(path), image_size))
+            except MediaError as err:
+                skipped.append(str(err))
+                continue
+            labels.append(label)
+            read += 1
+    if skipped:
+        log.warning("skipped %d unreadable crops, e.g. %s", len(skipped), skipped[:3])
+    if not images:
+        raise InputError(f"no readable crop in {crops}/real, {crops}/fake or {crops}/unlabeled")
+    return np.stack(images), labels
 
 
 def make_gallery(
@@ -61,34 +112,38 @@ def make_gallery(
     size: int = 24,
     batch_size: int = 16,
     force: bool = False,
+    trust_pickle: bool = False,
 ) -> Path:
     """Score a sample of crops and write the gallery PNG.
 
     Args:
         crops: Crop folder (``crop_face.py`` output).
         model_h5: The embedding model.
-        svm_pkl: The classifier bundle. **Loading a pickle runs code**: trusted files only.
+        svm_pkl: The classifier (``train.py``'s OUT_PKL, whose safe ``.npz`` is read, or the ``.npz``).
         out: Destination PNG.
         size: Crops shown.
         batch_size: Crops per embedding batch.
         force: Replace an existing ``out``.
+        trust_pickle: Allow loading SVM_PKL as a pickle when it has no safe file.
+            **Loading a pickle runs code**: trusted files only.
 
     Returns:
         ``out``.
 
     Raises:
         OutputExistsError: ``out`` exists and ``force`` is false.
-        InputError: No crops, unreadable crops, or a model/SVM mismatch.
+        ConfigError: ``out`` is one of the inputs.
+        InputError: No readable crops, or a model/SVM mismatch.
     """
     from dfembed.evaluate.plots import crop_gallery
-    from dfembed.faces.geometry import fit_size
-    from dfembed.faces.media import read_image
     from dfembed.infer.scoring import FaceScorer, load_checked
 
+    check_distinct({"OUT_PNG": out}, {"MODEL_H5": model_h5, "SVM_PKL": svm_pkl})
     refuse_existing([out], force)
-    paths, labels = choose_crops(crops, size)
-    model, bundle, info = load_checked(model_h5, svm_pkl)
-    images = np.stack([fit_size(read_image(p), info.image_size) for p in paths])
+    check_writable(out.parent, "the gallery's folder")
+    choose_crops(crops, size)  # no crop at all: say so before loading the model
+    model, bundle, info = load_checked(model_h5, svm_pkl, trust_pickle)
+    images, labels = _readable(crops, size, info.image_size)
     scores = FaceScorer.from_bundle(model, bundle, batch_size)(images)
-    log.info("gallery of %d crops from %s", len(paths), crops)
+    log.info("gallery of %d crops from %s", len(images), crops)
     return crop_gallery(images, labels, [float(s) for s in scores], out)

@@ -26,26 +26,54 @@ log = logging.getLogger(__name__)
 Scorer = Callable[[np.ndarray], np.ndarray]
 
 
-def load_checked(model_h5: Path, svm_pkl: Path) -> tuple[keras.Model, ClassifierBundle, ModelInfo]:
-    """Load the embedding model and the SVM bundle and check that they belong together.
-
-    The bundle is a joblib pickle: **loading it runs code**; only load files you trust.
+def load_classifier_checked(model_h5: Path, svm_pkl: Path, trust_pickle: bool = False) -> ClassifierBundle:
+    """Load the classifier (the safe file beside SVM_PKL; a pickle only when trusted) and check
+    that MODEL_H5 is a model it was fitted for (SHA-256), without loading the model.
 
     Args:
         model_h5: The embedding model (``train.py``'s OUT_H5).
-        svm_pkl: The classifier bundle (``train.py``'s OUT_PKL).
+        svm_pkl: ``train.py``'s OUT_PKL (``svm.pkl``, whose ``svm.npz`` is read) or ``svm.npz``.
+        trust_pickle: Allow unpickling SVM_PKL when it has no safe file (**runs code**).
+
+    Returns:
+        The bundle.
+
+    Raises:
+        InputError: A file is missing, unreadable or damaged, only a pickle exists without
+            ``trust_pickle``, or the model is not the classifier's.
+    """
+    from dfembed.model.safe_bundle import load_classifier
+
+    loaded = load_classifier(svm_pkl, trust_pickle)
+    loaded.check_model(model_h5)
+    return loaded.bundle
+
+
+def load_checked(
+    model_h5: Path, svm_pkl: Path, trust_pickle: bool = False
+) -> tuple[keras.Model, ClassifierBundle, ModelInfo]:
+    """Load the embedding model and the classifier and check that they belong together.
+
+    The classifier is read from its safe file (no code runs); SVM_PKL itself, a joblib
+    pickle, is loaded only with ``trust_pickle`` — **loading a pickle runs code**.
+
+    Args:
+        model_h5: The embedding model (``train.py``'s OUT_H5).
+        svm_pkl: The classifier (``train.py``'s OUT_PKL, or the ``.npz`` beside it).
+        trust_pickle: Allow unpickling SVM_PKL when it has no safe file.
 
     Returns:
         ``(model, bundle, model_info)``.
 
     Raises:
-        InputError: A file is missing or unreadable, or the two do not match (backbone,
-            image size or embedding size).
+        InputError: A file is missing, unreadable or damaged, the model is not the one the
+            classifier was fitted for, or the two do not match (backbone, image size or
+            embedding size).
     """
-    from dfembed.model.classifier import check_compatible, load_bundle
+    from dfembed.model.classifier import check_compatible
     from dfembed.model.network import load_embedding_model, model_info
 
-    bundle = load_bundle(svm_pkl)
+    bundle = load_classifier_checked(model_h5, svm_pkl, trust_pickle)
     model = load_embedding_model(model_h5)
     info = model_info(model)
     check_compatible(bundle, info)

@@ -7,15 +7,17 @@ Labels are 0 = real and 1 = fake, so ``predict_proba`` columns are [P(real), P(f
 
 :class:`ClassifierBundle` holds the fitted classifier and what inference must check
 against the embedding model (embedding size, backbone, image size, class mapping) plus
-the configurations and library versions that made it. It is saved with joblib.
-**Loading a joblib/pickle file runs code: load only bundles you made or trust.**
+the configurations and library versions that made it. :func:`save_bundle` writes it with
+joblib (``OUT_PKL``) and, beside it, as the safe classifier file that scoring reads
+without unpickling (:mod:`dfembed.model.safe_bundle`). **Loading a joblib/pickle file runs
+code: load only bundles you made or trust.**
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import pickle
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,13 +37,13 @@ from dfembed.core.classes import CLASSES
 from dfembed.core.errors import ConfigError, InputError
 from dfembed.core.provenance import library_versions
 from dfembed.model.names import backbone_key
+from dfembed.model.svm_params import KERNELS, CalibratedSVMParams
 
 if TYPE_CHECKING:  # importing dfembed.model.network would import Keras; only its attributes are used
     from dfembed.model.network import ModelInfo
 
 log = logging.getLogger(__name__)
 
-KERNELS = ("linear", "rbf")
 BUNDLE_FORMAT = 1
 
 
@@ -170,7 +172,8 @@ class ClassifierBundle:
     """Everything ``OUT_PKL`` holds: the fitted classifier and what inference must check.
 
     Attributes:
-        classifier: The fitted :class:`EmbeddingSVM`.
+        classifier: The fitted :class:`EmbeddingSVM` (or, read from the safe file, its
+            :class:`~dfembed.model.svm_params.CalibratedSVMParams`).
         embedding_dim: Embedding width of the model it was fitted on.
         backbone: Backbone key of that model (``"b0"`` … ``"b7"``).
         image_size: Input image side of that model.
@@ -182,7 +185,7 @@ class ClassifierBundle:
         format_version: Layout version of this dataclass.
     """
 
-    classifier: EmbeddingSVM
+    classifier: EmbeddingSVM | CalibratedSVMParams
     embedding_dim: int
     backbone: str
     image_size: int
@@ -193,24 +196,32 @@ class ClassifierBundle:
     format_version: int = BUNDLE_FORMAT
 
 
-def save_bundle(bundle: ClassifierBundle, path: str | os.PathLike[str]) -> Path:
-    """Write a bundle with joblib, atomically (an existing file is replaced).
+def save_bundle(
+    bundle: ClassifierBundle, path: str | os.PathLike[str], *, models: Mapping[str, str | os.PathLike[str]]
+) -> Path:
+    """Write a bundle with joblib and, beside it, as the safe classifier file; both atomically.
 
     Args:
         bundle: A bundle whose classifier is fitted on ``embedding_dim`` features with
             the labels of ``class_mapping``.
-        path: Target file (``.pkl`` by convention).
+        path: Target file (``.pkl`` by convention); the safe file is
+            :func:`~dfembed.model.safe_bundle.safe_path` of it (``svm.pkl`` → ``svm.npz``).
+        models: Name → model file(s) the classifier belongs to, whose SHA-256 the safe file
+            records (inference checks the model it is given against them).
 
     Returns:
-        The written path.
+        The written pickle's path.
 
     Raises:
         InputError: The bundle is inconsistent (unfitted classifier, wrong width or labels).
     """
+    from dfembed.model.safe_bundle import safe_path, write_safe_bundle
+
     _check_bundle(bundle)
     path = Path(path)
     with atomic_path(path) as tmp:
         joblib.dump(bundle, tmp)
+    write_safe_bundle(bundle, safe_path(path), models, pickle_file=path)
     log.info("saved classifier bundle to %s", path)
     return path
 
@@ -254,9 +265,9 @@ def load_bundle(path: str | os.PathLike[str]) -> ClassifierBundle:
         raise InputError(f"classifier file {path} does not exist")
     try:
         bundle = joblib.load(path)
-    except (pickle.UnpicklingError, EOFError, ValueError, KeyError, IndexError,
-            AttributeError, ImportError, TypeError, OSError) as err:  # fmt: skip
-        raise InputError(f"classifier file {path} cannot be read (corrupt or not a joblib file): {err}") from err
+    except Exception as err:  # noqa: BLE001 - damaged pickle data can raise any type (struct.error, MemoryError…)
+        reason = f"{type(err).__name__}: {str(err)[:200]}"
+        raise InputError(f"classifier file {path} cannot be read (corrupt or not a joblib file): {reason}") from err
     if not isinstance(bundle, ClassifierBundle):
         kind = type(bundle).__name__
         raise InputError(f"classifier file {path} is not a dfembed classifier bundle (it holds a {kind})")

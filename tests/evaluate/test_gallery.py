@@ -48,7 +48,8 @@ def test_gallery_command_draws_scored_crops(tmp_path: Path) -> None:
     embeddings = np.asarray(model.predict_on_batch(rng.uniform(0, 255, (8, size, size, 3)).astype("float32")))
     svm = EmbeddingSVM(calibration_cv=2, random_state=0).fit(embeddings, [0, 1] * 4)
     save_model(model, tmp_path / "m.h5")
-    save_bundle(ClassifierBundle(svm, embedding_dim=8, backbone="b0", image_size=size), tmp_path / "s.pkl")
+    save_bundle(ClassifierBundle(svm, embedding_dim=8, backbone="b0", image_size=size), tmp_path / "s.pkl",
+                models={"model": tmp_path / "m.h5"})
     crops = tmp_path / "crops"
     _write_crops(crops, "real", 4, size=48)
     _write_crops(crops, "fake", 4, size=48)

@@ -112,8 +112,8 @@ def _bundle(classifier: EmbeddingSVM, **changes: object) -> ClassifierBundle:
 
 
 def test_bundle_round_trip(fitted: EmbeddingSVM, tmp_path: Path) -> None:
-    path = save_bundle(_bundle(fitted), tmp_path / "svm.pkl")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["svm.pkl"]
+    path = save_bundle(_bundle(fitted), tmp_path / "svm.pkl", models={})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["svm.npz", "svm.pkl"]
     loaded = load_bundle(path)
     assert (loaded.embedding_dim, loaded.backbone, loaded.image_size) == (DIM, "b0", 64)
     assert loaded.class_mapping == {"real": 0, "fake": 1}
@@ -125,9 +125,9 @@ def test_bundle_round_trip(fitted: EmbeddingSVM, tmp_path: Path) -> None:
 
 def test_save_rejects_inconsistent_bundles(fitted: EmbeddingSVM, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="fitted on 8 features but the bundle says embedding size 512"):
-        save_bundle(_bundle(fitted, embedding_dim=512), tmp_path / "svm.pkl")
+        save_bundle(_bundle(fitted, embedding_dim=512), tmp_path / "svm.pkl", models={})
     with pytest.raises(InputError, match="not a fitted estimator"):
-        save_bundle(_bundle(EmbeddingSVM()), tmp_path / "svm.pkl")
+        save_bundle(_bundle(EmbeddingSVM()), tmp_path / "svm.pkl", models={})
     assert list(tmp_path.iterdir()) == []
 
 
