@@ -23,6 +23,9 @@ _EXISTING = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output CSV [default: <SUB_CSV name>_out.csv beside SUB_CSV; SUB_CSV itself if it does not exist].")
 @click.option("--force", is_flag=True, help="Overwrite an existing output CSV.")
+@click.option("--trust-pickle", is_flag=True,
+              help="Load SVM_PKL itself when it has no safe .npz beside it. Loading a pickle runs the code "
+                   "stored in it: only for a file you made or trust.")
 @option("aggregate", help="Frames → video score (confident: the DFDC winner's strategy).")
 @option("no_face_score", help="Score of a file with no face.")
 @option("tta", help="flip: average with the mirror image.")
@@ -40,22 +43,27 @@ _EXISTING = click.Path(exists=True, dir_okay=False, path_type=Path)
         help="Override any other crop setting (repeatable), e.g. --crop-option min_face_size=20.")
 @stage_options
 def infer_command(test: Path, sub_csv: Path, model_h5: Path, svm_pkl: Path, output: Path | None, force: bool,
-                  config_file: Path | None, **options: object) -> None:
+                  trust_pickle: bool, config_file: Path | None, **options: object) -> None:
     """Score every face image and video in TEST and write the submission CSV.
 
     SUB_CSV is a Dacon (path,y) or DFDC (filename,label) template whose rows are filled
     in order; when it does not exist it is created with one row per media file. Values
     are P(fake) unless --hard-labels.
 
-    Security: SVM_PKL is a joblib pickle and loading a pickle runs code. Only use
-    classifier files that you made or trust.
+    Security: SVM_PKL is a joblib pickle, and loading a pickle runs code. The classifier
+    is read instead from the safe file that train.py writes beside it (svm.pkl →
+    svm.npz: plain arrays, checked by SHA-256, with the SHA-256 of the model it belongs
+    to); a pickle without one is loaded only with --trust-pickle.
     """
     from dfembed.core.config import resolve_config
     from dfembed.infer.run import run_inference
 
     options["crop_options"] = options["crop_options"] or None
     config = resolve_config(InferConfig, config_file, options)
-    summary = run_inference(test, sub_csv, model_h5, svm_pkl, config, output=output, force=force)
+    summary = run_inference(test, sub_csv, model_h5, svm_pkl, config, output=output, force=force,
+                            trust_pickle=trust_pickle)
+    skipped = f"; {len(summary.skipped)} entries of TEST skipped, listed in {summary.provenance}" \
+        if summary.skipped else ""
     click.echo(f"wrote {summary.rows} rows to {summary.output} ({summary.scored} files scored, "
                f"{len(summary.no_face)} without a face, {len(summary.unreadable)} unreadable, "
-               f"{len(summary.missing_rows)} rows without a file)")
+               f"{len(summary.missing_rows)} rows without a file{skipped})")

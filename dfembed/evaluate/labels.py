@@ -20,6 +20,7 @@ from typing import Any
 from dfembed.core.classes import CLASSES, FAKE, label_of
 from dfembed.core.errors import InputError
 from dfembed.crop.sources import discover_sources, load_metadata
+from dfembed.infer.submission import read_text
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,18 @@ def read_label_csv(path: str | Path) -> LabelSet:
             label that is neither 0/1 nor REAL/FAKE; the message names the line.
     """
     path = Path(path)
-    reader = csv.DictReader(io.StringIO(_read_text(path), newline=""))
+    reader = csv.DictReader(io.StringIO(read_text(path, "label CSV"), newline=""))
+    try:
+        labels, groups = _csv_rows(path, reader)
+    except csv.Error as err:
+        raise InputError(f"label CSV {path}, line {reader.line_num}: not a valid CSV file ({err})") from err
+    if not labels:
+        raise InputError(f"label CSV {path} has a header but no rows")
+    log.info("read %d labels from CSV %s", len(labels), path)
+    return LabelSet(path, "csv", labels, groups)
+
+
+def _csv_rows(path: Path, reader: csv.DictReader) -> tuple[dict[str, int], dict[str, str]]:
     key_col, label_col = _csv_columns(path, reader.fieldnames)
     has_groups = GROUP_COLUMN in (reader.fieldnames or [])
     labels: dict[str, int] = {}
@@ -165,10 +177,7 @@ def read_label_csv(path: str | Path) -> LabelSet:
         labels[key] = parse_label(row.get(label_col), where)
         if has_groups and (row.get(GROUP_COLUMN) or "").strip():
             groups[key] = row[GROUP_COLUMN].strip()
-    if not labels:
-        raise InputError(f"label CSV {path} has a header but no rows")
-    log.info("read %d labels from CSV %s", len(labels), path)
-    return LabelSet(path, "csv", labels, groups)
+    return labels, groups
 
 
 def parse_label(value: Any, where: str) -> int:
@@ -215,10 +224,3 @@ def _metadata_group(name: str, entry: Mapping[str, Any]) -> str:
     return str(original) if label_of(entry["label"]) == FAKE and original else name
 
 
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise InputError(f"{path} is not UTF-8 text: {err}") from err
-    except OSError as err:
-        raise InputError(f"cannot read {path}: {err}") from err

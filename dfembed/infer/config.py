@@ -103,6 +103,21 @@ def parse_crop_options(options: tuple[str, ...]) -> dict[str, Any]:
     return parsed
 
 
+def check_crop_overrides(config: InferConfig) -> None:
+    """Check this run's crop overrides on their own, before the model and its crop settings load.
+
+    Each override must name a crop option and hold a value that option accepts (checked
+    on the default crop settings: every check of :class:`CropConfig` is per option).
+
+    Raises:
+        ConfigError: An unknown crop option or a bad value, naming it.
+    """
+    try:
+        resolve_config(CropConfig, None, config.crop_overrides())
+    except ConfigError as err:
+        raise ConfigError(f"crop settings for inference: {err}") from err
+
+
 def resolve_crop_config(trained: Mapping[str, Any] | None, config: InferConfig, image_size: int) -> CropConfig:
     """The crop settings for inference: training's, then this run's overrides.
 

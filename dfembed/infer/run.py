@@ -6,9 +6,12 @@ overlapped decode → detect → embed pipeline (:mod:`dfembed.infer.pipeline`),
 scores per frame (maximum) and per video (``--aggregate``, see :mod:`dfembed.infer.aggregate`),
 and writes the CSV with its JSON record.
 
-Order of work in :func:`run_inference`: the output path and the inputs (TEST, SUB_CSV)
-are checked, the model and the SVM bundle are loaded and checked against each other —
-all before a single face is detected.
+Order of work in :func:`run_inference`: the output path (distinct from every input,
+writable, not existing without ``force``) and the crop overrides are checked, the output
+is locked against a concurrent job, the inputs (TEST, SUB_CSV) are read, and the model
+and the classifier are loaded and checked against each other — all before a single face
+is detected. The classifier is read from its safe file (no pickle is loaded unless
+``trust_pickle``).
 """
 
 from __future__ import annotations
@@ -22,11 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from dfembed.core.errors import InputError
+from dfembed.core.lock import OutputLock, lock_file_beside
+from dfembed.core.paths import check_distinct, check_writable
 from dfembed.core.provenance import write_provenance
+from dfembed.core.walk import Entry, SkippedEntry, printable, walk_files
 from dfembed.faces.config import CropConfig
 from dfembed.faces.detector import Detector
 from dfembed.infer.aggregate import get_aggregator
-from dfembed.infer.config import InferConfig, resolve_crop_config
+from dfembed.infer.config import InferConfig, check_crop_overrides, resolve_crop_config
 from dfembed.infer.pipeline import FaceExtractor, FileResult, score_files
 from dfembed.infer.scoring import FaceScorer, Scorer, load_checked
 from dfembed.infer.submission import (
@@ -62,6 +68,8 @@ class InferSummary:
         missing_rows: Keys of CSV rows with no media file.
         unmatched_files: Media files that no CSV row names (not scored).
         seconds: Wall time of the whole run.
+        skipped: Entries of TEST that are not media files to score, relative path →
+            ``"reason: detail"`` (broken or looping links, hidden entries, other files…).
     """
 
     output: Path
@@ -75,20 +83,41 @@ class InferSummary:
     missing_rows: list[str]
     unmatched_files: list[str]
     seconds: float
+    skipped: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------
 # Media discovery and the row plan
 
 
-def find_media(test: Path) -> list[Path]:
-    """List the images and videos below ``test`` (any depth), sorted; hidden files skipped.
+@dataclass(frozen=True)
+class MediaFiles:
+    """The media files of TEST and what was skipped.
+
+    Attributes:
+        paths: The media files, sorted by key.
+        keys: Each file's key: its path relative to TEST (printable; its name when TEST is the file).
+        skipped: Entries that are not media files to score (:mod:`dfembed.core.walk` and
+            files with another suffix: ``not a media file``).
+    """
+
+    paths: list[Path]
+    keys: list[str]
+    skipped: list[SkippedEntry]
+
+
+def list_media(test: Path) -> MediaFiles:
+    """List the images and videos of TEST by the listing policy of every stage.
+
+    Links to files and folders are followed (each real folder once); hidden entries,
+    broken and looping links and files that are not media are skipped and reported
+    (:func:`dfembed.core.walk.walk_files`).
 
     Args:
         test: A folder, or a single media file.
 
     Returns:
-        The media files.
+        The media files with their keys, and the skipped entries.
 
     Raises:
         InputError: ``test`` is missing or holds no image or video.
@@ -98,22 +127,25 @@ def find_media(test: Path) -> list[Path]:
     if not test.exists():
         raise InputError(f"TEST {test} does not exist")
     if test.is_file():
-        candidates = [test]
+        walk_entries, skipped = [Entry(test, printable(test.name))], []
     else:
-        candidates = sorted(p for p in test.rglob("*") if p.is_file() and not _hidden(p.relative_to(test)))
-    media = [p for p in candidates if is_media(p)]
-    if not media:
-        raise InputError(f"TEST {test}: no image or video files found")
-    return media
+        walk = walk_files(test)
+        walk_entries, skipped = walk.files, list(walk.skipped)
+    entries = [e for e in walk_entries if is_media(e.path)]
+    skipped += [SkippedEntry(e.relative, "not a media file", f"suffix {e.path.suffix!r}")
+                for e in walk_entries if not is_media(e.path)]
+    if not entries:
+        raise InputError(f"TEST {test}: no image or video files found ({len(skipped)} entries skipped)")
+    return MediaFiles([e.path for e in entries], [e.relative for e in entries], sorted(skipped, key=_by_relative))
 
 
-def _hidden(relative: Path) -> bool:
-    return any(part.startswith(".") for part in relative.parts)
+def _by_relative(entry: SkippedEntry) -> str:
+    return entry.relative
 
 
-def relative_key(path: Path, test: Path) -> str:
-    """A media file's POSIX path relative to TEST (its name when TEST is the file)."""
-    return path.name if test.is_file() else path.relative_to(test).as_posix()
+def find_media(test: Path) -> list[Path]:
+    """The media files below ``test`` (any depth) or ``test`` itself; see :func:`list_media`."""
+    return list_media(test).paths
 
 
 def plan_rows(sub_csv: Path, keys: Sequence[str], config: InferConfig) -> tuple[Submission, Matching]:
@@ -166,17 +198,17 @@ def run_inference(
     force: bool = False,
     detector: Detector | None = None,
     scorer: Scorer | None = None,
+    trust_pickle: bool = False,
 ) -> InferSummary:
     """Score every media file that SUB_CSV names (or every file under TEST) and write the CSV.
-
-    Loading ``svm_pkl`` (a joblib pickle) runs code: only use files you trust.
 
     Args:
         test: Folder of images and/or videos (any depth), or one media file.
         sub_csv: Submission template (Dacon ``path,y`` or DFDC ``filename,label``); when
             it does not exist, a new submission listing every file is created there.
         model_h5: Embedding model.
-        svm_pkl: Classifier bundle.
+        svm_pkl: Classifier: ``train.py``'s OUT_PKL, whose safe ``.npz`` beside it is read,
+            or that ``.npz`` itself.
         config: Inference options.
         output: Output CSV; default ``<name>_out.csv`` beside an existing SUB_CSV, else SUB_CSV.
         force: Overwrite an existing output.
@@ -184,35 +216,53 @@ def run_inference(
             with the resolved crop settings (after every check of the inputs).
         scorer: Face crops at the model's input size → P(fake); ``None`` uses
             :class:`~dfembed.infer.scoring.FaceScorer` on the loaded model and bundle.
+        trust_pickle: Allow loading SVM_PKL as a pickle when it has no safe file beside
+            it. **Loading a pickle runs code**: only for files you made or trust.
 
     Returns:
         The summary, also written to ``<output stem>.dfembed-infer.json``.
 
     Raises:
         InputError: Missing/bad inputs or a model/SVM mismatch (before any detection).
+        ConfigError: The output is one of the inputs, or a bad crop override.
         OutputExistsError: The output exists and ``force`` is false.
+        OutputError: The output's folder cannot be written.
+        LockedError: Another job is writing the same output.
     """
     start = time.perf_counter()
     output = output if output is not None else default_output(sub_csv)
-    check_output(output, force)
-    paths = find_media(test)
-    keys = [relative_key(p, test) for p in paths]
-    submission, matching = plan_rows(sub_csv, keys, config)
-    model, bundle, info = load_checked(model_h5, svm_pkl)
-    crop_config = resolve_crop_config(bundle.crop_config, config, info.image_size)
-    unmatched = set(matching.unmatched_files)
-    wanted = [p for p, k in zip(paths, keys) if k not in unmatched]
-    if scorer is None:
-        scorer = FaceScorer.from_bundle(model, bundle, config.batch_size, config.tta)
-    results = _score(wanted, detector, scorer, info.image_size, crop_config, config)
-    by_key = {relative_key(r.path, test): r for r in results}
-    values = _row_values(matching, by_key, config)
-    write_submission(fill(submission, values), output, force=force)
-    summary = _summarise(output, submission, matching, by_key, len(paths), time.perf_counter() - start)
-    inputs = {"test": test, "sub_csv": sub_csv, "model_h5": model_h5, "svm_pkl": svm_pkl}
-    _write_record(summary, config, crop_config, _file_records(by_key, config), inputs)
+    _check_paths(test, sub_csv, model_h5, svm_pkl, output, force)
+    check_crop_overrides(config)  # a bad --crop-option fails now, not after the model has loaded
+    with OutputLock(lock_file_beside(output), f"output {output}"):
+        media = list_media(test)
+        submission, matching = plan_rows(sub_csv, media.keys, config)
+        model, bundle, info = load_checked(model_h5, svm_pkl, trust_pickle)
+        crop_config = resolve_crop_config(bundle.crop_config, config, info.image_size)
+        unmatched = set(matching.unmatched_files)
+        wanted = [(p, k) for p, k in zip(media.paths, media.keys) if k not in unmatched]
+        if scorer is None:
+            scorer = FaceScorer.from_bundle(model, bundle, config.batch_size, config.tta)
+        results = _score([p for p, _ in wanted], detector, scorer, info.image_size, crop_config, config)
+        by_key = {key: result for (_, key), result in zip(wanted, results)}
+        values = _row_values(matching, by_key, config)
+        write_submission(fill(submission, values), output, force=force)
+        summary = _summarise(output, submission, matching, by_key, media, time.perf_counter() - start)
+        inputs = {"test": test, "sub_csv": sub_csv, "model_h5": model_h5, "svm_pkl": svm_pkl}
+        _write_record(summary, config, crop_config, _file_records(by_key, config), inputs)
     _log_summary(summary)
     return summary
+
+
+def _check_paths(test: Path, sub_csv: Path, model_h5: Path, svm_pkl: Path, output: Path, force: bool) -> None:
+    """The output and its record are new files, none of them an input, in a writable folder."""
+    from dfembed.model.safe_bundle import safe_path
+
+    inputs = {"TEST": test, "MODEL_H5": model_h5, "SVM_PKL": svm_pkl, "the safe classifier": safe_path(svm_pkl)}
+    if sub_csv.exists():  # a SUB_CSV that does not exist is where a new submission goes
+        inputs["SUB_CSV"] = sub_csv
+    check_distinct({"the output": output, "the output's record": provenance_path(output)}, inputs)
+    check_output(output, force)
+    check_writable(output.parent, "the output's folder")
 
 
 def _score(
@@ -241,7 +291,7 @@ def _summarise(
     submission: Submission,
     matching: Matching,
     by_key: dict[str, FileResult],
-    n_media: int,
+    media: MediaFiles,
     seconds: float,
 ) -> InferSummary:
     unreadable = {k: r.error for k, r in by_key.items() if r.error is not None}
@@ -251,13 +301,14 @@ def _summarise(
         provenance=provenance_path(output),
         format=submission.format.name,
         rows=len(matching.row_files),
-        media_files=n_media,
+        media_files=len(media.paths),
         scored=sum(1 for r in by_key.values() if r.scores),
         no_face=no_face,
         unreadable=unreadable,
         missing_rows=list(matching.missing_rows),
         unmatched_files=list(matching.unmatched_files),
         seconds=seconds,
+        skipped={s.relative: f"{s.reason}: {s.detail}" if s.detail else s.reason for s in media.skipped},
     )
 
 
@@ -308,3 +359,6 @@ def _log_summary(summary: InferSummary) -> None:
     if summary.unreadable:
         log.warning("%d files could not be read (default score written): %s",
                     len(summary.unreadable), list(summary.unreadable)[:5])
+    if summary.skipped:
+        log.warning("%d entries of TEST were skipped (listed in %s), e.g. %s", len(summary.skipped),
+                    summary.provenance, [f"{k} ({v})" for k, v in list(summary.skipped.items())[:5]])

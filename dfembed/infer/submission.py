@@ -117,21 +117,38 @@ def read_submission(path: Path) -> Submission:
         InputError: The file is unreadable, empty, not UTF-8, has an unknown header,
             a row with the wrong number of fields, an empty key or a duplicate key.
     """
+    reader = csv.reader(io.StringIO(read_text(path, "submission"), newline=""))
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise InputError(f"submission {path} is not UTF-8 text: {err}") from err
-    except OSError as err:
-        raise InputError(f"cannot read submission {path}: {err}") from err
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
-    if not header or not any(cell.strip() for cell in header):
-        raise InputError(f"submission {path} is empty: expected a header 'path,y' or 'filename,label'")
-    fieldnames = [cell.strip() for cell in header]
-    fmt = detect_format(fieldnames, f"submission {path}")
-    rows = [_row_dict(path, reader.line_num, fieldnames, cells) for cells in reader if cells]
+        header = next(reader, None)
+        if not header or not any(cell.strip() for cell in header):
+            raise InputError(f"submission {path} is empty: expected a header 'path,y' or 'filename,label'")
+        fieldnames = [cell.strip() for cell in header]
+        fmt = detect_format(fieldnames, f"submission {path}")
+        rows = [_row_dict(path, reader.line_num, fieldnames, cells) for cells in reader if cells]
+    except csv.Error as err:
+        raise InputError(f"submission {path}, line {reader.line_num}: not a valid CSV file ({err})") from err
     _check_keys(path, [row[fmt.key] for row in rows])
     return Submission(fmt, fieldnames, rows, source=path)
+
+
+def read_text(path: Path, what: str) -> str:
+    """The text of a UTF-8 CSV file (a BOM dropped), with the line endings inside quoted fields kept.
+
+    Args:
+        path: The file.
+        what: How the message calls it (``"submission"``).
+
+    Raises:
+        InputError: The file cannot be read or is not UTF-8; the message names it.
+    """
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            return handle.read()
+    except UnicodeDecodeError as err:
+        raise InputError(f"{what} {path} is not UTF-8 text (byte 0x{err.object[err.start]:02x} "
+                         f"at position {err.start})") from err
+    except OSError as err:
+        raise InputError(f"cannot read {what} {path}: {err.strerror or err}") from err
 
 
 def _row_dict(path: Path, line: int, fieldnames: list[str], cells: list[str]) -> dict[str, str]:

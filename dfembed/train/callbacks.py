@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 
 from dfembed.core.atomic import atomic_path
 from dfembed.core.config import json_ready
@@ -55,7 +56,7 @@ def make_callbacks(
     Returns:
         The callbacks for ``Model.fit``, in the order they run.
     """
-    callbacks: list[keras.callbacks.Callback] = [EpochSeed(batches)]
+    callbacks: list[keras.callbacks.Callback] = [EpochSeed(batches, config.seed)]
     if val:
         callbacks.append(EmbeddingValidation(train, val, config))
     callbacks.append(RunCheckpoint(run_dir, config, state))
@@ -68,19 +69,54 @@ def make_callbacks(
 
 
 class EpochSeed(keras.callbacks.Callback):
-    """Tells the training :class:`BalancedBatches` which epoch begins (for determinism).
+    """At each epoch's start: select the epoch's batches and reseed every random generator.
+
+    The random state of an epoch then depends only on (``seed``, epoch), never on what ran
+    before, so a run resumed from the checkpoint of epoch ``e`` trains epoch ``e + 1``
+    exactly as the uninterrupted run does. That needs more than the global seeds: Keras
+    keeps the state of each layer's random generator (the dropout masks) in a
+    ``SeedGenerator`` variable that checkpoints do not save — a loaded model starts it from
+    a new seed — so every such state is set here too.
 
     Args:
         batches: The training batches.
+        seed: The run's seed; ``None`` only selects the batches.
     """
 
-    def __init__(self, batches: BalancedBatches) -> None:
+    def __init__(self, batches: BalancedBatches, seed: int | None = None) -> None:
         super().__init__()
         self.batches = batches
+        self.seed = seed
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        """Select the epoch's batches."""
+        """Select the epoch's batches and reseed."""
         self.batches.set_epoch(epoch)
+        if self.seed is not None:
+            reseed(self.model, self.seed, epoch)
+
+
+def reseed(model: keras.Model, seed: int, epoch: int) -> None:
+    """Set Python's, NumPy's and the backend's seeds and every ``SeedGenerator`` state of
+    ``model`` from (``seed``, ``epoch``) alone.
+
+    Args:
+        model: The model being trained.
+        seed: The run's seed.
+        epoch: The 0-based epoch about to start.
+    """
+    keras.utils.set_random_seed(epoch_seed(seed, epoch))
+    for index, state in enumerate(seed_generator_states(model)):
+        state.assign(np.array([epoch_seed(seed, epoch, index + 1), 0], dtype=state.dtype))
+
+
+def epoch_seed(*values: int) -> int:
+    """A seed below 2**31 (it fits every backend's seed type) derived from integers."""
+    return int(np.random.SeedSequence([int(v) for v in values]).generate_state(1)[0]) % (2**31)
+
+
+def seed_generator_states(model: keras.Model) -> list[keras.Variable]:
+    """The state variables of the model's random generators, in layer order."""
+    return [v for v in model.non_trainable_variables if v.name == "seed_generator_state"]
 
 
 class EmbeddingValidation(keras.callbacks.Callback):

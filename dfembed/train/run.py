@@ -18,7 +18,14 @@ the run folder's state and resume policy in :mod:`dfembed.train.run_folder` and 
 head in :mod:`dfembed.train.head`; this module resolves the outputs, loads the data,
 prepares the model and optimiser, and writes the results.
 
-Loading the bundle unpickles it, which runs code: load only files you trust.
+Before any work the outputs are checked (distinct from each other and from the inputs,
+in writable folders, not existing without ``force``; with ``resume``, the run folder's
+state and checkpoint), and the run folder is locked against a concurrent job. A resumed
+run trains the same weights as an uninterrupted one: the random state of every epoch is
+set from (seed, epoch) (:class:`~dfembed.train.callbacks.EpochSeed`).
+
+Loading the bundle unpickles it, which runs code: load only files you trust (inference
+reads the safe ``.npz`` written beside it instead).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import dataclasses
 import logging
 import math
 import time
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -36,12 +44,15 @@ import keras
 from dfembed.core.atomic import refuse_existing
 from dfembed.core.config import json_ready
 from dfembed.core.errors import ConfigError, InputError, OutputExistsError
+from dfembed.core.lock import OutputLock, lock_file_beside
+from dfembed.core.paths import check_distinct, check_writable
 from dfembed.core.provenance import write_provenance
 from dfembed.crop.manifest import PROVENANCE_NAME as CROP_RECORD_NAME
 from dfembed.crop.manifest import read_crop_record
 from dfembed.model.classifier import ClassifierBundle, save_bundle
 from dfembed.model.losses import TripletSemiHardLoss
-from dfembed.model.network import build_embedding_model, save_model
+from dfembed.model.network import build_embedding_model, model_info, save_model
+from dfembed.model.safe_bundle import safe_path, sha256_file
 from dfembed.train.augment import Augmenter, AugmentParams
 from dfembed.train.batches import BalancedBatches, check_balanced_batch, opencv_threads, resolve_workers
 from dfembed.train.callbacks import make_callbacks
@@ -72,6 +83,8 @@ class OutputPaths:
     Attributes:
         model: The HDF5 model (OUT_H5).
         classifier: The joblib classifier bundle (OUT_PKL).
+        safe_classifier: The same classifier as plain arrays, loadable without unpickling
+            (``OUT_PKL`` with the suffix ``.npz``).
         keras_model: The ``.keras`` copy (``--format keras``), else ``None``.
         provenance: JSON record of configuration, versions and results.
         run_dir: Checkpoints, per-epoch state and TensorBoard logs.
@@ -79,6 +92,7 @@ class OutputPaths:
 
     model: Path
     classifier: Path
+    safe_classifier: Path
     keras_model: Path | None
     provenance: Path
     run_dir: Path
@@ -156,12 +170,25 @@ def run_train(
 
     Raises:
         InputError: Missing or unusable data, too few images for a batch, a weights file
-            that does not fit the backbone, or nothing to resume.
+            that does not fit the backbone, or nothing (or a damaged checkpoint) to resume.
         OutputExistsError: Outputs (or a run folder with checkpoints) exist without ``force``.
-        ConfigError: Options that do not fit the machine or the run being resumed.
+        ConfigError: Two outputs are one file or an output is an input, or options that do
+            not fit the machine or the run being resumed.
+        OutputError: An output folder cannot be written.
+        LockedError: Another job trains into the same run folder.
     """
     started = time.monotonic()
     paths = resolve_outputs(Path(data), Path(out_h5), Path(out_pkl), config, force, resume)
+    for folder in {paths.model.parent, paths.classifier.parent}:
+        check_writable(folder, "output folder")
+    with OutputLock(lock_file_beside(paths.run_dir), f"run folder {paths.run_dir}"):
+        return _train(Path(data), paths, config, force, resume, val, started)
+
+
+def _train(
+    data: Path, paths: OutputPaths, config: TrainConfig, force: bool, resume: bool, val: Path | None, started: float
+) -> TrainSummary:
+    """:func:`run_train` once the outputs are checked and the run folder is locked."""
     train_data = load_data(Path(data), val, config)
     crop_config = read_crop_config(Path(data))  # read now: a bad record must not wait for the end of training
     prepare_run_dir(paths.run_dir, force=force, resume=resume)
@@ -206,9 +233,11 @@ def resolve_outputs(
         The :class:`OutputPaths`.
 
     Raises:
-        InputError: ``data`` is missing, or ``resume`` without a checkpoint.
+        InputError: ``data`` is missing; ``resume`` without a checkpoint, or with a state
+            or checkpoint that cannot be resumed.
         OutputExistsError: An output or a run folder with checkpoints exists.
-        ConfigError: The model file name does not end in ``.h5``/``.hdf5``.
+        ConfigError: The model file name does not end in ``.h5``/``.hdf5``; two outputs are
+            one file, or an output is an input (the weights file, a validation tree).
     """
     if not data.is_dir():
         raise InputError(f"data folder {data} does not exist")
@@ -216,22 +245,40 @@ def resolve_outputs(
     classifier = out_pkl / DEFAULT_CLASSIFIER_NAME if out_pkl.is_dir() else out_pkl
     if model.suffix.lower() not in (".h5", ".hdf5"):
         raise ConfigError(f"model file {model}: OUT_H5 must end in .h5 or .hdf5 (or be an existing folder)")
+    if classifier.suffix == ".npz":
+        raise ConfigError(f"classifier file {classifier}: OUT_PKL must not end in .npz, the name of the "
+                          "safe classifier file written beside it")
     paths = OutputPaths(
         model=model,
         classifier=classifier,
+        safe_classifier=safe_path(classifier),
         keras_model=model.with_suffix(".keras") if config.format == "keras" else None,
         provenance=model.with_name(f"{model.stem}.dfembed-train.json"),
         run_dir=model.with_name(f"{model.stem}.run"),
     )
-    _check_existing(paths, force, resume)
+    _check_distinct(paths, config)
+    _check_existing(paths, config, force, resume)
     return paths
 
 
-def _check_existing(paths: OutputPaths, force: bool, resume: bool) -> None:
-    refuse_existing([p for p in (paths.model, paths.classifier, paths.keras_model, paths.provenance) if p], force)
+def _check_distinct(paths: OutputPaths, config: TrainConfig) -> None:
+    weights = Path(config.weights) if config.weights.lower() not in ("imagenet", "none") else None
+    check_distinct(
+        {"OUT_H5": paths.model, "OUT_PKL": paths.classifier, "the safe classifier": paths.safe_classifier,
+         "the .keras copy": paths.keras_model, "the training record": paths.provenance,
+         "the run folder": paths.run_dir},
+        {"--weights": weights},
+    )
+
+
+def _check_existing(paths: OutputPaths, config: TrainConfig, force: bool, resume: bool) -> None:
+    outputs = (paths.model, paths.classifier, paths.safe_classifier, paths.keras_model, paths.provenance)
+    refuse_existing([p for p in outputs if p], force)
     checkpointed = has_checkpoint(paths.run_dir)
     if resume and not checkpointed:
         raise InputError(f"nothing to resume: {paths.run_dir} holds no checkpoint")
+    if resume:
+        resume_checkpoint(paths.run_dir, config)  # a bad state or checkpoint fails now, before the data load
     if checkpointed and not resume and not force:
         raise OutputExistsError(
             f"run folder {paths.run_dir} holds checkpoints of an earlier run: "
@@ -329,18 +376,43 @@ def prepare_model(
         ConfigError: The checkpoint was made with other architecture options.
         InputError: A weights file that does not fit the backbone, or a missing checkpoint.
     """
+    keras.utils.set_random_seed(config.seed)  # epochs reseed themselves (EpochSeed); this covers the build
     if resume:
         checkpoint, state = resume_checkpoint(run_dir, config)
-        model = keras.models.load_model(checkpoint, compile=True)
+        model = load_checkpoint(checkpoint, config)
         log.info("resuming from %s after epoch %d", checkpoint, state.epoch)
         return model, state.epoch, state
-    keras.utils.set_random_seed(config.seed)
     model = build_embedding_model(
         backbone=config.backbone, image_size=config.image_size, weights=config.weights,
         embedding_dim=config.embedding_dim, dropout=config.dropout, l2=config.l2,
     )
     model.compile(optimizer=make_optimizer(config, steps_per_epoch), loss=TripletSemiHardLoss(config.margin, config.distance))
     return model, 0, RunState()
+
+
+def load_checkpoint(checkpoint: Path, config: TrainConfig) -> keras.Model:
+    """Load a run folder's checkpoint (model, optimiser, step) and check that it is this run's network.
+
+    Keras's safe mode stays on, so a checkpoint cannot run code (a ``Lambda`` layer is refused).
+
+    Raises:
+        InputError: The file is truncated or not a Keras checkpoint, or holds another network.
+    """
+    try:
+        model = keras.models.load_model(checkpoint, compile=True)
+    except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as err:
+        reason = " ".join(str(err).split())[:300] or type(err).__name__
+        raise InputError(f"checkpoint {checkpoint} cannot be loaded (truncated or not a Keras checkpoint: "
+                         f"{reason}); use --force to start over") from err
+    try:
+        info = model_info(model)
+    except InputError as err:
+        raise InputError(f"checkpoint {checkpoint}: {err}; use --force to start over") from err
+    wanted = (config.backbone, config.image_size, config.embedding_dim)
+    if (info.backbone, info.image_size, info.embedding_dim) != wanted:
+        raise InputError(f"checkpoint {checkpoint} holds a {info.backbone} network at {info.image_size} px with "
+                         f"{info.embedding_dim}-d embeddings, not the run's {wanted}; use --force to start over")
+    return model
 
 
 def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
@@ -364,7 +436,11 @@ def _restore_best(model: keras.Model, config: TrainConfig, run_dir: Path, state:
     best = best_weights_path(run_dir, state) if config.keep == "best" else None
     if best is None:
         return
-    model.load_weights(best)
+    try:
+        model.load_weights(best)
+    except (OSError, ValueError, KeyError) as err:
+        raise InputError(f"best weights {best} cannot be loaded ({' '.join(str(err).split())[:200]}); "
+                         "use --keep last, or --force to start over") from err
     log.info("keeping the weights of epoch %d (best validation AUC %.4f)", state.best_epoch, state.best_auc)
 
 
@@ -374,9 +450,10 @@ def _restore_best(model: keras.Model, config: TrainConfig, run_dir: Path, state:
 def write_outputs(model: keras.Model, bundle: ClassifierBundle, paths: OutputPaths, config: TrainConfig) -> None:
     """Save the model (HDF5, and ``.keras`` on request) and the classifier bundle, atomically."""
     save_model(model, paths.model, fmt="h5")
+    models = {"OUT_H5": paths.model}
     if paths.keras_model is not None:
-        save_model(model, paths.keras_model, fmt="keras")
-    save_bundle(bundle, paths.classifier)
+        models["keras"] = save_model(model, paths.keras_model, fmt="keras")
+    save_bundle(bundle, paths.classifier, models=models)
 
 
 def _summary(paths: OutputPaths, data: TrainData, initial_epoch: int, state: RunState, seconds: float) -> TrainSummary:
@@ -397,9 +474,12 @@ def _summary(paths: OutputPaths, data: TrainData, initial_epoch: int, state: Run
 
 def _write_record(summary: TrainSummary, config: TrainConfig, data: Path, val: Path | None) -> None:
     record = json_ready(summary)
+    outputs = summary.outputs
+    files = (outputs.model, outputs.keras_model, outputs.classifier, outputs.safe_classifier)
     write_provenance(
-        summary.outputs.provenance,
+        outputs.provenance,
         config,
         inputs={"data": str(data), "val": str(val) if val is not None else None},
         summary=record,
+        sha256={str(path): sha256_file(path) for path in files if path is not None},
     )

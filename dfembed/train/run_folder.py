@@ -82,7 +82,11 @@ def read_state(run_dir: Path) -> RunState | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InputError(f"{path} is not valid JSON: {err}") from err
+        raise InputError(f"{path} is not valid JSON: {err}; use --force to start over") from err
+    except RecursionError as err:
+        raise InputError(f"{path} is not a run state: nested too deeply to read; use --force to start over") from err
+    except OSError as err:
+        raise InputError(f"cannot read {path}: {err.strerror or err}") from err
     return _state_from(data, path)
 
 
@@ -92,18 +96,42 @@ def _state_from(data: Any, path: Path) -> RunState:
     names = {f.name for f in dataclasses.fields(RunState)}
     state = RunState(**{k: v for k, v in data.items() if k in names})
     checks = {
-        "epoch": isinstance(state.epoch, int) and not isinstance(state.epoch, bool) and state.epoch >= 0,
-        "checkpoint": state.checkpoint is None or isinstance(state.checkpoint, str),
-        "history": isinstance(state.history, list) and all(isinstance(h, dict) for h in state.history),
-        "best_auc": state.best_auc is None or isinstance(state.best_auc, (int, float)),
-        "best_epoch": state.best_epoch is None or isinstance(state.best_epoch, int),
-        "best_weights": state.best_weights is None or isinstance(state.best_weights, str),
-        "config": isinstance(state.config, dict),
+        "epoch": _is_count(state.epoch),
+        "checkpoint": state.checkpoint is None
+        or (_is_count(state.epoch) and state.checkpoint == checkpoint_name(state.epoch)),
+        "history": isinstance(state.history, list) and all(_is_metrics(h) for h in state.history),
+        "best_auc": state.best_auc is None or _is_number(state.best_auc),
+        "best_epoch": state.best_epoch is None
+        or (_is_count(state.best_epoch) and _is_count(state.epoch) and state.best_epoch <= state.epoch),
+        "best_weights": state.best_weights is None
+        or (_is_count(state.best_epoch) and state.best_weights == best_weights_name(state.best_epoch)),
+        "config": isinstance(state.config, dict) and _saved_config_ok(state.config),
     }
     wrong = [name for name, ok in checks.items() if not ok]
     if wrong:
         raise InputError(f"{path}: not a valid run state (bad {', '.join(wrong)}); use --force to start over")
     return state
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_metrics(entry: Any) -> bool:
+    """An epoch's history entry: metric name → number (or ``None`` for an undefined metric)."""
+    return isinstance(entry, dict) and all(isinstance(k, str) and (v is None or _is_number(v))
+                                           for k, v in entry.items())
+
+
+def _saved_config_ok(saved: dict[str, Any]) -> bool:
+    """The saved options that resuming computes with (not only compares) have their types."""
+    return (("epochs" not in saved or (_is_count(saved["epochs"]) and saved["epochs"] >= 1))
+            and ("steps_per_epoch" not in saved or saved["steps_per_epoch"] is None or _is_count(saved["steps_per_epoch"]))
+            and ("schedule" not in saved or isinstance(saved["schedule"], str)))
 
 
 def write_state(run_dir: Path, state: RunState) -> None:

@@ -70,7 +70,7 @@ IMAGE_SIZE = 64
 VIDEO = "videos/abofeumbvv.mp4"
 
 
-def _fit_bundle(root: Path, model, image_size: int, name: str):  # noqa: ANN001, ANN202 - test helper
+def _fit_bundle(root: Path, model, image_size: int, name: str, model_file: Path):  # noqa: ANN001, ANN202
     import dataclasses
 
     import cv2
@@ -89,7 +89,7 @@ def _fit_bundle(root: Path, model, image_size: int, name: str):  # noqa: ANN001,
     # crops of 80 px are resized to the model's 64 px; 3 frames per video, every face
     crop = CropConfig(size=80, faces="all", frames_per_video=3)
     bundle = ClassifierBundle(svm, embeddings.shape[1], "b0", image_size, crop_config=dataclasses.asdict(crop))
-    return save_bundle(bundle, root / name)
+    return save_bundle(bundle, root / name, models={"model": model_file})
 
 
 @pytest.fixture(scope="module")
@@ -101,10 +101,11 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("model")
     keras.utils.set_random_seed(0)
     model = build_embedding_model("b0", image_size=IMAGE_SIZE, weights="none")
+    model_file = save_model(model, root / "model.h5")
     return {
-        "model": save_model(model, root / "model.h5"),
-        "svm": _fit_bundle(root, model, IMAGE_SIZE, "svm.pkl"),
-        "svm_96": _fit_bundle(root, model, 96, "svm_96.pkl"),
+        "model": model_file,
+        "svm": _fit_bundle(root, model, IMAGE_SIZE, "svm.pkl", model_file),
+        "svm_96": _fit_bundle(root, model, 96, "svm_96.pkl", model_file),
     }
 
 
