@@ -28,6 +28,7 @@ from typing import Any, TypeVar
 from dfembed.core.atomic import refuse_existing
 from dfembed.core.config import check
 from dfembed.core.errors import InputError
+from dfembed.core.paths import check_separate, check_writable
 from dfembed.core.provenance import write_provenance
 from dfembed.train.config import TrainConfig  # plain dataclass: no Keras import
 
@@ -170,9 +171,11 @@ def run_demo(data: Path, out: Path, config: DemoConfig, force: bool = False) -> 
 
     Raises:
         OutputExistsError: ``out`` holds an earlier demo and ``force`` is false.
-        InputError: Unusable data (no faces, one class only, ...).
+        InputError: Unusable data (no faces, one class only, ...), or DATA and OUT overlap.
+        OutputError: OUT cannot be written.
     """
     plan = plan_demo(data)
+    check_separate(data, "DATA", out, "OUT")  # the demo's crops, CSVs and models never go into the data
     _check_out(out, force)
     result = DemoResult(out, out / "model.h5", out / "svm.pkl")
     crops = _timed(result, "crop", lambda: _crop(plan.train, out / "crops", config, force))
@@ -186,7 +189,7 @@ def run_demo(data: Path, out: Path, config: DemoConfig, force: bool = False) -> 
 
 def _check_out(out: Path, force: bool) -> None:
     refuse_existing([out / PROVENANCE_NAME], force, hint=f"and run the demo in {out} again")
-    out.mkdir(parents=True, exist_ok=True)
+    check_writable(out, "OUT")
 
 
 def _timed(result: DemoResult, stage: str, step: Callable[[], T]) -> T:

@@ -37,9 +37,16 @@ def crop_command(src: Path, dst: Path, force: bool, config_file: Path | None, **
     """Crop the faces of every image and video in SRC into DST.
 
     SRC is a tree with real/ and fake/ folders, a DFDC folder with metadata.json, or an
-    unlabelled folder (crops go to DST/unlabeled/). DST receives the crops, manifest.csv,
-    failures.csv, sources.csv and dfembed-crop.json. A rerun resumes where a previous run
-    stopped. Exits with status 1 when no crop could be made.
+    unlabelled folder (crops go to DST/unlabeled/); links to files and folders are
+    followed, and every entry that gives no medium (broken or looping links, hidden
+    files and folders, other files) is listed in failures.csv. DST receives the crops,
+    manifest.csv, failures.csv, sources.csv and dfembed-crop.json; it must not be inside
+    SRC nor contain it, and one job at a time may write into it. A rerun resumes where a
+    previous run stopped. Exits with status 1 when no crop could be made.
+
+    Security: mtcnn loads the network weights shipped inside its own package with joblib,
+    that is from pickles, and loading a pickle runs code: install mtcnn only from a source
+    you trust. dfembed loads no other pickle in this stage.
     """
     from dfembed.core.config import resolve_config
     from dfembed.core.errors import InputError

@@ -34,21 +34,26 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
         The top-level mapping (empty for an empty YAML file).
 
     Raises:
-        ConfigError: The file is missing, not parseable, or not a mapping.
+        ConfigError: The file is missing, unreadable, not UTF-8, not parseable, or not a mapping.
     """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file {path} does not exist")
-    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() not in (".toml", ".yaml", ".yml"):
+        raise ConfigError(f"config file {path}: expected a .yaml, .yml or .toml file")
     try:
-        if path.suffix.lower() == ".toml":
-            data = tomllib.loads(text)
-        elif path.suffix.lower() in (".yaml", ".yml"):
-            data = yaml.safe_load(text) or {}
-        else:
-            raise ConfigError(f"config file {path}: expected a .yaml, .yml or .toml file")
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte 0x{err.object[err.start]:02x} "
+                          f"at position {err.start})") from err
+    except OSError as err:
+        raise ConfigError(f"cannot read config file {path}: {err.strerror or err}") from err
+    try:
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else (yaml.safe_load(text) or {})
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as err:
-        raise ConfigError(f"config file {path} is not valid: {err}") from err
+        raise ConfigError(f"config file {path} is not valid: {' '.join(str(err).split())}") from err
+    except RecursionError as err:
+        raise ConfigError(f"config file {path} is nested too deeply to read") from err
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path}: expected a mapping of option names to values")
     return data
@@ -75,17 +80,24 @@ def resolve_config(
         ConfigError: An unknown key, a value of the wrong type, or a value that the
             dataclass's ``__post_init__`` rejects.
     """
-    values: dict[str, Any] = {}
-    if config_file is not None:
-        values.update(_normalise_keys(read_config_file(config_file), cls, str(config_file)))
-    given = {k: v for k, v in (overrides or {}).items() if v is not None}
-    values.update(_normalise_keys(given, cls, "command line"))
     hints = typing.get_type_hints(cls)
-    coerced = {name: _coerce(name, value, hints[name]) for name, value in values.items()}
+    sources: dict[str, str] = {}  # field → where its value came from, for the messages
+    coerced: dict[str, Any] = {}
+    layers = [] if config_file is None else [(read_config_file(config_file), f"config file {config_file}")]
+    layers.append(({k: v for k, v in (overrides or {}).items() if v is not None}, "command line"))
+    for data, where in layers:
+        for name, value in _normalise_keys(data, cls, where).items():
+            try:
+                coerced[name] = _coerce(name, value, hints[name])
+            except ConfigError as err:
+                raise ConfigError(f"{where}: {err}" if where != "command line" else str(err)) from err
+            sources[name] = where
     try:
         return cls(**coerced)
     except (TypeError, ValueError) as err:
-        raise ConfigError(f"invalid {cls.__name__}: {err}") from err
+        where = next((sources[name] for name in sources if str(err).startswith(f"{name} ")), None)
+        suffix = f" (set in {where})" if where and where != "command line" else ""
+        raise ConfigError(f"invalid {cls.__name__}: {err}{suffix}") from err
 
 
 def config_to_yaml(config: Any) -> str:

@@ -74,8 +74,12 @@ class OutputLock:
         if previous:
             log.warning("%s: taking over the lock left by %s, which ended without releasing it",
                         self.what, _describe(previous))
-        _write_record(fd)
         self._fd = fd
+        try:
+            _write_record(fd)
+        except OSError as err:  # a full disk: give the lock back, name the file
+            self.release()
+            raise OSError(err.errno, err.strerror or str(err), str(self.path)) from err
         return self
 
     def _open_locked(self) -> int | None:

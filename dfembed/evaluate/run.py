@@ -26,6 +26,7 @@ import numpy as np
 from dfembed.core.atomic import atomic_write_text, refuse_existing
 from dfembed.core.config import json_ready
 from dfembed.core.errors import InputError
+from dfembed.core.paths import check_distinct, check_writable
 from dfembed.core.provenance import provenance_record
 from dfembed.evaluate.config import EvaluateConfig
 from dfembed.evaluate.labels import LabelSet, read_labels
@@ -139,12 +140,17 @@ def run_evaluate(
 
     Raises:
         OutputExistsError: An output exists and ``force`` is false.
+        ConfigError: An output is one of the inputs.
+        OutputError: The output folder cannot be written.
         InputError: Unreadable or invalid predictions or labels, an ambiguous match, or
             no prediction matching any label.
     """
     config = EvaluateConfig() if config is None else config
     out_dir = default_out_dir(pred_csv) if out_dir is None else out_dir
+    label_path = labels.source if isinstance(labels, LabelSet) else labels
+    check_distinct({name: out_dir / name for name in OUTPUT_FILES}, {"PRED_CSV": pred_csv, "LABELS": label_path})
     refuse_existing([out_dir / name for name in OUTPUT_FILES], force, hint="or --out to choose another folder")
+    check_writable(out_dir, "the output folder")
     label_set = labels if isinstance(labels, LabelSet) else read_labels(labels)
     matched = match_predictions(read_submission(pred_csv), label_set)
     _report_unmatched(pred_csv, label_set, matched)

@@ -19,6 +19,7 @@ from tqdm import tqdm
 
 from dfembed.core.classes import CLASSES
 from dfembed.core.errors import InputError
+from dfembed.core.walk import walk_files
 from dfembed.crop.manifest import read_manifest_groups
 from dfembed.crop.naming import group_from_stem
 from dfembed.faces.media import IMAGE_SUFFIXES, MediaError, read_image
@@ -95,8 +96,13 @@ def list_crops(root: Path, workers: int = 1, verify: bool = True) -> CropSet:
 
 
 def _class_crops(root: Path, name: str, label: int, groups: dict[Path, str]) -> list[Crop]:
+    """The images of ``root/name``, listed by the policy of every stage (links followed once, hidden skipped)."""
     folder = root / name
-    paths = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    walk = walk_files(folder)
+    for skipped in walk.skipped:
+        if skipped.reason != "hidden":
+            log.warning("%s/%s: skipped (%s: %s)", folder, skipped.relative, skipped.reason, skipped.detail)
+    paths = sorted(e.path for e in walk.files if e.path.suffix.lower() in IMAGE_SUFFIXES)
     if not paths:
         suffixes = ", ".join(sorted(IMAGE_SUFFIXES))
         raise InputError(f"{folder} holds no image ({suffixes})")

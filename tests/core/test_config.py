@@ -111,3 +111,37 @@ def test_atomic_path_keeps_a_multi_part_suffix(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="does not end with"):
         with atomic_path(target, suffix=".keras"):
             pass
+
+
+@dataclasses.dataclass(frozen=True)
+class _Checked:
+    size: int = 380
+
+    def __post_init__(self) -> None:
+        from dfembed.core.config import check
+
+        check(self.size >= 8, "size", self.size, "at least 8")
+
+
+def test_errors_from_a_config_file_name_the_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("size: big\n")
+    with pytest.raises(ConfigError, match=rf"config file {cfg}: option 'size': expected int, got 'big'"):
+        resolve_config(_Stage, cfg)
+    cfg.write_text("size: 2\n")
+    with pytest.raises(ConfigError, match=rf"size must be at least 8, got 2 \(set in config file {cfg}\)"):
+        resolve_config(_Checked, cfg)
+    with pytest.raises(ConfigError, match=r"size must be at least 8, got 3$"):  # a flag: no file to name
+        resolve_config(_Checked, cfg, {"size": 3})
+
+
+@pytest.mark.parametrize(("name", "content", "fragment"), [
+    ("latin1.yaml", "name: caf\xe9\n".encode("latin-1"), r"is not UTF-8 text \(byte 0xe9"),
+    ("deep.yaml", b"size: " + b"[" * 20000 + b"]" * 20000 + b"\n", "nested too deeply|is not valid"),
+    ("deep.toml", b"size = " + b"[" * 20000 + b"]" * 20000 + b"\n", "nested too deeply|is not valid"),
+])
+def test_unreadable_config_files_are_config_errors(tmp_path: Path, name: str, content: bytes, fragment: str) -> None:
+    cfg = tmp_path / name
+    cfg.write_bytes(content)
+    with pytest.raises(ConfigError, match=fragment):
+        resolve_config(_Stage, cfg)

@@ -53,10 +53,12 @@ def test_gallery_command_draws_scored_crops(tmp_path: Path) -> None:
     crops = tmp_path / "crops"
     _write_crops(crops, "real", 4, size=48)
     _write_crops(crops, "fake", 4, size=48)
+    (crops / "real" / "c00a.png").write_bytes(b"\x89PNG\r\n\x1a\n")  # second of the three reals the sample takes
     out = tmp_path / "g.png"
     args = ["gallery", str(crops), str(tmp_path / "m.h5"), str(tmp_path / "s.pkl"), str(out), "--size", "6"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
+    assert "skipped 1 unreadable crops" in result.output and "c00a.png" in result.output
     assert cv2.imread(str(out)).std() > 0
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 1 and "--force" in again.output

@@ -1,0 +1,373 @@
+"""Hostile input through the real command line: one ``Error:`` line, exit status 1, no traceback, inputs unchanged.
+
+Each case builds its inputs in a fresh folder and gives the ``dfembed`` arguments; every
+case fails before any model is built (the model files here are stand-ins, which is also
+how the tests know that a check came first).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import pickle
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from dfembed.cli import main
+from dfembed.core.lock import OutputLock
+from dfembed.model.classifier import ClassifierBundle, EmbeddingSVM, save_bundle
+from tests.support import REPO
+from tests.train.trees import write_tree
+
+Case = Callable[[Path], list[object]]
+CASES: dict[str, Case] = {}
+HELD: list[OutputLock] = []  # locks a case holds for "another job"; released after the command
+
+
+def case(name: str) -> Callable[[Case], Case]:
+    def register(build: Case) -> Case:
+        CASES[name] = build
+        return build
+
+    return register
+
+
+def _image(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.full((40, 40, 3), 90, np.uint8))
+    return path
+
+
+def _deep_json(depth: int = 100_000) -> str:
+    return "[" * depth + "]" * depth
+
+
+# --- crop -----------------------------------------------------------------------------
+
+
+@case("crop: SRC inside DST, with --force")
+def _(tmp: Path) -> list[object]:
+    _image(tmp / "dst" / "real" / "x_png_f00000_00.png")
+    return ["crop", tmp / "dst" / "real", tmp / "dst", "--force"]
+
+
+@case("crop: DST/real links outside DST, with --force")
+def _(tmp: Path) -> list[object]:
+    _image(tmp / "src" / "real" / "a.png")
+    _image(tmp / "elsewhere" / "a_png_f00000_00.png")
+    (tmp / "dst").mkdir()
+    (tmp / "dst" / "real").symlink_to(tmp / "elsewhere")
+    return ["crop", tmp / "src", tmp / "dst", "--force"]
+
+
+@case("crop: metadata.json nested beyond the recursion limit")
+def _(tmp: Path) -> list[object]:
+    _image(tmp / "src" / "a.png")
+    (tmp / "src" / "metadata.json").write_text('{"a.mp4": ' + _deep_json() + "}")
+    return ["crop", tmp / "src", tmp / "dst"]
+
+
+@case("crop: metadata.json with a non-string original")
+def _(tmp: Path) -> list[object]:
+    _image(tmp / "src" / "a.png")
+    (tmp / "src" / "metadata.json").write_text(json.dumps({"a.mp4": {"label": "FAKE", "original": {"x": 1}}}))
+    return ["crop", tmp / "src", tmp / "dst"]
+
+
+@case("crop: metadata.json that is not UTF-8")
+def _(tmp: Path) -> list[object]:
+    _image(tmp / "src" / "a.png")
+    (tmp / "src" / "metadata.json").write_bytes(b'{"caf\xe9.mp4": {"label": "REAL"}}')
+    return ["crop", tmp / "src", tmp / "dst"]
+
+
+@case("crop: a journal in DST that is not UTF-8")
+def _(tmp: Path) -> list[object]:
+    _image(tmp / "src" / "a.png")
+    (tmp / "dst").mkdir()
+    (tmp / "dst" / "dfembed-crop.json").write_text(json.dumps({"config": {}, "src": str(tmp / "src")}))
+    (tmp / "dst" / "sources.csv").write_bytes(b"source,label,group,status,crops,detail\na\xff.png,,,cropped,1,\n")
+    return ["crop", tmp / "src", tmp / "dst"]
+
+
+@case("crop: DST cannot be created (its parent is a file)")
+def _(tmp: Path) -> list[object]:
+    _image(tmp / "src" / "a.png")
+    (tmp / "file").write_text("not a folder")
+    return ["crop", tmp / "src", tmp / "file" / "dst"]
+
+
+@case("crop: a config file that is not UTF-8")
+def _(tmp: Path) -> list[object]:
+    _image(tmp / "src" / "a.png")
+    (tmp / "c.yaml").write_bytes(b"group_regex: caf\xe9\n")
+    return ["crop", tmp / "src", tmp / "dst", "--config", tmp / "c.yaml"]
+
+
+@case("crop: a config file value of the wrong type")
+def _(tmp: Path) -> list[object]:
+    _image(tmp / "src" / "a.png")
+    (tmp / "c.yaml").write_text("size: large\n")
+    return ["crop", tmp / "src", tmp / "dst", "--config", tmp / "c.yaml"]
+
+
+@case("crop: DST in use by another job")
+def _(tmp: Path) -> list[object]:
+    _image(tmp / "src" / "a.png")
+    (tmp / "dst").mkdir()
+    HELD.append(OutputLock(tmp / "dst" / ".dfembed-crop.lock", "the other job").acquire())
+    return ["crop", tmp / "src", tmp / "dst"]
+
+
+@case("crop: the disk is full")
+def _(tmp: Path) -> list[object]:
+    _image(tmp / "src" / "a.png")
+    return ["crop", tmp / "src", tmp / "dst"]
+
+
+# --- train ----------------------------------------------------------------------------
+
+
+def _tiny_data(tmp: Path) -> Path:
+    return write_tree(tmp / "data", {"real": {"r1vid": 2, "r2vid": 2}, "fake": {"f1vid": 2, "f2vid": 2}})
+
+
+_TINY = ["--backbone", "b0", "--image-size", "32", "--weights", "none", "--batch-size", "4", "--val-fraction", "0"]
+
+
+@case("train: OUT_H5 and OUT_PKL are one file")
+def _(tmp: Path) -> list[object]:
+    return ["train", _tiny_data(tmp), tmp / "m.h5", tmp / "m.h5", *_TINY]
+
+
+@case("train: OUT_H5 is the --weights file")
+def _(tmp: Path) -> list[object]:
+    (tmp / "w.h5").write_bytes(b"weights")
+    return ["train", _tiny_data(tmp), tmp / "w.h5", tmp / "s.pkl", "--weights", tmp / "w.h5"]
+
+
+@case("train: --resume with a state.json that is a list")
+def _(tmp: Path) -> list[object]:
+    (tmp / "m.run").mkdir()
+    (tmp / "m.run" / "state.json").write_text("[]")
+    return ["train", _tiny_data(tmp), tmp / "m.h5", tmp / "s.pkl", *_TINY, "--resume"]
+
+
+@case("train: --resume with a truncated checkpoint")
+def _(tmp: Path) -> list[object]:
+    (tmp / "m.run").mkdir()
+    (tmp / "m.run" / "epoch-001.keras").write_bytes(b"PK\x03\x04" + bytes(100))
+    (tmp / "m.run" / "state.json").write_text(json.dumps({"epoch": 1, "checkpoint": "epoch-001.keras"}))
+    return ["train", _tiny_data(tmp), tmp / "m.h5", tmp / "s.pkl", *_TINY, "--epochs", "2", "--resume"]
+
+
+@case("train: a manifest.csv in DATA that is not UTF-8")
+def _(tmp: Path) -> list[object]:
+    data = _tiny_data(tmp)
+    (data / "manifest.csv").write_bytes(b"crop,group\nreal/r1/r1vid-000-00.png,caf\xe9\n")
+    return ["train", data, tmp / "m.h5", tmp / "s.pkl", *_TINY]
+
+
+# --- infer and gallery ----------------------------------------------------------------
+
+
+def _classifier(root: Path, model: Path | None) -> Path:
+    """A real classifier bundle (svm.pkl + svm.npz) fitted for ``model`` (a stand-in file)."""
+    x = np.random.default_rng(0).normal(size=(12, 8))
+    svm = EmbeddingSVM(calibration_cv=2, random_state=0).fit(x, [0, 1] * 6)
+    models = {} if model is None else {"model": model}
+    return save_bundle(ClassifierBundle(svm, 8, "b0", 32), root / "svm.pkl", models=models)
+
+
+def _infer_inputs(tmp: Path) -> tuple[Path, Path, Path]:
+    _image(tmp / "test" / "a.png")
+    model = tmp / "model.h5"
+    model.write_bytes(b"a stand-in: loading it would fail")
+    return tmp / "test", model, _classifier(tmp, model)
+
+
+@case("infer: the output is MODEL_H5")
+def _(tmp: Path) -> list[object]:
+    test, model, svm = _infer_inputs(tmp)
+    return ["infer", test, tmp / "sub.csv", model, svm, "--output", model, "--force"]
+
+
+@case("infer: only a pickle, without --trust-pickle")
+def _(tmp: Path) -> list[object]:
+    test, model, svm = _infer_inputs(tmp)
+    svm.with_suffix(".npz").unlink()
+    return ["infer", test, tmp / "sub.csv", model, svm]
+
+
+@case("infer: a damaged pickle, with --trust-pickle")
+def _(tmp: Path) -> list[object]:
+    test, model, svm = _infer_inputs(tmp)
+    svm.with_suffix(".npz").unlink()
+    data = bytearray(svm.read_bytes())
+    data[len(data) // 3 :] = b"\xff" * (len(data) - len(data) // 3)
+    svm.write_bytes(bytes(data))
+    return ["infer", test, tmp / "sub.csv", model, svm, "--trust-pickle"]
+
+
+@case("infer: a damaged safe classifier file")
+def _(tmp: Path) -> list[object]:
+    test, model, svm = _infer_inputs(tmp)
+    npz = svm.with_suffix(".npz")
+    data = bytearray(npz.read_bytes())
+    data[len(data) // 2] ^= 0x5A
+    npz.write_bytes(bytes(data))
+    return ["infer", test, tmp / "sub.csv", model, svm]
+
+
+@case("infer: a model the classifier was not fitted for")
+def _(tmp: Path) -> list[object]:
+    test, _, svm = _infer_inputs(tmp)
+    (tmp / "other.h5").write_bytes(b"another model")
+    return ["infer", test, tmp / "sub.csv", tmp / "other.h5", svm]
+
+
+@case("infer: an unknown --crop-option (before the model loads)")
+def _(tmp: Path) -> list[object]:
+    test, model, svm = _infer_inputs(tmp)
+    return ["infer", test, tmp / "sub.csv", model, svm, "--crop-option", "min_face=3"]
+
+
+@case("infer: a template that is not UTF-8")
+def _(tmp: Path) -> list[object]:
+    test, model, svm = _infer_inputs(tmp)
+    (tmp / "sub.csv").write_bytes(b"path,y\ncaf\xe9.png,0\n")
+    return ["infer", test, tmp / "sub.csv", model, svm]
+
+
+@case("infer: the output's folder cannot be created")
+def _(tmp: Path) -> list[object]:
+    test, model, svm = _infer_inputs(tmp)
+    (tmp / "file").write_text("not a folder")
+    return ["infer", test, tmp / "sub.csv", model, svm, "--output", tmp / "file" / "out.csv"]
+
+
+@case("infer: a pickle payload is never unpickled")
+def _(tmp: Path) -> list[object]:
+    test, model, _ = _infer_inputs(tmp)
+    (tmp / "svm.npz").unlink()
+    (tmp / "svm.pkl").write_bytes(pickle.dumps(_Payload(tmp / "marker")))
+    return ["infer", test, tmp / "sub.csv", model, tmp / "svm.pkl"]
+
+
+class _Payload:
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return (Path.write_text, (self.marker, "code ran"))
+
+
+@case("gallery: OUT_PNG is MODEL_H5")
+def _(tmp: Path) -> list[object]:
+    _, model, svm = _infer_inputs(tmp)
+    _image(tmp / "crops" / "real" / "a.png")
+    return ["gallery", tmp / "crops", model, svm, model, "--force"]
+
+
+# --- evaluate and demo ----------------------------------------------------------------
+
+
+@case("evaluate: labels nested beyond the recursion limit")
+def _(tmp: Path) -> list[object]:
+    (tmp / "pred.csv").write_text("filename,label\na.mp4,0.5\n")
+    (tmp / "metadata.json").write_text('{"a.mp4": ' + _deep_json() + "}")
+    return ["evaluate", tmp / "pred.csv", tmp / "metadata.json"]
+
+
+@case("evaluate: predictions that are not UTF-8")
+def _(tmp: Path) -> list[object]:
+    (tmp / "pred.csv").write_bytes(b"filename,label\ncaf\xe9.mp4,0.5\n")
+    (tmp / "metadata.json").write_text(json.dumps({"a.mp4": {"label": "REAL"}}))
+    return ["evaluate", tmp / "pred.csv", tmp / "metadata.json"]
+
+
+@case("evaluate: an output is the labels file")
+def _(tmp: Path) -> list[object]:
+    (tmp / "pred.csv").write_text("filename,label\na.mp4,0.5\n")
+    (tmp / "out").mkdir()
+    (tmp / "out" / "metrics.json").write_text(json.dumps({"a.mp4": {"label": "REAL"}}))
+    return ["evaluate", tmp / "pred.csv", tmp / "out" / "metrics.json", "--out", tmp / "out", "--force"]
+
+
+@case("demo: OUT inside DATA")
+def _(tmp: Path) -> list[object]:
+    _image(tmp / "data" / "real" / "a.png")
+    return ["demo", tmp / "data", tmp / "data" / "demo_out"]
+
+
+def _full_disk(fd: int) -> None:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_hostile_input_gives_one_error_line(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    args = [str(a) for a in CASES[name](tmp_path)]
+    before = _snapshot(tmp_path)
+    if name == "crop: the disk is full":
+        monkeypatch.setattr(os, "fsync", _full_disk)
+    try:
+        result = CliRunner().invoke(main, [*args, "-q"])
+        after = _snapshot(tmp_path)
+    finally:
+        while HELD:
+            HELD.pop().release()
+    assert isinstance(result.exception, SystemExit), f"{name}: {result.exception!r}"
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and result.output.rstrip().endswith(errors[0]), result.output
+    assert after == before, f"{name} changed its inputs"
+    assert not (tmp_path / "marker").exists()
+
+
+def test_the_messages_say_what_is_wrong_and_where(tmp_path: Path) -> None:
+    """A few of the cases above, with what their one line must say."""
+    expected = {
+        "crop: SRC inside DST, with --force": "is inside DST",
+        "crop: metadata.json nested beyond the recursion limit": "metadata.json: not a valid metadata.json (nested",
+        "crop: the disk is full": ".dfembed-crop.lock: No space left on device (ENOSPC); free some space",
+        "train: OUT_H5 and OUT_PKL are one file": "OUT_PKL",
+        "train: --resume with a truncated checkpoint": "epoch-001.keras cannot be loaded",
+        "infer: only a pickle, without --trust-pickle": "loading a pickle runs the code stored in it",
+        "infer: an unknown --crop-option (before the model loads)": "unknown option 'min_face'",
+        "evaluate: an output is the labels file": "is the same file as the input LABELS",
+    }
+    for index, (name, fragment) in enumerate(expected.items()):
+        folder = tmp_path / str(index)
+        folder.mkdir()
+        args = [str(a) for a in CASES[name](folder)]
+        with pytest.MonkeyPatch.context() as patch:
+            if name == "crop: the disk is full":
+                patch.setattr(os, "fsync", _full_disk)
+            result = CliRunner().invoke(main, [*args, "-q"])
+        assert fragment in result.output, (name, result.output)
+
+
+@pytest.mark.slow
+def test_a_real_process_prints_one_line_and_a_traceback_only_with_verbose(tmp_path: Path) -> None:
+    args = [str(a) for a in CASES["crop: SRC inside DST, with --force"](tmp_path)]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    quiet = subprocess.run([sys.executable, "-m", "dfembed", *args], cwd=REPO, env=env, capture_output=True, text=True)
+    assert quiet.returncode == 1 and "Traceback" not in quiet.stderr
+    assert quiet.stderr.strip().splitlines()[-1].startswith("Error: ")
+    verbose = subprocess.run([sys.executable, "-m", "dfembed", *args, "-v"], cwd=REPO, env=env, capture_output=True,
+                             text=True)
+    assert verbose.returncode == 1 and "Traceback" in verbose.stderr
+    assert verbose.stderr.strip().splitlines()[-1].startswith("Error: ")
