@@ -34,6 +34,7 @@ _EXPORTS = {
     "EmbeddingSVM": "dfembed.model.classifier",
     "ClassifierBundle": "dfembed.model.classifier",
     "load_bundle": "dfembed.model.classifier",
+    "load_classifier": "dfembed.model.safe_bundle",
     "InferConfig": "dfembed.infer.config",
     "run_inference": "dfembed.infer.run",
     "AGGREGATORS": "dfembed.infer.aggregate",

@@ -371,3 +371,24 @@ def test_a_real_process_prints_one_line_and_a_traceback_only_with_verbose(tmp_pa
                              text=True)
     assert verbose.returncode == 1 and "Traceback" in verbose.stderr
     assert verbose.stderr.strip().splitlines()[-1].startswith("Error: ")
+
+
+def test_error_messages_of_the_environment_are_one_line_with_the_path() -> None:
+    from dfembed.cli import error_message
+
+    full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "/data/out/manifest.csv")
+    assert error_message(full) == ("/data/out/manifest.csv: No space left on device (ENOSPC); free some space and run "
+                                   "the same command again: finished work is kept")
+    denied = PermissionError(errno.EACCES, "Permission denied", "/ro/x")
+    assert error_message(denied).startswith("/ro/x: Permission denied (EACCES); choose a folder you may write to")
+    moved = OSError(errno.EXDEV, "Invalid cross-device link", "/a", None, "/b")
+    assert error_message(moved) == "/a -> /b: Invalid cross-device link (EXDEV)"
+    try:
+        b"ab\xe9".decode("utf-8")
+    except UnicodeDecodeError as err:
+        assert error_message(err).startswith("a file is not valid UTF-8 text (byte 0xe9 at position 2)")
+    assert "nested too deeply" in error_message(RecursionError("maximum recursion depth exceeded"))
+    assert error_message(MemoryError()).startswith("out of memory; use fewer --jobs")
+    from dfembed.core.errors import InputError
+
+    assert error_message(InputError("two\nlines")) == "two lines"

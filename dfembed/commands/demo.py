@@ -29,7 +29,8 @@ def demo_command(data: Path, out: Path, seed: int | None, force: bool, config_fi
 
     The metrics are measured on the training material: they show that the pipeline
     works, not how well a model generalises. OUT/svm.pkl is a joblib pickle, and
-    loading a pickle runs code: only load files you made or trust.
+    loading a pickle runs code: only load files you made or trust (the demo's own
+    inference reads OUT/svm.npz, the same classifier without pickle).
     """
     from dfembed.core.config import resolve_config
     from dfembed.demo import run_demo

@@ -76,7 +76,8 @@ def train_command(
     configuration and library versions to <OUT_H5 stem>.dfembed-train.json.
 
     OUT_PKL is a pickle (joblib): loading a pickle runs code, so only load files you
-    made or trust.
+    made or trust. The same classifier is written beside it without pickle (svm.pkl →
+    svm.npz, with the SHA-256 of the model); inference reads that file.
     """
     from dfembed.core.config import resolve_config
     from dfembed.train.run import run_train

@@ -139,12 +139,14 @@ def check_distinct(
         seen[key] = (name, path)
 
 
-def check_writable(folder: str | os.PathLike[str], what: str = "output folder") -> Path:
-    """Create ``folder`` if needed and check that a file can be written in it and its disk has room.
+def check_writable(folder: str | os.PathLike[str], what: str = "output folder", keep: bool = True) -> Path:
+    """Check that ``folder`` can be created, a file can be written in it and its disk has room.
 
     Args:
         folder: Where the command will write.
         what: How the message calls it.
+        keep: Keep the folders this check created (``False``: remove them again, so that a
+            command that fails later leaves no empty folder; its writes create them).
 
     Returns:
         The folder.
@@ -154,10 +156,21 @@ def check_writable(folder: str | os.PathLike[str], what: str = "output folder") 
             :data:`MIN_FREE_BYTES` free; the message names it and the reason.
     """
     folder = Path(folder)
+    created = [p for p in (folder, *folder.parents) if not p.exists()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise OutputError(f"cannot create {what} {folder}: {err.strerror or err}") from err
+    try:
+        _probe(folder, what)
+    finally:
+        if not keep:
+            for path in created:  # deepest first
+                path.rmdir()
+    return folder
+
+
+def _probe(folder: Path, what: str) -> None:
     try:
         handle, name = tempfile.mkstemp(prefix=".dfembed-write-test-", dir=folder)
         os.close(handle)
@@ -167,4 +180,3 @@ def check_writable(folder: str | os.PathLike[str], what: str = "output folder") 
     free = shutil.disk_usage(folder).free
     if free < MIN_FREE_BYTES:
         raise OutputError(f"{what} {folder} is on a full disk ({free} bytes free); free some space first")
-    return folder

@@ -140,7 +140,7 @@ def make_gallery(
 
     check_distinct({"OUT_PNG": out}, {"MODEL_H5": model_h5, "SVM_PKL": svm_pkl})
     refuse_existing([out], force)
-    check_writable(out.parent, "the gallery's folder")
+    check_writable(out.parent, "the gallery's folder", keep=False)
     choose_crops(crops, size)  # no crop at all: say so before loading the model
     model, bundle, info = load_checked(model_h5, svm_pkl, trust_pickle)
     images, labels = _readable(crops, size, info.image_size)

@@ -150,7 +150,7 @@ def run_evaluate(
     label_path = labels.source if isinstance(labels, LabelSet) else labels
     check_distinct({name: out_dir / name for name in OUTPUT_FILES}, {"PRED_CSV": pred_csv, "LABELS": label_path})
     refuse_existing([out_dir / name for name in OUTPUT_FILES], force, hint="or --out to choose another folder")
-    check_writable(out_dir, "the output folder")
+    check_writable(out_dir, "the output folder", keep=False)
     label_set = labels if isinstance(labels, LabelSet) else read_labels(labels)
     matched = match_predictions(read_submission(pred_csv), label_set)
     _report_unmatched(pred_csv, label_set, matched)

@@ -137,7 +137,7 @@ def test_errors_from_a_config_file_name_the_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("name", "content", "fragment"), [
     ("latin1.yaml", "name: caf\xe9\n".encode("latin-1"), r"is not UTF-8 text \(byte 0xe9"),
-    ("deep.yaml", b"size: " + b"[" * 20000 + b"]" * 20000 + b"\n", "nested too deeply|is not valid"),
+    ("deep.yaml", b"size: " + b"[" * 1100 + b"]" * 1100 + b"\n", "nested too deeply"),
     ("deep.toml", b"size = " + b"[" * 20000 + b"]" * 20000 + b"\n", "nested too deeply|is not valid"),
 ])
 def test_unreadable_config_files_are_config_errors(tmp_path: Path, name: str, content: bytes, fragment: str) -> None:

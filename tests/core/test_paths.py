@@ -91,6 +91,8 @@ def test_outputs_must_be_distinct_files_and_not_inputs(tmp_path: Path) -> None:
 def test_writable_folder_is_created_and_checked(tmp_path: Path) -> None:
     assert check_writable(tmp_path / "new" / "deep").is_dir()
     assert [p.name for p in (tmp_path / "new" / "deep").iterdir()] == []  # the probe file is gone
+    check_writable(tmp_path / "other" / "deep", keep=False)
+    assert not (tmp_path / "other").exists()  # checked, and nothing left behind
     (tmp_path / "file").write_text("x")
     with pytest.raises(OutputError, match=r"cannot create DST .*file/sub"):
         check_writable(tmp_path / "file" / "sub", "DST")
