@@ -23,15 +23,10 @@ with the main process, even when it is killed with ``kill -9``.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import ctypes
 import dataclasses
 import logging
 import multiprocessing
 import os
-import signal
-import sys
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -45,6 +40,7 @@ from dfembed.core.errors import ConfigError, DfembedError, InputError
 from dfembed.core.lock import OutputLock
 from dfembed.core.paths import check_inside, check_separate, check_writable
 from dfembed.core.provenance import write_provenance
+from dfembed.core.workers import die_with_parent
 from dfembed.crop.manifest import (
     FAILURE_COLUMNS,
     FAILURES_NAME,
@@ -269,7 +265,6 @@ def _results_in_process(
 
 
 _WORKER_DETECTOR: FaceDetector | None = None
-_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 
 def _init_worker(config: CropConfig, log_level: int, parent: int) -> None:
@@ -286,35 +281,6 @@ def _init_worker(config: CropConfig, log_level: int, parent: int) -> None:
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
     _WORKER_DETECTOR = FaceDetector(config)
-
-
-def die_with_parent(parent: int, interval: float = 1.0) -> None:
-    """Make this (worker) process end when the process ``parent`` ends, however it ends.
-
-    On Linux the kernel sends SIGKILL at the parent's death (``PR_SET_PDEATHSIG``); on
-    every system a daemon thread checks each ``interval`` seconds that the parent is still
-    this process's parent, and exits otherwise. Without this, a ``kill -9`` of the main
-    process left its workers running, each holding a detector, with nobody to collect
-    their work.
-
-    Args:
-        parent: The process id of the parent (the caller's ``os.getppid()`` must match it).
-        interval: Seconds between checks of the watchdog thread.
-    """
-    if sys.platform.startswith("linux"):
-        try:
-            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-        except (OSError, AttributeError):
-            log.debug("prctl(PR_SET_PDEATHSIG) is unavailable; the watchdog thread alone ends this worker")
-    if os.getppid() != parent:  # the parent died before the line above
-        os._exit(1)
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(interval)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="dfembed-parent-watchdog", daemon=True).start()
 
 
 def _work(source: Source, stem: PurePosixPath, dst: Path, config: CropConfig) -> SourceResult:
