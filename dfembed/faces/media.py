@@ -78,7 +78,10 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     data = _read_bytes(path)
     # JPEG has neither alpha nor 16 bits, and IMREAD_COLOR applies its EXIF orientation.
     flags = cv2.IMREAD_COLOR if path.suffix.lower() in _JPEG_SUFFIXES else cv2.IMREAD_UNCHANGED
-    image = cv2.imdecode(data, flags)
+    try:
+        image = cv2.imdecode(data, flags)
+    except cv2.error as err:  # e.g. a header claiming more pixels than OpenCV's limit (a decompression bomb)
+        raise MediaError(path, "not an image", f"OpenCV refused it: {_first_line(err)}") from err
     if image is None:
         raise MediaError(path, "not an image", "the content is not a decodable image")
     return to_rgb8(image, path)
@@ -285,11 +288,17 @@ def _read_samples(
     ``yielded``); return the index at which the stream ended before the last wanted frame, else ``None``."""
     wanted_set = set(wanted)
     for index in range(wanted[-1] + 1):
-        if not capture.grab():
-            return index
-        if index in wanted_set:
-            ok, frame = capture.retrieve()
-            if ok and frame is not None:
-                yielded.append(index)
-                yield index, to_rgb8(frame, path)
+        try:
+            if not capture.grab():
+                return index
+            ok, frame = capture.retrieve() if index in wanted_set else (False, None)
+        except cv2.error as err:
+            raise MediaError(path, "unreadable", f"OpenCV failed at frame {index}: {_first_line(err)}") from err
+        if ok and frame is not None:
+            yielded.append(index)
+            yield index, to_rgb8(frame, path)
     return None
+
+
+def _first_line(err: Exception) -> str:
+    return " ".join(str(err).split())[:200]

@@ -161,6 +161,9 @@ class FaceExtractor:
         except DetectorError as err:  # counted like an unreadable file
             log.warning("face detection failed on file %d: %s", item.index, err)
             return self._faces(item.index, [], item.last, str(err))
+        except ValueError as err:  # a detected box that geometry cannot crop, as the crop stage counts it
+            log.warning("cannot crop a face of file %d: %s", item.index, err)
+            return self._faces(item.index, [], item.last, f"crop error: {err}")
         return self._faces(item.index, crops, item.last)
 
     def _detect_images(self, group: list[MediaFrames]) -> Iterator[FileFaces]:
@@ -169,7 +172,7 @@ class FaceExtractor:
             return
         try:  # frame_index k marks the k-th image of the group
             crops = self._crops([(k, item.frames[0][1]) for k, item in enumerate(group)])
-        except DetectorError:
+        except (DetectorError, ValueError):  # find the file it was, one by one
             yield from (self._detect_item(item) for item in group)
             return
         for k, item in enumerate(group):

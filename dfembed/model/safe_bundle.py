@@ -93,7 +93,7 @@ class LoadedClassifier:
             known = ", ".join(f"{name} {value[:12]}…" for name, value in sorted(self.model_sha256.items()))
             raise InputError(
                 f"model file {model_file} (SHA-256 {digest[:12]}…) is not the model that classifier {self.path} "
-                f"was fitted for ({known}); give the model trained with it"
+                f"was fitted for ({known}); give the model trained with it, or restore it if it was damaged"
             )
 
 

@@ -95,6 +95,20 @@ def test_bad_files_raise_media_error(tmp_path: Path, name: str, content: bytes, 
     assert str(path) in str(info.value)
 
 
+def test_an_image_claiming_too_many_pixels_is_a_media_error(tmp_path: Path) -> None:
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)  # 10^10 pixels: a decompression bomb
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(100)))
+                     + chunk(b"IEND", b""))
+    with pytest.raises(MediaError, match="bomb.png: not an image .OpenCV refused it"):
+        read_image(bomb)
+
+
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(MediaError, match="unreadable"):
         read_image(tmp_path / "nope.png")

@@ -120,3 +120,22 @@ def test_a_pickle_is_scored_only_when_trusted_and_gives_the_same_scores(
     run_inference(tmp_path / "test", tmp_path / "b.csv", trained["model"], trained["svm"], config, detector=_Whole())
     pickled, safe = _rows(tmp_path / "a.csv")[1][1], _rows(tmp_path / "b.csv")[1][1]
     assert pickled == safe and 0.0 < float(safe) < 1.0
+
+
+class _BadBoxDetector:
+    """Fails with a ValueError, as a geometry or library bug does (the crop stage counts it as a crop error)."""
+
+    def detect(self, frames):  # noqa: ANN001, ANN201
+        raise ValueError("box array([1.5, 1.5, 2.5, 2.5]) has no area")
+
+
+def test_a_box_that_cannot_be_cropped_is_that_files_error_not_the_jobs() -> None:
+    from dfembed.faces.config import CropConfig
+    from dfembed.infer.pipeline import FaceExtractor, MediaFrames
+
+    frame = np.zeros((40, 40, 3), dtype=np.uint8)
+    items = [MediaFrames(0, [(0, frame)], image=True), MediaFrames(1, [(0, frame)], image=True)]
+    extractor = FaceExtractor(_BadBoxDetector(), CropConfig(size=32), 32)
+    out = list(extractor.detect(items))
+    assert [(o.index, len(o.frames)) for o in out] == [(0, 0), (1, 0)]
+    assert [o.error for o in out] == ["crop error: box array([1.5, 1.5, 2.5, 2.5]) has no area"] * 2
