@@ -24,7 +24,7 @@ from typing import Any
 from dfembed.core.errors import InputError
 from dfembed.core.provenance import write_provenance
 from dfembed.faces.config import CropConfig
-from dfembed.faces.detector import Detector
+from dfembed.faces.detector import Detector, build_detector, check_available, detector_record
 from dfembed.infer.aggregate import get_aggregator
 from dfembed.infer.config import InferConfig, resolve_crop_config
 from dfembed.infer.pipeline import FaceExtractor, FileResult, score_files
@@ -180,8 +180,9 @@ def run_inference(
         config: Inference options.
         output: Output CSV; default ``<name>_out.csv`` beside an existing SUB_CSV, else SUB_CSV.
         force: Overwrite an existing output.
-        detector: The face detector; ``None`` builds :class:`~dfembed.faces.detector.FaceDetector`
-            with the resolved crop settings (after every check of the inputs).
+        detector: The face detector; ``None`` builds the resolved crop settings' detector
+            (the model's, unless ``config.detector`` says otherwise) with
+            :func:`~dfembed.faces.detector.build_detector`, after every check of the inputs.
         scorer: Face crops at the model's input size → P(fake); ``None`` uses
             :class:`~dfembed.infer.scoring.FaceScorer` on the loaded model and bundle.
 
@@ -200,6 +201,9 @@ def run_inference(
     submission, matching = plan_rows(sub_csv, keys, config)
     model, bundle, info = load_checked(model_h5, svm_pkl)
     crop_config = resolve_crop_config(bundle.crop_config, config, info.image_size)
+    if detector is None:
+        check_available(crop_config.detector)
+    trained_detector = _check_detector_versions(bundle, crop_config)
     unmatched = set(matching.unmatched_files)
     wanted = [p for p, k in zip(paths, keys) if k not in unmatched]
     if scorer is None:
@@ -210,7 +214,7 @@ def run_inference(
     write_submission(fill(submission, values), output, force=force)
     summary = _summarise(output, submission, matching, by_key, len(paths), time.perf_counter() - start)
     inputs = {"test": test, "sub_csv": sub_csv, "model_h5": model_h5, "svm_pkl": svm_pkl}
-    _write_record(summary, config, crop_config, _file_records(by_key, config), inputs)
+    _write_record(summary, config, crop_config, _file_records(by_key, config), inputs, trained_detector)
     _log_summary(summary)
     return summary
 
@@ -219,10 +223,8 @@ def _score(
     paths: list[Path], detector: Detector | None, scorer: Scorer, image_size: int, crop_config: CropConfig,
     config: InferConfig,
 ) -> list[FileResult]:
-    if detector is None:
-        from dfembed.faces.detector import FaceDetector  # builds MTCNN: only once the inputs are checked
-
-        detector = FaceDetector(crop_config)
+    if detector is None:  # loads the network: only once the inputs are checked
+        detector = build_detector(crop_config)
     extractor = FaceExtractor(detector, crop_config, image_size)
     return score_files(paths, extractor, scorer, config.batch_size, config.queue_size)
 
@@ -281,14 +283,33 @@ def _file_records(by_key: dict[str, FileResult], config: InferConfig) -> dict[st
     }
 
 
+def _check_detector_versions(bundle: Any, crop_config: CropConfig) -> dict[str, Any] | None:
+    """The bundle's record of the training detector; warn when its packages had other versions.
+
+    Returns:
+        The record (``None`` for a bundle made before detectors were recorded).
+    """
+    trained = getattr(bundle, "detector", None)  # absent from bundles pickled before the field existed
+    if not trained or trained.get("name") != crop_config.detector:
+        return trained
+    now = detector_record(crop_config)["versions"]
+    changed = {k: (v, now.get(k)) for k, v in trained.get("versions", {}).items() if now.get(k) != v}
+    if changed:
+        log.warning("the %s detector now runs on other package versions than in training: %s", crop_config.detector,
+                    ", ".join(f"{k} {old} -> {new}" for k, (old, new) in changed.items()))
+    return trained
+
+
 def _write_record(
     summary: InferSummary, config: InferConfig, crop_config: CropConfig, files: dict[str, Any],
-    inputs: dict[str, Path],
+    inputs: dict[str, Path], trained_detector: dict[str, Any] | None = None,
 ) -> None:
     write_provenance(
         summary.provenance,
         config,
         crop_config=dataclasses.asdict(crop_config),
+        detector=detector_record(crop_config),
+        trained_detector=trained_detector,
         inputs={name: str(path) for name, path in inputs.items()},
         summary=dataclasses.asdict(summary),
         files=files,
