@@ -175,7 +175,7 @@ class BlazeFaceDetector(ResizingDetector):
         self.model = MODELS[config.blazeface_model]
         self.nms = config.blazeface_nms
         self.floor = confidence_floor(config, "blazeface")
-        threads = max(1, len(os.sched_getaffinity(0)) // config.jobs)
+        threads = max(1, _usable_cores() // config.jobs)
         self._interpreter, self.runtime = _interpreter(model_path(self.model), threads)
         self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]["index"]
@@ -217,6 +217,13 @@ class BlazeFaceDetector(ResizingDetector):
             box = (box - [pad_x, pad_y, pad_x, pad_y]) / scale
             faces.append(Face(box=tuple(float(v) for v in box), confidence=score, landmarks=None))
         return faces
+
+
+def _usable_cores() -> int:
+    """CPU cores this process may run on (all of them where the OS cannot say)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def letterbox(image: np.ndarray, size: int) -> tuple[np.ndarray, float, int, int]:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dfembed.core.errors import InputError
 from dfembed.core.provenance import write_provenance
@@ -42,6 +42,9 @@ from dfembed.infer.submission import (
     read_submission,
     write_submission,
 )
+
+if TYPE_CHECKING:
+    from dfembed.model.classifier import ClassifierBundle
 
 log = logging.getLogger(__name__)
 
@@ -283,7 +286,7 @@ def _file_records(by_key: dict[str, FileResult], config: InferConfig) -> dict[st
     }
 
 
-def _check_detector_versions(bundle: Any, crop_config: CropConfig) -> dict[str, Any] | None:
+def _check_detector_versions(bundle: ClassifierBundle, crop_config: CropConfig) -> dict[str, Any] | None:
     """The bundle's record of the training detector; warn when its packages had other versions.
 
     Returns:
