@@ -17,7 +17,9 @@ expected), every face kept with the detector's default confidence floor, plus th
 resident memory after each of ``--repeat`` passes (it should stay flat). The passes of
 the detectors are interleaved and the fastest pass of each counts, so that a busy spell
 of shared cores does not favour one detector. Prints a table with each row's ratio to
-the ``mtcnn`` crop path, and the ratio of that path to (a). Usage::
+the ``mtcnn`` crop path, and the ratio of that path to (a). (c) times decoding alone, as the
+crop path decodes (every frame up to the last sample grabbed, the samples converted): no
+detector's crop path can be faster. Usage::
 
     .venv/bin/python bench/crop_bench.py            # --frames 8 --no-naive for a quicker run
 """
@@ -131,6 +133,17 @@ def time_dfembed(videos: list[Path], n: int, detector, config) -> tuple[int, int
     return frames, crops, seconds
 
 
+def time_decode(videos: list[Path], n: int, config) -> tuple[int, int, float]:
+    """Frames and seconds of decoding alone, as the crop path decodes (the ceiling of any detector's path)."""
+    from dfembed.faces.extract import iter_frame_chunks
+
+    frames = 0
+    start = time.perf_counter()
+    for video in videos:
+        frames += sum(len(chunk) for chunk in iter_frame_chunks(video, config))
+    return frames, 0, time.perf_counter() - start
+
+
 def count_faces(path: Path, detect, config) -> int:
     """Faces kept in one image with ``config``'s filters (every face, the detector's default floor)."""
     from dfembed.faces.extract import choose_faces
@@ -179,6 +192,7 @@ def main(data: Path, frames: int, repeat: int, detectors: str, naive: bool) -> N
     for detector in built.values():
         detector.detect(warm)  # first calls build TensorFlow kernels / allocate the interpreter
     rows = {name: Row(name) for name in names}
+    decode = Row("decoding alone (no detector)")
     for _ in range(repeat):  # interleaved, so that a busy spell of the shared cores hits every detector
         for name, detector in built.items():
             total, crops, seconds = time_dfembed(videos, frames, detector, _config(name, frames))
@@ -186,10 +200,12 @@ def main(data: Path, frames: int, repeat: int, detectors: str, naive: bool) -> N
             row.frames, row.crops = total, crops
             row.seconds.append(seconds)
             row.rss.append(rss_mib())
+        decode.frames, _, seconds = time_decode(videos, frames, _config(names[0], frames))
+        decode.seconds.append(seconds)
     for name, detector in built.items():
         _accuracy(rows[name], detector, data / "faces")
     baseline = _naive(videos, frames, data / "faces") if naive else None
-    _report(videos, frames, baseline, list(rows.values()))
+    _report(videos, frames, baseline, list(rows.values()), decode)
 
 
 def _config(name: str, frames: int):  # noqa: ANN202 - CropConfig, imported lazily
@@ -228,7 +244,7 @@ def _naive(videos: list[Path], frames: int, faces: Path) -> Row:
     return row
 
 
-def _report(videos: list[Path], frames: int, baseline: Row | None, rows: list[Row]) -> None:
+def _report(videos: list[Path], frames: int, baseline: Row | None, rows: list[Row], decode: Row) -> None:
     click.echo(f"machine: {platform.processor() or platform.machine()}, "
                f"{len(os.sched_getaffinity(0))} usable CPU cores, python {sys.version.split()[0]}, "
                f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
@@ -242,6 +258,8 @@ def _report(videos: list[Path], frames: int, baseline: Row | None, rows: list[Ro
         t1 = "-" if row.t1 is None else str(row.t1)
         click.echo(f"{label:<36}{row.frames:>7}{row.crops:>7}{row.fps:>10.2f}{row.fps / reference.fps:>11.2f}x"
                    f"{f'{row.recall[0]}/{row.recall[1]}':>13}{dogs:>6}{t1:>5}")
+    click.echo(f"{'(c) ' + decode.name:<36}{decode.frames:>7}{'-':>7}{decode.fps:>10.2f}"
+               f"{decode.fps / reference.fps:>11.2f}x   (the ceiling of every crop path)")
     if baseline:
         click.echo(f"ratio {reference.name} crop path / naive loop: {reference.fps / baseline.fps:.1f}x frames/s")
     for row in rows:
