@@ -16,8 +16,9 @@ faces it keeps on ``dlib/dogs.jpg`` (none expected) and on ``insightface/t1.jpg`
 expected), every face kept with the detector's default confidence floor, plus the
 resident memory after each of ``--repeat`` passes (it should stay flat). The passes of
 the detectors are interleaved and the fastest pass of each counts, so that a busy spell
-of shared cores does not favour one detector. Prints a table with each row's ratio to
-the ``mtcnn`` crop path, and the ratio of that path to (a). (c) times decoding alone, as the
+of shared cores does not favour one detector; the ratio within each pass (its paths are
+timed seconds apart, so at a similar load) and their median are printed too. Prints a
+table with each row's ratio to the ``mtcnn`` crop path, and the ratio of that path to (a). (c) times decoding alone, as the
 crop path decodes (every frame up to the last sample grabbed, the samples converted): no
 detector's crop path can be faster. Usage::
 
@@ -30,6 +31,7 @@ import dataclasses
 import logging
 import os
 import platform
+import statistics
 import sys
 import time
 import xml.etree.ElementTree as ET
@@ -262,6 +264,12 @@ def _report(videos: list[Path], frames: int, baseline: Row | None, rows: list[Ro
                f"{decode.fps / reference.fps:>11.2f}x   (the ceiling of every crop path)")
     if baseline:
         click.echo(f"ratio {reference.name} crop path / naive loop: {reference.fps / baseline.fps:.1f}x frames/s")
+    for row in rows + [decode]:
+        if row is reference:
+            continue
+        ratios = [ref / own for ref, own in zip(reference.seconds, row.seconds)]  # same pass: similar load
+        click.echo(f"per-pass ratio {row.name} / {reference.name}: " + ", ".join(f"{r:.2f}x" for r in ratios)
+                   + f" (median {statistics.median(ratios):.2f}x)")
     for row in rows:
         click.echo(f"RSS after each pass of {row.name} (MiB): " + ", ".join(f"{r:.0f}" for r in row.rss))
 
