@@ -1,27 +1,37 @@
 #!/usr/bin/env python
-"""Benchmark of the crop stage's per-video path against a naive MTCNN loop.
+"""Benchmark of the crop stage's per-video path with every face detector, against a naive MTCNN loop.
 
 In one run, on the 1080p DFDC sample videos, measures frames per second of
 
 (a) the naive loop: every frame decoded with ``read()`` up to the last sample,
     ``MTCNN().detect_faces`` called on each sampled full-resolution frame, one at a time,
     and the largest face cropped (same margin and size as dfembed);
-(b) what ``crop_face.py`` runs per video: ``dfembed.faces.extract.faces_from_media`` with the
-    default :class:`~dfembed.faces.config.CropConfig` (``grab()``/``retrieve()`` sampling,
-    DFDC-winner downscale, batched detection, largest face, crop);
+(b) one row per registered detector (``--detectors mtcnn,blazeface``): what ``crop_face.py``
+    runs per video, ``dfembed.faces.extract.faces_from_media`` with the default
+    :class:`~dfembed.faces.config.CropConfig` and ``detector=NAME`` (``grab()``/``retrieve()``
+    sampling, DFDC-winner downscale, batched detection, largest face, crop);
 
-and the recall at IoU >= 0.5 of both detectors on dlib's 43 ground-truth face boxes
-(every face kept), plus the resident memory after each of ``--repeat`` passes of (b)
-(it should stay flat). Prints a table and the ratio (b)/(a). Usage::
+and for each detector its recall at IoU >= 0.5 on dlib's 43 ground-truth face boxes, the
+faces it keeps on ``dlib/dogs.jpg`` (none expected) and on ``insightface/t1.jpg`` (6
+expected), every face kept with the detector's default confidence floor, plus the
+resident memory after each of ``--repeat`` passes (it should stay flat). The passes of
+the detectors are interleaved and the fastest pass of each counts, so that a busy spell
+of shared cores does not favour one detector; the ratio within each pass (its paths are
+timed seconds apart, so at a similar load) and their median are printed too. Prints a
+table with each row's ratio to the ``mtcnn`` crop path, and the ratio of that path to (a). (c) times decoding alone, as the
+crop path decodes (every frame up to the last sample grabbed, the samples converted): no
+detector's crop path can be faster. Usage::
 
-    .venv/bin/python bench/crop_bench.py            # --frames 8 for a quicker run
+    .venv/bin/python bench/crop_bench.py            # --frames 8 --no-naive for a quicker run
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import platform
+import statistics
 import sys
 import time
 import xml.etree.ElementTree as ET
@@ -125,56 +135,143 @@ def time_dfembed(videos: list[Path], n: int, detector, config) -> tuple[int, int
     return frames, crops, seconds
 
 
+def time_decode(videos: list[Path], n: int, config) -> tuple[int, int, float]:
+    """Frames and seconds of decoding alone, as the crop path decodes (the ceiling of any detector's path)."""
+    from dfembed.faces.extract import iter_frame_chunks
+
+    frames = 0
+    start = time.perf_counter()
+    for video in videos:
+        frames += sum(len(chunk) for chunk in iter_frame_chunks(video, config))
+    return frames, 0, time.perf_counter() - start
+
+
+def count_faces(path: Path, detect, config) -> int:
+    """Faces kept in one image with ``config``'s filters (every face, the detector's default floor)."""
+    from dfembed.faces.extract import choose_faces
+    from dfembed.faces.media import read_image
+
+    return len(choose_faces(detect([read_image(path)])[0], config))
+
+
+@dataclasses.dataclass
+class Row:
+    """One detector's measurements: the best of its passes, memory after each pass, accuracy checks."""
+
+    name: str
+    frames: int = 0
+    crops: int = 0
+    seconds: list[float] = dataclasses.field(default_factory=list)
+    rss: list[float] = dataclasses.field(default_factory=list)
+    recall: tuple[int, int] = (0, 0)
+    dogs: int | None = None
+    t1: int | None = None
+
+    @property
+    def fps(self) -> float:
+        return self.frames / min(self.seconds)
+
+
 @click.command()
 @click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path), default=DEFAULT_DATA,
               show_default=True, help="The shared data folder (faces/ and dfdc_sample/).")
 @click.option("--frames", type=int, default=32, show_default=True, help="Frames sampled per video.")
-@click.option("--repeat", type=int, default=2, show_default=True, help="Passes of (b) for the memory check.")
-def main(data: Path, frames: int, repeat: int) -> None:
-    """Frames/s and recall: naive MTCNN loop vs dfembed's crop path."""
+@click.option("--repeat", type=int, default=3, show_default=True,
+              help="Passes of each detector's crop path, interleaved; the fastest counts, RSS after each.")
+@click.option("--detectors", default="", help="Comma-separated detectors [default: every registered one].")
+@click.option("--naive/--no-naive", default=True, show_default=True, help="Also time (a), the naive MTCNN loop.")
+def main(data: Path, frames: int, repeat: int, detectors: str, naive: bool) -> None:
+    """Frames/s and recall: naive MTCNN loop vs dfembed's crop path with each detector."""
     from dfembed.core.logs import setup_logging
 
     setup_logging(0, quiet=True)
+    from dfembed.faces.detector import build_detector, detector_names
+
+    videos = sorted((data / "dfdc_sample" / "videos").glob("*.mp4"))
+    names = [n.strip() for n in detectors.split(",") if n.strip()] or detector_names()
+    built = {name: build_detector(_config(name, frames)) for name in names}
+    warm = naive_frames(videos[0], 1)
+    for detector in built.values():
+        detector.detect(warm)  # first calls build TensorFlow kernels / allocate the interpreter
+    rows = {name: Row(name) for name in names}
+    decode = Row("decoding alone (no detector)")
+    for _ in range(repeat):  # interleaved, so that a busy spell of the shared cores hits every detector
+        for name, detector in built.items():
+            total, crops, seconds = time_dfembed(videos, frames, detector, _config(name, frames))
+            row = rows[name]
+            row.frames, row.crops = total, crops
+            row.seconds.append(seconds)
+            row.rss.append(rss_mib())
+        decode.frames, _, seconds = time_decode(videos, frames, _config(names[0], frames))
+        decode.seconds.append(seconds)
+    for name, detector in built.items():
+        _accuracy(rows[name], detector, data / "faces")
+    baseline = _naive(videos, frames, data / "faces") if naive else None
+    _report(videos, frames, baseline, list(rows.values()), decode)
+
+
+def _config(name: str, frames: int):  # noqa: ANN202 - CropConfig, imported lazily
+    from dfembed.faces.config import CropConfig
+
+    return CropConfig(detector=name, frames_per_video=frames)
+
+
+def _accuracy(row: Row, detector, faces: Path) -> None:
+    """dlib recall, faces on dogs.jpg and on t1.jpg, every face kept with the detector's default floor."""
+    from dfembed.faces.config import CropConfig
+    from dfembed.faces.extract import choose_faces
+
+    every_face = CropConfig(detector=row.name, faces="all")
+    folder = faces / "dlib"
+    row.recall = recall(dlib_truth(folder), lambda im: np.array(
+        [f.box for f in choose_faces(detector.detect([im])[0], every_face)]).reshape(-1, 4), folder)
+    row.dogs = count_faces(folder / "dogs.jpg", detector.detect, every_face)
+    row.t1 = count_faces(faces / "insightface" / "t1.jpg", detector.detect, every_face)
+
+
+def _naive(videos: list[Path], frames: int, faces: Path) -> Row:
     from mtcnn import MTCNN
 
     from dfembed.faces.config import CropConfig
-    from dfembed.faces.detector import FaceDetector
-    from dfembed.faces.extract import choose_faces
     from dfembed.faces.geometry import xywh_to_xyxy
 
-    videos = sorted((data / "dfdc_sample" / "videos").glob("*.mp4"))
-    config = CropConfig(frames_per_video=frames)
-    every_face = CropConfig(faces="all")
-    naive, ours = MTCNN(), FaceDetector(config)
-    warm = naive_frames(videos[0], 1)
-    naive.detect_faces(warm[0]), ours.detect(warm)  # first calls build TensorFlow kernels
-
-    a = time_naive(videos, frames, naive, config)
-    rss = []
-    for _ in range(repeat):
-        b = time_dfembed(videos, frames, ours, config)
-        rss.append(rss_mib())
-
-    folder = data / "faces" / "dlib"
-    truth = dlib_truth(folder)
-    rec_a = recall(truth, lambda im: xywh_to_xyxy([d["box"] for d in naive.detect_faces(im)]).reshape(-1, 4),
-                   folder)
-    rec_b = recall(truth, lambda im: np.array([f.box for f in choose_faces(ours.detect([im])[0], every_face)])
-                   .reshape(-1, 4), folder)
-    _report(videos, frames, a, b, rec_a, rec_b, rss)
+    mtcnn = MTCNN()
+    mtcnn.detect_faces(naive_frames(videos[0], 1)[0])
+    row = Row("(a) naive MTCNN per full frame")
+    row.frames, row.crops, seconds = time_naive(videos, frames, mtcnn, CropConfig(frames_per_video=frames))
+    row.seconds.append(seconds)
+    folder = faces / "dlib"
+    row.recall = recall(dlib_truth(folder), lambda im: xywh_to_xyxy(
+        [d["box"] for d in mtcnn.detect_faces(im)]).reshape(-1, 4), folder)
+    return row
 
 
-def _report(videos, frames, a, b, rec_a, rec_b, rss) -> None:
+def _report(videos: list[Path], frames: int, baseline: Row | None, rows: list[Row], decode: Row) -> None:
     click.echo(f"machine: {platform.processor() or platform.machine()}, "
-               f"{len(os.sched_getaffinity(0))} usable CPU cores, python {sys.version.split()[0]}")
+               f"{len(os.sched_getaffinity(0))} usable CPU cores, python {sys.version.split()[0]}, "
+               f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     click.echo(f"videos: {', '.join(v.name for v in videos)} (1920x1080), {frames} frames each")
+    reference = next((r for r in rows if r.name == "mtcnn"), rows[0])
     click.echo(f"{'path (decode+detect+choose+crop)':<36}{'frames':>7}{'crops':>7}{'frames/s':>10}"
-               f"{'dlib recall':>13}")
-    for name, result, rec in (("(a) naive MTCNN per full frame", a, rec_a), ("(b) faces_from_media", b, rec_b)):
-        total, crops, seconds = result
-        click.echo(f"{name:<36}{total:>7}{crops:>7}{total / seconds:>10.2f}{f'{rec[0]}/{rec[1]}':>13}")
-    click.echo(f"ratio (b)/(a): {(b[0] / b[2]) / (a[0] / a[2]):.1f}x frames/s")
-    click.echo("RSS after each pass of (b) (MiB): " + ", ".join(f"{r:.0f}" for r in rss))
+               f"{'vs ' + reference.name:>12}{'dlib recall':>13}{'dogs':>6}{'t1':>5}")
+    for row in ([baseline] if baseline else []) + rows:
+        label = row.name if row is baseline else f"(b) faces_from_media, {row.name}"
+        dogs = "-" if row.dogs is None else str(row.dogs)
+        t1 = "-" if row.t1 is None else str(row.t1)
+        click.echo(f"{label:<36}{row.frames:>7}{row.crops:>7}{row.fps:>10.2f}{row.fps / reference.fps:>11.2f}x"
+                   f"{f'{row.recall[0]}/{row.recall[1]}':>13}{dogs:>6}{t1:>5}")
+    click.echo(f"{'(c) ' + decode.name:<36}{decode.frames:>7}{'-':>7}{decode.fps:>10.2f}"
+               f"{decode.fps / reference.fps:>11.2f}x   (the ceiling of every crop path)")
+    if baseline:
+        click.echo(f"ratio {reference.name} crop path / naive loop: {reference.fps / baseline.fps:.1f}x frames/s")
+    for row in rows + [decode]:
+        if row is reference:
+            continue
+        ratios = [ref / own for ref, own in zip(reference.seconds, row.seconds)]  # same pass: similar load
+        click.echo(f"per-pass ratio {row.name} / {reference.name}: " + ", ".join(f"{r:.2f}x" for r in ratios)
+                   + f" (median {statistics.median(ratios):.2f}x)")
+    for row in rows:
+        click.echo(f"RSS after each pass of {row.name} (MiB): " + ", ".join(f"{r:.0f}" for r in row.rss))
 
 
 if __name__ == "__main__":

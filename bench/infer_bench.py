@@ -138,19 +138,22 @@ def _time(func, *args) -> tuple[float, list[float]]:  # noqa: ANN001
 @click.option("--batch-size", type=int, default=16, show_default=True,
               help="Files per upstream batch; faces per dfembed batch.")
 @click.option("--repeats", type=int, default=1, show_default=True)
+@click.option("--detector", "detector_name", default="mtcnn", show_default=True,
+              help="dfembed's face detector for the upstream-style and dfembed loops (mtcnn, blazeface).")
 def main(data: Path, backbone: str, image_size: int, frames_per_video: int, max_images: int, batch_size: int,
-         repeats: int) -> None:
+         repeats: int, detector_name: str) -> None:
     """Print files/s of the upstream-style loop and of dfembed's pipeline, and their ratio."""
     from dfembed.core.logs import setup_logging
 
     setup_logging(quiet=True)
     from dfembed.faces.config import CropConfig
-    from dfembed.faces.detector import FaceDetector
+    from dfembed.faces.detector import build_detector
     from dfembed.model.network import build_embedding_model
 
     paths = _media(data, max_images)
-    crop_config = CropConfig(size=image_size, faces="all", frames_per_video=frames_per_video)
-    detector = FaceDetector(crop_config)
+    crop_config = CropConfig(size=image_size, faces="all", frames_per_video=frames_per_video,
+                             detector=detector_name)
+    detector = build_detector(crop_config)
     model = build_embedding_model(backbone, image_size=image_size, weights="none")
     svm = _classifier(model, image_size)
     args = (crop_config, model, svm, image_size, batch_size)
@@ -168,7 +171,8 @@ def main(data: Path, backbone: str, image_size: int, frames_per_video: int, max_
             seconds[name] += elapsed
     n = len(paths) * repeats
     click.echo(f"{len(paths)} files ({sum(1 for p in paths if p.suffix == '.mp4')} videos, "
-               f"{frames_per_video} frames each), {backbone}@{image_size}, {os.cpu_count()} CPUs, {repeats} repeat(s)")
+               f"{frames_per_video} frames each), {backbone}@{image_size}, {os.cpu_count()} CPUs, {repeats} repeat(s), "
+               f"dfembed's detector {detector_name}")
     for name in runs:
         click.echo(f"{name:>15}: {seconds[name]:7.1f} s  {n / seconds[name]:6.2f} files/s")
     for base in ("upstream", "upstream-style"):

@@ -2,7 +2,7 @@
 
 The public API, one entry point per stage plus the pieces they are built from::
 
-    from dfembed import CropConfig, run_crop                  # MTCNN face crops
+    from dfembed import CropConfig, run_crop                  # face crops (MTCNN or BlazeFace)
     from dfembed import TrainConfig, run_train                # triplet embeddings + SVM
     from dfembed import InferConfig, run_inference            # submission CSVs
     from dfembed import run_evaluate, compute_metrics         # metrics and plots
@@ -21,8 +21,11 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "CropConfig": "dfembed.faces.config",
     "run_crop": "dfembed.crop.job",
-    "FaceDetector": "dfembed.faces.detector",
+    "build_detector": "dfembed.faces.detector",
+    "Detector": "dfembed.faces.detector",
     "Face": "dfembed.faces.detector",
+    "MTCNNDetector": "dfembed.faces.mtcnn",
+    "BlazeFaceDetector": "dfembed.faces.blazeface",
     "FaceCrop": "dfembed.faces.extract",
     "faces_from_media": "dfembed.faces.extract",
     "TrainConfig": "dfembed.train.config",

@@ -205,6 +205,7 @@ class _LazyGroup(click.Group):
         "evaluate": ("dfembed.commands.evaluate", "evaluate_command"),
         "gallery": ("dfembed.commands.gallery", "gallery_command"),
         "demo": ("dfembed.commands.demo", "demo_command"),
+        "detectors": ("dfembed.commands.detectors", "detectors_group"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -223,5 +224,6 @@ class _LazyGroup(click.Group):
 def main() -> None:
     """dfembed: deepfake face detection by metric learning.
 
-    crop → train → infer → evaluate (``demo`` runs all four on a sample). Run ``dfembed COMMAND --help`` for each stage.
+    crop → train → infer → evaluate (``demo`` runs all four on a sample; ``detectors`` lists and compares the face
+    detectors). Run ``dfembed COMMAND --help`` for each stage.
     """

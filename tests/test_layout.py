@@ -11,13 +11,14 @@ from tests.support import REPO
 
 PACKAGE = REPO / "dfembed"
 LAYERS = ("core", "faces", "model")  # shared by every stage; they import no stage
-STAGES = ("crop", "train", "infer", "evaluate")
+STAGES = ("crop", "train", "infer", "evaluate", "detectors")
 #: Modules of another stage that a stage may import (beside the shared layers).
 ALLOWED = {
     "crop": set(),
     "train": {"crop.manifest", "crop.naming", "evaluate.metrics"},
     "infer": set(),
     "evaluate": {"infer.submission", "infer.scoring", "crop.sources"},
+    "detectors": set(),  # the detector comparison: faces' registry, media and geometry only
 }
 
 

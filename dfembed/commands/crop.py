@@ -1,4 +1,4 @@
-"""`dfembed crop` / `crop_face.py SRC DST`: MTCNN face crops of images and videos."""
+"""`dfembed crop` / `crop_face.py SRC DST`: face crops of images and videos (MTCNN or BlazeFace)."""
 
 from __future__ import annotations
 
@@ -19,11 +19,14 @@ option = functools.partial(config_option, CropConfig)
 @option("size", help="Side of the square crops in pixels.")
 @option("margin", help="Margin added on each side, fraction of the box.")
 @option("faces", help="Faces kept per frame.")
-@option("min_confidence", help="Drop faces below this confidence.")
+@option("detector", metavar="NAME", help="Face detector: mtcnn or blazeface (see `dfembed detectors list`).")
+@option("min_confidence", none_text="the detector's default", help="Drop faces below this detector confidence.")
 @option("min_face_size", help="Drop faces whose shorter side is smaller, source px.")
 @option("detector_min_face_size", help="Smallest face MTCNN searches, px of the downscaled image.")
 @option("thresholds", metavar="P R O", help="MTCNN P-, R-, O-Net thresholds.")
 @option("scale_factor", help="MTCNN pyramid scale factor.")
+@option("blazeface_model", help="BlazeFace network: full (near and far faces), sparse, short (faces within ~2 m).")
+@option("blazeface_nms", help="BlazeFace weighted-NMS IoU threshold.")
 @option("frames_per_video", help="Frames sampled evenly per video.")
 @option("image_format", help="Crop file format.")
 @option("jpeg_quality", help="JPEG quality.")

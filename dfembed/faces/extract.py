@@ -2,7 +2,7 @@
 
 This is the API shared by the crop stage and the inference stage::
 
-    detector = FaceDetector(config)            # once per process (any Detector will do)
+    detector = build_detector(config)          # once per process (any Detector will do)
     crops = faces_from_media(path, detector, config)
 
 Boxes are ``x1, y1, x2, y2`` in source-image pixels.
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from dfembed.faces.config import CropConfig
-from dfembed.faces.detector import Detector, Face
+from dfembed.faces.detector import Detector, Face, confidence_floor
 from dfembed.faces.geometry import face_crop
 from dfembed.faces.media import MediaError, is_image, is_video, iter_video_frames, read_image
 
@@ -44,17 +44,15 @@ def choose_faces(faces: list[Face], config: CropConfig) -> list[Face]:
 
     Args:
         faces: Detections of one frame.
-        config: Uses ``min_confidence``, ``min_face_size`` (shorter box side, source
-            pixels) and ``faces`` (``"largest"`` or ``"all"``).
+        config: Uses ``min_confidence`` (``None``: the default floor of ``config.detector``,
+            see :func:`~dfembed.faces.detector.confidence_floor`), ``min_face_size`` (shorter
+            box side, source pixels) and ``faces`` (``"largest"`` or ``"all"``).
 
     Returns:
         The kept faces sorted by decreasing box area (ties: higher confidence first).
     """
-    kept = [
-        f
-        for f in faces
-        if f.confidence >= config.min_confidence and min(f.width, f.height) >= config.min_face_size
-    ]
+    floor = confidence_floor(config)
+    kept = [f for f in faces if f.confidence >= floor and min(f.width, f.height) >= config.min_face_size]
     kept.sort(key=lambda f: (-f.width * f.height, -f.confidence))
     return kept[:1] if config.faces == "largest" else kept
 
@@ -97,7 +95,7 @@ def faces_from_media(path: Path, detector: Detector, config: CropConfig) -> list
 
     Raises:
         MediaError: The file is not a supported medium or cannot be read.
-        DetectorError: MTCNN failed on a frame.
+        DetectorError: The detector failed on a frame.
     """
     crops: list[FaceCrop] = []
     for chunk in iter_frame_chunks(path, config):

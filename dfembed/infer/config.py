@@ -2,9 +2,10 @@
 
 Face detection and cropping at inference should match what the model was trained on:
 by default they come from the ``crop_config`` that ``train.py`` stored in the SVM
-bundle (itself read from the crop job's ``dfembed-crop.json``). The fields
-``frames_per_video``, ``faces``, ``margin``, ``min_confidence`` and ``crop_options``
-(``KEY=VALUE`` for any other :class:`~dfembed.faces.config.CropConfig` field) override it.
+bundle (itself read from the crop job's ``dfembed-crop.json``), the face detector
+included. The fields ``detector``, ``frames_per_video``, ``faces``, ``margin``,
+``min_confidence`` and ``crop_options`` (``KEY=VALUE`` for any other
+:class:`~dfembed.faces.config.CropConfig` field, e.g. ``blazeface_model=sparse``) override it.
 """
 
 from __future__ import annotations
@@ -15,11 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import yaml
-
 from dfembed.core.config import check, resolve_config
 from dfembed.core.errors import ConfigError
-from dfembed.faces.config import RUNTIME_ONLY_FIELDS, CropConfig
+from dfembed.faces.config import RUNTIME_ONLY_FIELDS, CropConfig, detector_names, parse_crop_options
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +38,8 @@ class InferConfig:
         queue_size: Files decoded and detected ahead of the embedder.
         submission_format: Layout of a new CSV: ``auto`` (DFDC when every file is a
             video, else Dacon), ``dacon`` or ``dfdc``. Ignored when SUB_CSV exists.
+        detector: Face detector (``mtcnn``, ``blazeface``); none = the one the model was
+            trained with (a different one is logged as a warning).
         frames_per_video: Frames sampled per video; none = as in training.
         faces: ``largest`` or ``all`` faces per frame; none = as in training.
         margin: Crop margin (fraction of the box each side); none = as in training.
@@ -55,6 +56,7 @@ class InferConfig:
     batch_size: int = 32
     queue_size: int = 8
     submission_format: Literal["auto", "dacon", "dfdc"] = "auto"
+    detector: str | None = None
     frames_per_video: int | None = None
     faces: Literal["largest", "all"] | None = None
     margin: float | None = None
@@ -69,38 +71,16 @@ class InferConfig:
         for name in ("batch_size", "queue_size", "frames_per_video"):
             value = getattr(self, name)
             check(value is None or value >= 1, name, value, "at least 1")
+        check(self.detector is None or self.detector in detector_names(), "detector", self.detector,
+              f"a registered face detector ({', '.join(detector_names())}) or none (as in training)")
         parse_crop_options(self.crop_options)
 
     def crop_overrides(self) -> dict[str, Any]:
         """The crop settings this configuration overrides (named fields win over ``crop_options``)."""
         overrides = parse_crop_options(self.crop_options)
-        named = ("frames_per_video", "faces", "margin", "min_confidence")
+        named = ("detector", "frames_per_video", "faces", "margin", "min_confidence")
         overrides.update({k: getattr(self, k) for k in named if getattr(self, k) is not None})
         return overrides
-
-
-def parse_crop_options(options: tuple[str, ...]) -> dict[str, Any]:
-    """Parse ``KEY=VALUE`` crop overrides; values are read as YAML (``0.9``, ``[0.6, 0.7, 0.7]``).
-
-    Args:
-        options: Strings such as ``"min_face_size=20"``.
-
-    Returns:
-        A mapping of key to value.
-
-    Raises:
-        ValueError: An option has no ``=`` or an unparseable value.
-    """
-    parsed: dict[str, Any] = {}
-    for option in options:
-        key, sep, text = option.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"crop option {option!r} is not KEY=VALUE")
-        try:
-            parsed[key.strip().replace("-", "_")] = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise ValueError(f"crop option {option!r}: cannot read the value: {err}") from err
-    return parsed
 
 
 def check_crop_overrides(config: InferConfig) -> None:
@@ -143,6 +123,23 @@ def resolve_crop_config(trained: Mapping[str, Any] | None, config: InferConfig, 
     # jobs, batch size and device describe the training machine, not the crops: this machine's defaults
     base = {k: v for k, v in base.items() if k in known and k not in RUNTIME_ONLY_FIELDS}
     try:
-        return resolve_config(CropConfig, None, {**base, **config.crop_overrides()})
+        resolved = resolve_config(CropConfig, None, {**base, **config.crop_overrides()})
     except ConfigError as err:
         raise ConfigError(f"crop settings for inference: {err}") from err
+    _log_detector(trained, resolved)
+    return resolved
+
+
+def _log_detector(trained: Mapping[str, Any] | None, resolved: CropConfig) -> None:
+    """Say which detector inference uses, and warn when it is not the one of training."""
+    if trained is None:
+        log.info("the classifier bundle does not say how its crops were made: detecting faces with %s",
+                 resolved.detector)
+        return
+    # a bundle from before detectors had names was made with MTCNN, the only one then (the default)
+    used = trained.get("detector", CropConfig.detector)
+    if used != resolved.detector:
+        log.warning("the model was trained on crops of the %s detector; detecting faces with %s as asked",
+                    used, resolved.detector)
+    else:
+        log.info("detecting faces with %s, the detector the model was trained with", resolved.detector)

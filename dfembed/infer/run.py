@@ -22,7 +22,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dfembed.core.errors import InputError
 from dfembed.core.lock import OutputLock, lock_file_beside
@@ -30,7 +30,7 @@ from dfembed.core.paths import check_distinct, check_writable
 from dfembed.core.provenance import write_provenance
 from dfembed.core.walk import Entry, SkippedEntry, printable, walk_files
 from dfembed.faces.config import CropConfig
-from dfembed.faces.detector import Detector
+from dfembed.faces.detector import Detector, build_detector, check_available, detector_record
 from dfembed.infer.aggregate import get_aggregator
 from dfembed.infer.config import InferConfig, check_crop_overrides, resolve_crop_config
 from dfembed.infer.pipeline import FaceExtractor, FileResult, score_files
@@ -48,6 +48,9 @@ from dfembed.infer.submission import (
     read_submission,
     write_submission,
 )
+
+if TYPE_CHECKING:
+    from dfembed.model.classifier import ClassifierBundle
 
 log = logging.getLogger(__name__)
 
@@ -212,8 +215,9 @@ def run_inference(
         config: Inference options.
         output: Output CSV; default ``<name>_out.csv`` beside an existing SUB_CSV, else SUB_CSV.
         force: Overwrite an existing output.
-        detector: The face detector; ``None`` builds :class:`~dfembed.faces.detector.FaceDetector`
-            with the resolved crop settings (after every check of the inputs).
+        detector: The face detector; ``None`` builds the resolved crop settings' detector
+            (the model's, unless ``config.detector`` says otherwise) with
+            :func:`~dfembed.faces.detector.build_detector`, after every check of the inputs.
         scorer: Face crops at the model's input size → P(fake); ``None`` uses
             :class:`~dfembed.infer.scoring.FaceScorer` on the loaded model and bundle.
         trust_pickle: Allow loading SVM_PKL as a pickle when it has no safe file beside
@@ -238,6 +242,9 @@ def run_inference(
         submission, matching = plan_rows(sub_csv, media.keys, config)
         model, bundle, info = load_checked(model_h5, svm_pkl, trust_pickle)
         crop_config = resolve_crop_config(bundle.crop_config, config, info.image_size)
+        if detector is None:
+            check_available(crop_config.detector)
+        trained_detector = _check_detector_versions(bundle, crop_config)
         unmatched = set(matching.unmatched_files)
         wanted = [(p, k) for p, k in zip(media.paths, media.keys) if k not in unmatched]
         if scorer is None:
@@ -248,7 +255,7 @@ def run_inference(
         write_submission(fill(submission, values), output, force=force)
         summary = _summarise(output, submission, matching, by_key, media, time.perf_counter() - start)
         inputs = {"test": test, "sub_csv": sub_csv, "model_h5": model_h5, "svm_pkl": svm_pkl}
-        _write_record(summary, config, crop_config, _file_records(by_key, config), inputs)
+        _write_record(summary, config, crop_config, _file_records(by_key, config), inputs, trained_detector)
     _log_summary(summary)
     return summary
 
@@ -269,10 +276,8 @@ def _score(
     paths: list[Path], detector: Detector | None, scorer: Scorer, image_size: int, crop_config: CropConfig,
     config: InferConfig,
 ) -> list[FileResult]:
-    if detector is None:
-        from dfembed.faces.detector import FaceDetector  # builds MTCNN: only once the inputs are checked
-
-        detector = FaceDetector(crop_config)
+    if detector is None:  # loads the network: only once the inputs are checked
+        detector = build_detector(crop_config)
     extractor = FaceExtractor(detector, crop_config, image_size)
     return score_files(paths, extractor, scorer, config.batch_size, config.queue_size)
 
@@ -332,14 +337,33 @@ def _file_records(by_key: dict[str, FileResult], config: InferConfig) -> dict[st
     }
 
 
+def _check_detector_versions(bundle: ClassifierBundle, crop_config: CropConfig) -> dict[str, Any] | None:
+    """The bundle's record of the training detector; warn when its packages had other versions.
+
+    Returns:
+        The record (``None`` for a bundle made before detectors were recorded).
+    """
+    trained = getattr(bundle, "detector", None)  # absent from bundles pickled before the field existed
+    if not trained or trained.get("name") != crop_config.detector:
+        return trained
+    now = detector_record(crop_config)["versions"]
+    changed = {k: (v, now.get(k)) for k, v in trained.get("versions", {}).items() if now.get(k) != v}
+    if changed:
+        log.warning("the %s detector now runs on other package versions than in training: %s", crop_config.detector,
+                    ", ".join(f"{k} {old} -> {new}" for k, (old, new) in changed.items()))
+    return trained
+
+
 def _write_record(
     summary: InferSummary, config: InferConfig, crop_config: CropConfig, files: dict[str, Any],
-    inputs: dict[str, Path],
+    inputs: dict[str, Path], trained_detector: dict[str, Any] | None = None,
 ) -> None:
     write_provenance(
         summary.provenance,
         config,
         crop_config=dataclasses.asdict(crop_config),
+        detector=detector_record(crop_config),
+        trained_detector=trained_detector,
         inputs={name: str(path) for name, path in inputs.items()},
         summary=dataclasses.asdict(summary),
         files=files,

@@ -179,10 +179,13 @@ class ClassifierBundle:
         image_size: Input image side of that model.
         class_mapping: Class name → label (fake = 1).
         crop_config: The crop stage's resolved configuration, when known, so that
-            inference can crop the same way.
+            inference can crop the same way (its ``detector`` names the face detector).
         train_config: The training stage's resolved configuration.
         versions: Library versions that made the bundle.
         format_version: Layout version of this dataclass.
+        detector: The crop stage's record of its face detector (name, package versions,
+            options, confidence floor), when known; bundles saved before it existed lack
+            the attribute (read it with ``getattr(bundle, "detector", None)``).
     """
 
     classifier: EmbeddingSVM | CalibratedSVMParams
@@ -194,6 +197,7 @@ class ClassifierBundle:
     train_config: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=library_versions)
     format_version: int = BUNDLE_FORMAT
+    detector: dict[str, Any] | None = None
 
 
 def save_bundle(

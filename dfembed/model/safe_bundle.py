@@ -11,7 +11,7 @@ The safe file is an uncompressed NumPy ``.npz`` (a zip of ``.npy`` arrays), read
 
 * ``meta``: UTF-8 JSON (as ``uint8``): ``format``, ``format_version``, the bundle's fields
   (``embedding_dim``, ``backbone``, ``image_size``, ``class_mapping``, ``crop_config``,
-  ``train_config``, ``versions``), ``kernel``, ``model_sha256`` (model file name → SHA-256
+  ``detector``, ``train_config``, ``versions``), ``kernel``, ``model_sha256`` (model file name → SHA-256
   of the model file(s) the classifier was fitted for), ``pickle_sha256`` (of ``svm.pkl``)
   and ``payload_sha256``;
 * ``classes``, ``fold<k>_support_vectors``, ``fold<k>_dual_coef``, ``fold<k>_scalars``:
@@ -145,8 +145,8 @@ def write_safe_bundle(
         "format": FORMAT, "format_version": FORMAT_VERSION, "kernel": params.kernel,
         "embedding_dim": int(bundle.embedding_dim), "backbone": str(bundle.backbone),
         "image_size": int(bundle.image_size), "class_mapping": {k: int(v) for k, v in bundle.class_mapping.items()},
-        "crop_config": bundle.crop_config, "train_config": bundle.train_config,
-        "versions": dict(bundle.versions or library_versions()),
+        "crop_config": bundle.crop_config, "detector": getattr(bundle, "detector", None),
+        "train_config": bundle.train_config, "versions": dict(bundle.versions or library_versions()),
         "model_sha256": {Path(p).name: sha256_file(p) for p in models.values()},
         "pickle_sha256": sha256_file(pickle_file) if pickle_file is not None else None,
     }
@@ -203,7 +203,7 @@ def read_safe_bundle(path: str | os.PathLike[str]) -> LoadedClassifier:
     bundle = ClassifierBundle(
         classifier=params, embedding_dim=meta["embedding_dim"], backbone=meta["backbone"],
         image_size=meta["image_size"], class_mapping=meta["class_mapping"], crop_config=meta["crop_config"],
-        train_config=meta["train_config"], versions=meta["versions"],
+        train_config=meta["train_config"], versions=meta["versions"], detector=meta.get("detector"),
     )
     _check_bundle_fits(path, bundle)
     return LoadedClassifier(bundle, path, safe=True, model_sha256=dict(meta["model_sha256"]))
@@ -274,6 +274,7 @@ def _check_meta_types(path: Path, meta: dict[str, Any]) -> None:
         "class_mapping": isinstance(meta.get("class_mapping"), dict) and set(meta["class_mapping"]) == {"real", "fake"}
         and all(_is_int(v) for v in meta["class_mapping"].values()),
         "crop_config": meta.get("crop_config") is None or isinstance(meta.get("crop_config"), dict),
+        "detector": meta.get("detector") is None or isinstance(meta.get("detector"), dict),
         "train_config": isinstance(meta.get("train_config"), dict),
         "versions": isinstance(meta.get("versions"), dict),
         "model_sha256": isinstance(meta.get("model_sha256"), dict)

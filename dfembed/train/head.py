@@ -56,7 +56,8 @@ def crop_labels(crops: Sequence[Crop]) -> np.ndarray:
 
 
 def fit_final_classifier(
-    model: keras.Model, train: Sequence[Crop], config: TrainConfig, crop_config: dict[str, Any] | None
+    model: keras.Model, train: Sequence[Crop], config: TrainConfig, crop_config: dict[str, Any] | None,
+    detector: dict[str, Any] | None = None,
 ) -> ClassifierBundle:
     """Embed every training crop (no augmentation), fit the SVM and bundle it for inference.
 
@@ -65,6 +66,7 @@ def fit_final_classifier(
         train: All training crops.
         config: The training configuration (recorded in the bundle).
         crop_config: The crop stage's configuration, when the crops came from it.
+        detector: The crop stage's record of its face detector, when known.
 
     Returns:
         The :class:`~dfembed.model.classifier.ClassifierBundle` to save as OUT_PKL.
@@ -79,4 +81,5 @@ def fit_final_classifier(
         crop_config=crop_config,
         train_config=json_ready(config),
         versions=library_versions(),
+        detector=detector,
     )

@@ -191,6 +191,7 @@ def _train(
     """:func:`run_train` once the outputs are checked and the run folder is locked."""
     train_data = load_data(Path(data), val, config)
     crop_config = read_crop_config(Path(data))  # read now: a bad record must not wait for the end of training
+    crop_detector = read_crop_detector(Path(data))
     prepare_run_dir(paths.run_dir, force=force, resume=resume)
     batches = _training_batches(train_data.train, config)
     with opencv_threads(1), precision_policy(config.precision), distribution_scope(config.batch_size) as scope:
@@ -204,7 +205,7 @@ def _train(
                   shuffle=False, verbose=_verbosity())
         state = read_state(paths.run_dir) or state
         _restore_best(model, config, paths.run_dir, state)
-        bundle = fit_final_classifier(model, train_data.train, config, crop_config)
+        bundle = fit_final_classifier(model, train_data.train, config, crop_config, crop_detector)
     write_outputs(model, bundle, paths, config)
     summary = _summary(paths, train_data, initial_epoch, state, time.monotonic() - started)
     _write_record(summary, config, Path(data), val)
@@ -353,6 +354,23 @@ def read_crop_config(data: Path) -> dict[str, Any] | None:
         log.warning("%s says the crop job is %r, not complete: some sources may be missing",
                     data / CROP_RECORD_NAME, record["status"])
     return record["config"]
+
+
+def read_crop_detector(data: Path) -> dict[str, Any] | None:
+    """The crop stage's record of its face detector (``DATA/dfembed-crop.json``, key ``detector``).
+
+    Args:
+        data: The crop tree.
+
+    Returns:
+        The record (name, versions, options, confidence floor), or ``None`` when absent.
+
+    Raises:
+        InputError: The record exists but is not valid JSON.
+    """
+    record = read_crop_record(data)
+    detector = record.get("detector") if record is not None else None
+    return detector if isinstance(detector, dict) else None
 
 
 # --- model and optimiser ------------------------------------------------------------

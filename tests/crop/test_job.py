@@ -236,3 +236,45 @@ def test_an_injected_detector_needs_one_job(tmp_path: Path) -> None:
 
     with pytest.raises(ConfigError, match="only with jobs=1"):
         run_crop(tmp_path, tmp_path / "out", CropConfig(jobs=2), detector=_BrokenDetector())
+
+
+class _FailingDetector:
+    """A detector whose network fails on every frame, as DetectorError reports it after the retry."""
+
+    def detect(self, frames):  # noqa: ANN001, ANN201 - the Detector protocol
+        from dfembed.faces.detector import DetectorError
+
+        raise DetectorError("BlazeFace failed on a 40x40 frame: tensor allocation")
+
+
+def test_a_detector_error_is_recorded_and_the_job_goes_on(tmp_path: Path) -> None:
+    from dfembed.crop.job import run_crop
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(str(src / name), np.zeros((40, 40, 3), np.uint8))
+    summary = run_crop(src, tmp_path / "out", CropConfig(detector="blazeface"), detector=_FailingDetector())
+    assert (summary.processed, summary.failures) == (2, {"detector error": 2})
+    record = json.loads((tmp_path / "out" / "dfembed-crop.json").read_text())
+    assert record["detector"]["name"] == "blazeface" and record["config"]["detector"] == "blazeface"
+
+
+def test_blazeface_crops_resume_across_other_detectors_options_and_old_records(small_tree: Path, tmp_path: Path) -> None:
+    dst = tmp_path / "out"
+    assert crop(small_tree, dst, "--detector", "blazeface", "--size", "64", "-q").exit_code == 0
+    rows = read_rows(dst / "manifest.csv", MANIFEST_COLUMNS)
+    assert len(rows) == 6 and all(r["nose_x"] == "" for r in rows)  # BlazeFace gives no five landmarks
+    # MTCNN's own options change nothing BlazeFace writes: the run resumes
+    assert "(0 new)" in crop(small_tree, dst, "--detector", "blazeface", "--size", "64", "--scale-factor", "0.6").output
+    # a record written before detectors had names and floors (min_confidence 0.8, no detector keys) ran MTCNN
+    record_path = dst / "dfembed-crop.json"
+    record = json.loads(record_path.read_text())
+    for key in ("detector", "blazeface_model", "blazeface_nms"):
+        record["config"].pop(key)
+    record["config"].update(min_confidence=0.8, scale_factor=0.709)  # (the resumed run above recorded 0.6)
+    record_path.write_text(json.dumps(record))
+    assert "(0 new)" in crop(small_tree, dst, "--size", "64").output
+    changed = crop(small_tree, dst, "--detector", "blazeface", "--size", "64")
+    assert changed.exit_code == 1 and "detector: 'mtcnn' -> 'blazeface'" in changed.output
+    assert "min_confidence: 0.8 -> 0.5" in changed.output

@@ -1,140 +1,139 @@
-"""The MTCNN face detector on real photographs, its safe pyramid and its failure handling."""
+"""The detector registry and the steps every built-in detector shares (downscale, batches, retry)."""
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
-from pathlib import Path
+import sys
 
 import numpy as np
 import pytest
 
+import dfembed.faces.detector as detector_module
+from dfembed.core.config import resolve_config
+from dfembed.core.errors import ConfigError
 from dfembed.faces.config import CropConfig
-from dfembed.faces.detector import DetectorError, Face, FaceDetector, pyramid_scales
+from dfembed.faces.detector import (
+    DetectorError,
+    DetectorSpec,
+    Face,
+    ResizingDetector,
+    build_detector,
+    check_available,
+    confidence_floor,
+    detector_names,
+    detector_record,
+    register_detector,
+)
 from dfembed.faces.extract import choose_faces
-from dfembed.faces.geometry import iou
-from dfembed.faces.media import read_image, sample_video_frames
-from tests.support import shared_path
-
-# measured with the default CropConfig: all 43 of dlib's boxes at IoU >= 0.5; allow one miss
-DLIB_RECALL_FLOOR = 42 / 43
 
 
-@pytest.fixture(scope="module")
-def detector() -> FaceDetector:
-    """One detector (TensorFlow and MTCNN weights load once per module)."""
-    return FaceDetector(CropConfig())
+class _Recorder(ResizingDetector):
+    """Finds one face at (1, 2, 11, 22) with landmarks at (1, 2) on every image it is given; fails on request."""
+
+    label = "Recorder"
+
+    def __init__(self, config: CropConfig, fail_on: int | None = None) -> None:
+        super().__init__(config.batch_size)
+        self.fail_on = fail_on  # image width that makes it fail
+        self.calls: list[list[tuple[int, int]]] = []
+
+    def detect_resized(self, images: list[np.ndarray]) -> list[list[Face]]:
+        self.calls.append([image.shape[:2] for image in images])
+        if self.fail_on is not None and len(images) > 1:
+            raise ValueError("batch trouble")
+        if self.fail_on is not None and images[0][0, 0, 0] == self.fail_on:
+            raise ValueError("this frame")
+        return [[Face((1.0, 2.0, 11.0, 22.0), 0.9, np.array([[1.0, 2.0]] * 5))] for _ in images]
 
 
-def _faces(detector: FaceDetector, path: Path, **options: object) -> list[Face]:
-    config = CropConfig(**options)
-    return choose_faces(detector.detect([read_image(path)])[0], config)
+@pytest.fixture
+def registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A copy of the registry for one test: what it registers is gone afterwards."""
+    monkeypatch.setattr(detector_module, "DETECTORS", dict(detector_module.DETECTORS))
 
 
-def dlib_boxes(folder: Path) -> dict[str, np.ndarray]:
-    """dlib's ground truth as ``x1, y1, x2, y2`` per image (``ignore='1'`` boxes left out)."""
-    boxes: dict[str, list[list[float]]] = {}
-    for name in ("training.xml", "testing.xml"):
-        for image in ET.parse(folder / name).getroot().iter("image"):
-            for box in image.iter("box"):
-                if box.get("ignore") == "1":
-                    continue
-                x, y = float(box.get("left")), float(box.get("top"))
-                w, h = float(box.get("width")), float(box.get("height"))
-                boxes.setdefault(image.get("file"), []).append([x, y, x + w, y + h])
-    return {k: np.asarray(v) for k, v in boxes.items()}
+def test_builtin_detectors_are_registered() -> None:
+    assert {"mtcnn", "blazeface"} <= set(detector_names())
 
 
-def test_pyramid_never_goes_below_the_pnet_window() -> None:
-    # min_face_size 30 on a 1080p frame: mtcnn 1.0's own pyramid reaches 1080 * 0.0068 = 7 px
-    scales = pyramid_scales(1920, 1080, 30, 0.709)
-    assert scales[0] == pytest.approx(12 / 30)
-    np.testing.assert_allclose(scales[1:] / scales[:-1], 0.709)
-    assert 1080 * scales[-1] >= 12 > 1080 * scales[-1] * 0.709
-    assert pyramid_scales(10, 10, 20, 0.709).size == 0
+def test_unknown_detector_name_lists_the_known_ones() -> None:
+    with pytest.raises(ConfigError, match=r"unknown face detector 'retina'.*blazeface, mtcnn"):
+        build_detector(CropConfig(), name="retina")
 
 
-def test_astronaut_one_face_near_known_box(detector: FaceDetector) -> None:
-    faces = _faces(detector, shared_path("faces", "astronaut.png"), faces="all")
-    assert len(faces) == 1
-    assert iou(faces[0].box, [182, 64, 265, 171])[0, 0] > 0.9
-    assert faces[0].landmarks.shape == (5, 2)
-    left_eye, right_eye = faces[0].landmarks[0], faces[0].landmarks[1]
-    assert left_eye[0] < right_eye[0]  # image left to right
+def test_crop_config_rejects_an_unknown_detector_with_its_name() -> None:
+    with pytest.raises(ConfigError, match="detector must be a registered face detector .*got 'yolo'"):
+        resolve_config(CropConfig, None, {"detector": "yolo"})
 
 
-def test_recall_on_dlib_ground_truth(detector: FaceDetector) -> None:
-    folder = shared_path("faces", "dlib")
-    truth = dlib_boxes(folder)
-    assert sum(len(b) for b in truth.values()) == 43
-    found = 0
-    for name, boxes in truth.items():
-        faces = _faces(detector, folder / name, faces="all")
-        if faces:
-            found += int((iou(boxes, np.array([f.box for f in faces])).max(axis=1) >= 0.5).sum())
-    assert found / 43 >= DLIB_RECALL_FLOOR
+def test_a_missing_package_says_how_to_install_it(registry: None) -> None:
+    register_detector(DetectorSpec(
+        name="absent", target="dfembed_absent_module:Nothing", summary="test only", option_fields=(),
+        default_min_confidence=0.5, landmarks=False, packages=("dfembed-no-such-package",),
+        install="pip install dfembed-no-such-package"))
+    with pytest.raises(ConfigError, match="needs the package dfembed-no-such-package.*pip install dfembed-no-such"):
+        check_available("absent")
+    with pytest.raises(ConfigError, match="pip install dfembed-no-such-package"):
+        build_detector(CropConfig(), name="absent")
 
 
-def test_no_face_in_dogs(detector: FaceDetector) -> None:
-    assert _faces(detector, shared_path("faces", "dlib", "dogs.jpg"), faces="all") == []
+def test_a_registered_detector_is_built_from_its_target(registry: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = type(sys)("dfembed_test_detectors")
+    module.Recorder = _Recorder
+    monkeypatch.setitem(sys.modules, "dfembed_test_detectors", module)
+    register_detector(DetectorSpec(
+        name="recorder", target="dfembed_test_detectors:Recorder", summary="test only", option_fields=("margin",),
+        default_min_confidence=0.25, landmarks=True, packages=(), install=""))
+    detector = build_detector(CropConfig(detector="recorder", margin=0.1))
+    assert isinstance(detector, _Recorder)
+    record = detector_record(CropConfig(detector="recorder", margin=0.1))
+    assert record == {"name": "recorder", "versions": {}, "options": {"margin": 0.1}, "min_confidence": 0.25,
+                      "landmarks": True}
 
 
-def test_rgba_image_has_a_face(detector: FaceDetector) -> None:
-    assert len(_faces(detector, shared_path("faces", "face_recognition", "32bit.png"))) == 1
+def test_confidence_floor_is_the_detectors_default_unless_given() -> None:
+    assert confidence_floor(CropConfig()) == 0.8
+    assert confidence_floor(CropConfig(detector="blazeface")) == 0.5
+    assert confidence_floor(CropConfig(detector="blazeface", min_confidence=0.7)) == 0.7
+    faces = [Face((0, 0, 30, 30), 0.6), Face((0, 0, 40, 40), 0.4)]
+    assert [f.confidence for f in choose_faces(faces, CropConfig(detector="blazeface", faces="all"))] == [0.6]
+    assert choose_faces(faces, CropConfig(faces="all")) == []
 
 
-def test_six_faces_in_t1_with_all(detector: FaceDetector) -> None:
-    path = shared_path("faces", "insightface", "t1.jpg")
-    # mtcnn at full size also reports a 14x17 px playing card; min_face_size drops it anyway
-    assert len(_faces(detector, path, faces="all")) == 6
-    assert len(_faces(detector, path, faces="largest")) == 1
+def test_record_names_the_detectors_own_options() -> None:
+    mtcnn = detector_record(CropConfig(thresholds=(0.5, 0.6, 0.7)))
+    assert mtcnn["options"] == {"thresholds": [0.5, 0.6, 0.7], "detector_min_face_size": 20, "scale_factor": 0.709}
+    assert "mtcnn" in mtcnn["versions"] and mtcnn["landmarks"] is True
+    blaze = detector_record(CropConfig(detector="blazeface", blazeface_model="sparse"))
+    assert blaze["options"] == {"blazeface_model": "sparse", "blazeface_nms": 0.3}
+    assert blaze["min_confidence"] == 0.5 and blaze["landmarks"] is False
 
 
-def test_large_image_boxes_map_back_to_source_pixels(detector: FaceDetector) -> None:
-    image = read_image(shared_path("faces", "astronaut.png"))
-    big = np.repeat(np.repeat(image, 4, axis=0), 4, axis=1)  # 2048 px: detected at x0.33
-    faces = choose_faces(detector.detect([big])[0], CropConfig())
-    assert len(faces) == 1
-    assert iou(faces[0].box, [182 * 4, 64 * 4, 265 * 4, 171 * 4])[0, 0] > 0.8
+def test_frames_are_downscaled_batched_and_mapped_back() -> None:
+    detector = _Recorder(CropConfig(batch_size=2))
+    faces = detector.detect([np.zeros((1080, 1920, 3), np.uint8)] * 3)
+    # 1920x1080 is detected at x0.33 (634x356), 2 frames per call
+    assert detector.calls == [[(356, 634)] * 2, [(356, 634)]]
+    assert len(faces) == 3
+    np.testing.assert_allclose(faces[2][0].box, np.array([1, 2, 11, 22]) / 0.33)
+    np.testing.assert_allclose(faces[2][0].landmarks, np.full((5, 2), [1, 2]) / 0.33)
 
 
-def test_1080p_frames_with_large_min_face_size_do_not_fail(detector: FaceDetector) -> None:
-    frames = [f for _, f in sample_video_frames(shared_path("dfdc_sample", "videos", "abqwwspghj.mp4"), 2)]
-    big_faces = detector.with_config(CropConfig(detector_min_face_size=40))
-    results = big_faces.detect(frames)
-    assert len(results) == 2
-    assert all(len(faces) == 1 and faces[0].width > 120 for faces in results)  # the ~165 px face
+def test_a_failing_batch_is_retried_frame_by_frame_and_a_failing_frame_raises() -> None:
+    frames = [np.full((400, 400, 3), value, np.uint8) for value in (0, 0)]
+    detector = _Recorder(CropConfig(), fail_on=7)
+    assert [len(f) for f in detector.detect(frames)] == [1, 1]
+    assert [len(c) for c in detector.calls] == [2, 1, 1]
+    with pytest.raises(DetectorError, match="Recorder failed on a 400x400 frame: this frame"):
+        detector.detect([np.full((400, 400, 3), 7, np.uint8)])
 
 
-class _FailingMTCNN:
-    """Stands in for mtcnn: raises ValueError on batches (or always), like its Conv2D bug."""
-
-    def __init__(self, fail_single: bool) -> None:
-        self.fail_single = fail_single
-        self.calls: list[int] = []
-
-    def detect_faces(self, images: list[np.ndarray], **options: object) -> np.ndarray:
-        self.calls.append(len(images))
-        if len(images) > 1 or self.fail_single:
-            raise ValueError("Negative dimension size caused by subtracting 3 from 2 for Conv2D")
-        row = np.zeros(16)
-        row[1:6] = [10, 20, 50, 70, 0.99]
-        return row[None, :]
+def test_no_landmarks_map_back_as_none() -> None:
+    assert Face((10, 20, 30, 40), 0.5).scaled(0.5).landmarks is None
+    assert Face((10, 20, 30, 40), 0.5).scaled(0.5).box == (20.0, 40.0, 60.0, 80.0)
 
 
-def test_value_error_is_retried_frame_by_frame() -> None:
-    fake = _FailingMTCNN(fail_single=False)
-    faces = FaceDetector(CropConfig(), mtcnn=fake).detect([np.zeros((400, 400, 3), np.uint8)] * 3)
-    assert fake.calls == [3, 1, 1, 1]
-    assert [len(f) for f in faces] == [1, 1, 1]
-    assert faces[0][0].box == (10.0, 20.0, 50.0, 70.0)
-
-
-def test_persistent_value_error_becomes_detector_error() -> None:
-    with pytest.raises(DetectorError, match="400x400 frame"):
-        FaceDetector(CropConfig(), mtcnn=_FailingMTCNN(fail_single=True)).detect([np.zeros((400, 400, 3), np.uint8)])
-
-
-def test_frames_of_different_sizes_are_rejected() -> None:
-    detector = FaceDetector(CropConfig(), mtcnn=_FailingMTCNN(fail_single=False))
-    with pytest.raises(ValueError, match="one shape"):
-        detector.detect([np.zeros((4, 4, 3), np.uint8), np.zeros((5, 4, 3), np.uint8)])
+def test_empty_input_and_bad_frames() -> None:
+    detector = _Recorder(CropConfig())
+    assert detector.detect([]) == []
+    with pytest.raises(ValueError, match="RGB uint8"):
+        detector.detect([np.zeros((4, 4), np.uint8)])

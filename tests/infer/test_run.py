@@ -32,6 +32,7 @@ def test_crop_overrides_named_fields_win() -> None:
         ({"batch_size": 0}, "batch_size must be at least 1"),
         ({"aggregate": "median"}, "not one of"),
         ({"crop_options": ["margin"]}, "not KEY=VALUE"),
+        ({"detector": "yolo"}, "detector must be a registered face detector"),
     ],
 )
 def test_bad_options_rejected(overrides: dict, fragment: str) -> None:
@@ -54,6 +55,17 @@ def test_crop_config_from_training_then_overrides() -> None:
     assert (crop.size, crop.faces, crop.margin, crop.frames_per_video, crop.min_face_size) == (300, "all", 0.2, 16, 40)
     assert crop.device == CropConfig().device  # the training machine's device is not inherited
     assert resolve_crop_config(None, InferConfig(), image_size=64).size == 64  # unknown origin: model size
+
+
+def test_the_detector_is_the_trained_one_unless_named() -> None:
+    from dfembed.infer.config import resolve_crop_config
+
+    trained = {"detector": "blazeface", "blazeface_model": "sparse"}
+    assert resolve_crop_config(trained, InferConfig(), image_size=64).detector == "blazeface"
+    other = resolve_crop_config(trained, InferConfig(detector="mtcnn"), image_size=64)
+    assert (other.detector, other.blazeface_model) == ("mtcnn", "sparse")
+    # a bundle from before detectors were named was cropped with MTCNN, the default
+    assert resolve_crop_config({"size": 300}, InferConfig(), image_size=64).detector == "mtcnn"
 
 
 def test_unknown_crop_override_is_named() -> None:

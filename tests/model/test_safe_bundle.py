@@ -66,7 +66,8 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     model.write_bytes(b"stands in for an HDF5 model")
     x, y = _data(40, seed=4)
     bundle = ClassifierBundle(EmbeddingSVM(kernel="rbf", random_state=0).fit(x, y), DIM, "b0", 64,
-                              crop_config={"size": 64}, train_config={"seed": 0})
+                              crop_config={"size": 64}, train_config={"seed": 0},
+                              detector={"name": "blazeface", "landmarks": False})
     pkl = save_bundle(bundle, root / "svm.pkl", models={"model": model})
     return {"root": root, "model": model, "pkl": pkl, "npz": safe_path(pkl), "x": x}
 
@@ -79,6 +80,7 @@ def test_train_style_save_writes_the_safe_file_beside_the_pickle(saved: dict[str
     bundle, reference = loaded.bundle, joblib.load(saved["pkl"])
     assert (bundle.embedding_dim, bundle.backbone, bundle.image_size) == (DIM, "b0", 64)
     assert bundle.crop_config == {"size": 64} and bundle.train_config == {"seed": 0}
+    assert bundle.detector == {"name": "blazeface", "landmarks": False}  # the trained detector's record
     assert bundle.class_mapping == {"real": 0, "fake": 1} and bundle.versions == reference.versions
     np.testing.assert_allclose(bundle.classifier.predict_proba(saved["x"]),
                                reference.classifier.predict_proba(saved["x"]), rtol=0, atol=1e-9)
