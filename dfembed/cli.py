@@ -145,6 +145,8 @@ class _LazyGroup(click.Group):
     _commands = {
         "crop": ("dfembed.commands.crop", "crop_command"),
         "train": ("dfembed.commands.train", "train_command"),
+        "embed": ("dfembed.commands.embed", "embed_command"),
+        "train-temporal": ("dfembed.commands.temporal", "temporal_command"),
         "infer": ("dfembed.commands.infer", "infer_command"),
         "evaluate": ("dfembed.commands.evaluate", "evaluate_command"),
         "gallery": ("dfembed.commands.gallery", "gallery_command"),
