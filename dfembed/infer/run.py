@@ -62,6 +62,8 @@ class InferSummary:
         missing_rows: Keys of CSV rows with no media file.
         unmatched_files: Media files that no CSV row names (not scored).
         seconds: Wall time of the whole run.
+        temporal_fallback: With ``--aggregate temporal``: files too short for the temporal
+            model, scored by the frame rule.
     """
 
     output: Path
@@ -75,6 +77,7 @@ class InferSummary:
     missing_rows: list[str]
     unmatched_files: list[str]
     seconds: float
+    temporal_fallback: list[str] = dataclasses.field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------------
@@ -183,7 +186,9 @@ def run_inference(
         detector: The face detector; ``None`` builds :class:`~dfembed.faces.detector.FaceDetector`
             with the resolved crop settings (after every check of the inputs).
         scorer: Face crops at the model's input size → P(fake); ``None`` uses
-            :class:`~dfembed.infer.scoring.FaceScorer` on the loaded model and bundle.
+            :class:`~dfembed.infer.scoring.FaceScorer` on the loaded model and bundle. With
+            ``aggregate="temporal"`` it returns ``(scores, embeddings)``
+            (:data:`~dfembed.infer.scoring.EmbeddingScorer`).
 
     Returns:
         The summary, also written to ``<output stem>.dfembed-infer.json``.
@@ -200,17 +205,21 @@ def run_inference(
     submission, matching = plan_rows(sub_csv, keys, config)
     model, bundle, info = load_checked(model_h5, svm_pkl)
     crop_config = resolve_crop_config(bundle.crop_config, config, info.image_size)
+    temporal = _load_temporal(config, info.embedding_dim, model_h5, crop_config)
     unmatched = set(matching.unmatched_files)
     wanted = [p for p, k in zip(paths, keys) if k not in unmatched]
     if scorer is None:
         scorer = FaceScorer.from_bundle(model, bundle, config.batch_size, config.tta)
+        scorer = scorer.scores_and_embeddings if temporal is not None else scorer
     results = _score(wanted, detector, scorer, info.image_size, crop_config, config)
     by_key = {relative_key(r.path, test): r for r in results}
-    values = _row_values(matching, by_key, config)
+    scores, fallen_back = _file_scores(by_key, config, temporal)
+    values = _row_values(matching, scores, config)
     write_submission(fill(submission, values), output, force=force)
     summary = _summarise(output, submission, matching, by_key, len(paths), time.perf_counter() - start)
+    summary.temporal_fallback = fallen_back
     inputs = {"test": test, "sub_csv": sub_csv, "model_h5": model_h5, "svm_pkl": svm_pkl}
-    _write_record(summary, config, crop_config, _file_records(by_key, config), inputs)
+    _write_record(summary, config, crop_config, _file_records(by_key, scores), inputs)
     _log_summary(summary)
     return summary
 
@@ -224,14 +233,38 @@ def _score(
 
         detector = FaceDetector(crop_config)
     extractor = FaceExtractor(detector, crop_config, image_size)
-    return score_files(paths, extractor, scorer, config.batch_size, config.queue_size)
+    temporal = config.aggregate == "temporal"
+    return score_files(paths, extractor, scorer, config.batch_size, config.queue_size, embeddings=temporal)
 
 
-def _row_values(matching: Matching, by_key: dict[str, FileResult], config: InferConfig) -> list[str]:
-    aggregator = get_aggregator(config.aggregate)
+def _load_temporal(config: InferConfig, embedding_dim: int, model_h5: Path, crop_config: CropConfig) -> Any:
+    """The temporal scorer of ``--aggregate temporal`` (loaded and checked before any detection), else ``None``."""
+    if config.aggregate != "temporal":
+        if config.temporal_model:
+            log.warning("--temporal-model is used only with --aggregate temporal; ignoring %s", config.temporal_model)
+        return None
+    from dfembed.infer.temporal import load_temporal_scorer
+
+    return load_temporal_scorer(Path(str(config.temporal_model)), embedding_dim, model_h5,
+                                crop_config.frames_per_video)
+
+
+def _file_scores(
+    by_key: dict[str, FileResult], config: InferConfig, temporal: Any
+) -> tuple[dict[str, float], list[str]]:
+    """Every file's score: the frame rule, or the temporal model (the frame rule for too-short files)."""
+    if temporal is None:
+        aggregator = get_aggregator(config.aggregate)
+        return {key: r.score(aggregator, config.no_face_score) for key, r in by_key.items()}, []
+    from dfembed.infer.temporal import temporal_scores
+
+    return temporal_scores(by_key, temporal, get_aggregator(config.temporal_fallback), config.no_face_score)
+
+
+def _row_values(matching: Matching, scores: dict[str, float], config: InferConfig) -> list[str]:
     values = []
     for key in matching.row_files:
-        score = by_key[key].score(aggregator, config.no_face_score) if key is not None else config.no_face_score
+        score = scores[key] if key is not None else config.no_face_score
         values.append(format_value(score, config.hard_labels, config.threshold, config.clip))
     return values
 
@@ -266,15 +299,14 @@ def provenance_path(output: Path) -> Path:
     return output.with_name(f"{output.stem}.dfembed-infer.json")
 
 
-def _file_records(by_key: dict[str, FileResult], config: InferConfig) -> dict[str, dict[str, Any]]:
+def _file_records(by_key: dict[str, FileResult], scores: dict[str, float]) -> dict[str, dict[str, Any]]:
     """Per-file detail for the JSON record: faces found, each face's frame and score, the file score."""
-    aggregator = get_aggregator(config.aggregate)
     return {
         key: {
             "faces": result.n_faces,
             "frames": result.frames,
             "face_scores": [round(s, 6) for s in result.scores],
-            "score": round(result.score(aggregator, config.no_face_score), 6),
+            "score": round(scores[key], 6),
             "error": result.error,
         }
         for key, result in by_key.items()
@@ -308,3 +340,6 @@ def _log_summary(summary: InferSummary) -> None:
     if summary.unreadable:
         log.warning("%d files could not be read (default score written): %s",
                     len(summary.unreadable), list(summary.unreadable)[:5])
+    if summary.temporal_fallback:
+        log.warning("%d files were too short for the temporal model and scored with the frame rule, e.g. %s",
+                    len(summary.temporal_fallback), summary.temporal_fallback[:5])

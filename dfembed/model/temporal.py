@@ -50,6 +50,8 @@ log = logging.getLogger(__name__)
 TEMPORAL_MODEL_NAME = "dfembed_temporal"
 CLIP_MODEL_NAME = "dfembed_clip"
 FRAME_EMBEDDER_NAME = "frame_embedder"
+#: The record written beside a temporal model ``<stem>.keras``: ``<stem>.dfembed-temporal.json``.
+RECORD_SUFFIX = ".dfembed-temporal.json"
 _NEG = -1e9  # masked attention logits (computed in float32)
 
 
@@ -266,6 +268,12 @@ def split_clip_model(model: keras.Model) -> tuple[keras.Model, keras.Model]:
         return model.get_layer(FRAME_EMBEDDER_NAME).layer, model.get_layer(TEMPORAL_MODEL_NAME)
     except ValueError as err:
         raise InputError(f"model {model.name!r} is not a dfembed clip model: {err}") from err
+
+
+def record_path(model_path: str | os.PathLike[str]) -> Path:
+    """The record beside a temporal model: the sequence settings, face track and embedder it was trained with."""
+    path = Path(model_path)
+    return path.with_name(path.stem + RECORD_SUFFIX)
 
 
 def temporal_embedding_dim(model: keras.Model) -> int:

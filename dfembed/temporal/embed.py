@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from dfembed.core.atomic import atomic_write_text, remove_stale_temps
 from dfembed.core.errors import InputError, OutputExistsError
-from dfembed.core.provenance import write_provenance
+from dfembed.core.provenance import file_sha256, write_provenance
 from dfembed.crop.manifest import CsvAppender, read_rows
 from dfembed.crop.videos import CropVideos, VideoTrack, read_crop_videos
 from dfembed.faces.geometry import fit_size
@@ -38,7 +38,6 @@ from dfembed.temporal.store import (
     VIDEOS_DIR,
     IndexEntry,
     Timeline,
-    file_digest,
     index_text,
     parse_index_row,
     read_timeline,
@@ -151,7 +150,7 @@ def run_embed(
     if not Path(model_h5).is_file():
         raise InputError(f"model file {model_h5} does not exist")
     found = read_crop_videos(data, config.track, config.min_iou)
-    identity = {"data": str(data.resolve()), "model_sha256": file_digest(Path(model_h5))}
+    identity = {"data": str(data.resolve()), "model_sha256": file_sha256(Path(model_h5))}
     done = _prepare_out(out, identity, config, force)
     if embedder is None:
         from dfembed.model.network import load_embedding_model

@@ -30,13 +30,13 @@ import numpy as np
 from dfembed.core.atomic import atomic_write_text, refuse_existing
 from dfembed.core.config import json_ready
 from dfembed.core.errors import ConfigError, InputError, OutputExistsError
-from dfembed.core.provenance import write_provenance
+from dfembed.core.provenance import file_sha256, write_provenance
 from dfembed.evaluate.metrics import compute_metrics
 from dfembed.model.sequence import INPUT_EMBEDDINGS, INPUT_MASK
-from dfembed.model.temporal import build_temporal_model, predict_sequences, save_temporal_model
+from dfembed.model.temporal import build_temporal_model, predict_sequences, record_path, save_temporal_model
 from dfembed.temporal.config import TemporalConfig
 from dfembed.temporal.sequences import SequenceSet, TemporalData, load_sequences
-from dfembed.temporal.store import INDEX_NAME, file_digest, read_record
+from dfembed.temporal.store import INDEX_NAME, read_record
 from dfembed.train.callbacks import RunCheckpoint
 from dfembed.train.run_folder import (
     RunState,
@@ -49,7 +49,6 @@ from dfembed.train.run_folder import (
 log = logging.getLogger(__name__)
 
 DEFAULT_NAME = "temporal.keras"
-RECORD_SUFFIX = ".dfembed-temporal.json"
 INPUTS_NAME = "inputs.json"
 #: Options that change the network or the data it sees; a run cannot be resumed with other values.
 RESUME_KEYS = ("network", "frames", "window", "min_faces", "units", "layers", "heads", "dropout", "seed",
@@ -157,7 +156,7 @@ def resolve_outputs(out: Path, force: bool, resume: bool) -> TemporalOutputs:
     model = out / DEFAULT_NAME if out.is_dir() else out
     if model.suffix.lower() != ".keras":
         raise ConfigError(f"temporal model file {model}: OUT must end in .keras (or be an existing folder)")
-    paths = TemporalOutputs(model, model.with_name(model.stem + RECORD_SUFFIX), model.with_name(f"{model.stem}.run"))
+    paths = TemporalOutputs(model, record_path(model), model.with_name(f"{model.stem}.run"))
     refuse_existing([paths.model, paths.record], force)
     checkpointed = has_checkpoint(paths.run_dir)
     if resume and not checkpointed:
@@ -170,7 +169,7 @@ def resolve_outputs(out: Path, force: bool, resume: bool) -> TemporalOutputs:
 
 def _inputs(embeddings: Path, record: dict[str, Any]) -> dict[str, Any]:
     """What identifies the training data: the folder, its index and the model that embedded it."""
-    return {"embeddings": str(embeddings.resolve()), "index_sha256": file_digest(embeddings / INDEX_NAME),
+    return {"embeddings": str(embeddings.resolve()), "index_sha256": file_sha256(embeddings / INDEX_NAME),
             "model_sha256": record.get("model_sha256")}
 
 

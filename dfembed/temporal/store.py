@@ -170,12 +170,3 @@ def read_record(root: Path) -> dict[str, Any]:
     if not isinstance(record, dict) or record.get("status") != "complete":
         raise InputError(f"{path}: the embedding job did not finish; run dfembed embed again to complete it")
     return record
-
-
-def file_digest(path: Path) -> str:
-    """SHA-256 of a file, read in chunks (the fingerprint of an embedding model)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
