@@ -34,7 +34,7 @@ COMMANDS = [
     (temporal_command, TemporalConfig, True),
     (demo_command, DemoConfig, False),  # the demo exposes its seed; the rest goes through --config
 ]
-NONE_WORDS = ("none", "as in training", "one pass over the larger class", "evenly")
+NONE_WORDS = ("none", "as in training", "one pass over the larger class", "evenly", "frame model")
 
 
 def _default(cls: type, name: str) -> object:

@@ -15,7 +15,7 @@ STAGES = ("crop", "train", "infer", "evaluate", "temporal")
 #: Modules of another stage that a stage may import (beside the shared layers).
 ALLOWED = {
     "crop": set(),
-    "train": {"crop.manifest", "crop.naming", "evaluate.metrics"},
+    "train": {"crop.manifest", "crop.naming", "crop.videos", "evaluate.metrics"},
     "infer": set(),
     "evaluate": {"infer.submission", "infer.scoring", "crop.sources"},
     # embed reads the crop folder as videos and appends its index like the crop journal; train-temporal

@@ -160,6 +160,10 @@ def run_train(
         OutputExistsError: Outputs (or a run folder with checkpoints) exist without ``force``.
         ConfigError: Options that do not fit the machine or the run being resumed.
     """
+    if config.temporal is not None:  # the end-to-end clip model (dfembed.train.run_clips)
+        from dfembed.train.run_clips import run_train_clips
+
+        return run_train_clips(data, out_h5, out_pkl, config, force=force, resume=resume, val=val)
     started = time.monotonic()
     paths = resolve_outputs(Path(data), Path(out_h5), Path(out_pkl), config, force, resume)
     train_data = load_data(Path(data), val, config)
