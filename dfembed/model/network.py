@@ -73,9 +73,11 @@ def build_embedding_model(
         image_size: Side of the square RGB input; pixels are fed in 0..255 because
             Keras's EfficientNet rescales and normalises internally.
         weights: ``"imagenet"`` (downloaded by Keras on first use, then cached in
-            ``~/.keras/models``), ``"none"`` (random initialisation), or the path of a
+            ``~/.keras/models``), ``"none"`` (random initialisation), the path of a
             local backbone weights file: Keras's published ``efficientnetbN_notop.h5``
-            (normalised exactly as with ``"imagenet"``) or a ``.weights.h5`` file.
+            (normalised exactly as with ``"imagenet"``) or a ``.weights.h5`` file, or a
+            trained dfembed embedding model (an earlier run's OUT_H5): all its weights,
+            backbone and head, to fine-tune it.
         embedding_dim: Width of the embedding.
         dropout: Dropout rate before the embedding layer.
         l2: L2 regularisation factor of the embedding layer's kernel.
@@ -90,13 +92,45 @@ def build_embedding_model(
     """
     key = backbone_key(backbone)
     _check_head_options(image_size, embedding_dim, dropout, l2)
-    net = _build_backbone(key, image_size, weights)
+    trained = _trained_model(weights)
+    net = _build_backbone(key, image_size, "none" if trained is not None else weights)
     images = keras.Input(shape=(image_size, image_size, 3), name="image")
     x = keras.layers.Dropout(dropout, name="embedding_dropout")(net(images))
     x = keras.layers.Dense(embedding_dim, kernel_regularizer=keras.regularizers.L2(l2), name="embedding_dense")(x)
     # float32 even under mixed precision: the norm and the loss need the range.
     outputs = keras.layers.UnitNormalization(axis=-1, name="embedding", dtype="float32")(x)
-    return keras.Model(images, outputs, name=MODEL_NAME)
+    model = keras.Model(images, outputs, name=MODEL_NAME)
+    if trained is not None:
+        _copy_trained(model, trained, Path(weights))
+    return model
+
+
+def _trained_model(weights: str | os.PathLike[str]) -> keras.Model | None:
+    """The dfembed embedding model stored in ``weights``, ``None`` when it names none."""
+    if isinstance(weights, str) and weights.lower() in ("imagenet", "none"):
+        return None
+    path = Path(weights)
+    if not path.is_file() or path.name.endswith(".weights.h5"):
+        return None
+    try:
+        with _absl_quiet(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = keras.saving.load_model(path, compile=False)
+        model_info(model)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, InputError, zipfile.BadZipFile):
+        return None  # a backbone weights file (or junk): the backbone path reports it
+    return model
+
+
+def _copy_trained(model: keras.Model, trained: keras.Model, path: Path) -> None:
+    """Give ``model`` every weight of a trained embedding model of the same shape."""
+    ours, theirs = model_info(model), model_info(trained)
+    if ours != theirs:
+        raise InputError(f"weights file {path} is a dfembed embedding model of {theirs.backbone}, {theirs.image_size} "
+                         f"px, {theirs.embedding_dim}-d; this run builds {ours.backbone}, {ours.image_size} px, "
+                         f"{ours.embedding_dim}-d")
+    model.set_weights(trained.get_weights())
+    log.info("starting from the trained embedding model %s", path)
 
 
 def _build_backbone(key: str, image_size: int, weights: str | os.PathLike[str]) -> keras.Model:

@@ -22,7 +22,8 @@ class TrainConfig:
     Attributes:
         backbone: EfficientNet variant ``"b0"`` … ``"b7"``.
         image_size: Side of the square input image in pixels.
-        weights: ``"imagenet"``, ``"none"`` or a local backbone weights file.
+        weights: ``"imagenet"``, ``"none"``, a local backbone weights file, or a trained dfembed
+            embedding model (an earlier OUT_H5: all its weights, to fine-tune it).
         embedding_dim: Width of the embedding.
         dropout: Dropout rate before the embedding layer.
         l2: L2 factor of the embedding layer's kernel.
