@@ -40,7 +40,7 @@ class TemporalScorer:
     """A sequence model and the settings it was trained with; scores one file at a time.
 
     Attributes:
-        model: The sequence model (anything with ``predict`` on ``{"embeddings", "mask"}``).
+        model: The sequence model (anything with ``predict_on_batch`` on ``{"embeddings", "mask"}``).
         spec: How a timeline becomes sequences.
         track: Track policy (``"iou"`` or ``"largest"``).
         min_iou: Overlap that continues an ``"iou"`` track.

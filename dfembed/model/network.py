@@ -277,6 +277,26 @@ def _absl_quiet() -> Iterator[None]:
         logger.setLevel(level)
 
 
+def embed_images(model: keras.Model, images: np.ndarray, batch_size: int) -> np.ndarray:
+    """Embeddings of images in batches of exactly ``batch_size`` (zero-padded), so the model traces once.
+
+    Args:
+        model: An embedding model.
+        images: ``(n, S, S, 3)`` pixels 0..255 at the model's input size.
+        batch_size: Images per model call.
+
+    Returns:
+        ``(n, embedding_dim)`` float32.
+    """
+    out = [np.zeros((0, int(model.output_shape[-1])), np.float32)]
+    for start in range(0, len(images), batch_size):
+        chunk = images[start : start + batch_size]
+        padded = np.zeros((batch_size, *chunk.shape[1:]), dtype=np.float32)
+        padded[: len(chunk)] = chunk
+        out.append(np.asarray(model.predict_on_batch(padded), dtype=np.float32)[: len(chunk)])
+    return np.concatenate(out)
+
+
 def load_embedding_model(path: str | os.PathLike[str]) -> keras.Model:
     """Load an embedding model for inference (``compile=False``, no custom objects).
 

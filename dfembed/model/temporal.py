@@ -339,13 +339,26 @@ def save_temporal_model(model: keras.Model, path: str | os.PathLike[str]) -> Pat
 def predict_sequences(model: keras.Model, embeddings: np.ndarray, mask: np.ndarray, batch_size: int = 64) -> np.ndarray:
     """P(fake) of each sequence, ``(k,)`` float64 (``k`` may be 0).
 
+    Sequences go to the model in batches of exactly ``batch_size`` rows (padded with
+    masked rows), so scoring many videos with different numbers of sequences traces the
+    model's predict function once, not once per count.
+
     Args:
         model: A sequence model.
         embeddings: ``(k, T, D)`` float32.
         mask: ``(k, T)`` bool.
         batch_size: Sequences per call.
     """
+    embeddings, mask = np.asarray(embeddings, np.float32), np.asarray(mask, bool)
     if len(embeddings) == 0:
         return np.zeros((0,), dtype=np.float64)
-    inputs = {INPUT_EMBEDDINGS: np.asarray(embeddings, np.float32), INPUT_MASK: np.asarray(mask, bool)}
-    return np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0), dtype=np.float64).reshape(-1)
+    size = batch_size
+    out = []
+    for start in range(0, len(embeddings), size):
+        chunk, chunk_mask = embeddings[start : start + size], mask[start : start + size]
+        padded = np.zeros((size, *chunk.shape[1:]), np.float32)
+        padded_mask = np.zeros((size, chunk.shape[1]), bool)
+        padded[: len(chunk)], padded_mask[: len(chunk)] = chunk, chunk_mask
+        scores = model.predict_on_batch({INPUT_EMBEDDINGS: padded, INPUT_MASK: padded_mask})
+        out.append(np.asarray(scores, dtype=np.float64).reshape(-1)[: len(chunk)])
+    return np.concatenate(out)

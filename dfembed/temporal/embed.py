@@ -81,13 +81,9 @@ class ModelEmbedder:
         self.image_size = model_info(model).image_size
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        out = []
-        for start in range(0, len(images), self.batch_size):
-            chunk = images[start : start + self.batch_size]
-            padded = np.zeros((self.batch_size, *chunk.shape[1:]), dtype=np.float32)
-            padded[: len(chunk)] = chunk
-            out.append(np.asarray(self.model.predict_on_batch(padded), dtype=np.float32)[: len(chunk)])
-        return np.concatenate(out)
+        from dfembed.model.network import embed_images
+
+        return embed_images(self.model, images, self.batch_size)
 
 
 @dataclass(frozen=True)

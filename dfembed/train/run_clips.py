@@ -42,7 +42,7 @@ from dfembed.evaluate.metrics import compute_metrics
 from dfembed.faces.geometry import fit_size
 from dfembed.faces.media import read_image
 from dfembed.faces.track import DEFAULT_MIN_IOU
-from dfembed.model.network import build_embedding_model
+from dfembed.model.network import build_embedding_model, embed_images
 from dfembed.model.sequence import SequenceSpec, gather_sequences
 from dfembed.model.temporal import (
     build_clip_model,
@@ -218,7 +218,7 @@ class ClipValidation(keras.callbacks.Callback):
     def _score(self, embedder: keras.Model, head: keras.Model, video: ClipVideo) -> float:
         faces = np.flatnonzero(video.mask)
         images = np.stack([fit_size(read_image(video.crops[k]), self.image_size) for k in faces]).astype(np.float32)
-        vectors = np.asarray(embedder.predict(images, batch_size=self.batch_size, verbose=0), dtype=np.float32)
+        vectors = embed_images(embedder, images, self.batch_size)
         timeline = np.zeros((len(video.mask), vectors.shape[1]), np.float32)
         timeline[faces] = vectors
         sequences, masks = gather_sequences(timeline, video.mask, self.spec)
