@@ -266,8 +266,16 @@ def run_fold(crops: Path, train: set[str], test: set[str], work: Path, s: Settin
 # --- the cost of an end-to-end step ----------------------------------------------------------
 
 
-def step_cost(image_size: int, frames: int, batch: int, steps: int) -> tuple[float, float]:
-    """Seconds per training step of the frame model (``batch`` images) and the clip model (``batch`` clips)."""
+def _seconds_per_step(model, x, y, steps: int) -> float:  # noqa: ANN001 - a Keras model and its batch
+    model.train_on_batch(x, y)  # traces the graph
+    started = time.perf_counter()
+    for _ in range(steps):
+        model.train_on_batch(x, y)
+    return (time.perf_counter() - started) / steps
+
+
+def step_cost(image_size: int, frames: int, batch: int, steps: int) -> dict[str, float]:
+    """Seconds per training step: the frame model on ``batch`` and ``batch × frames`` images, the clip model on ``batch`` clips."""
     import keras
 
     from dfembed.model.losses import TripletSemiHardLoss
@@ -278,22 +286,25 @@ def step_cost(image_size: int, frames: int, batch: int, steps: int) -> tuple[flo
     rng = np.random.default_rng(0)
     frame = build_embedding_model("b0", image_size, "none", 64)
     frame.compile(optimizer="sgd", loss=TripletSemiHardLoss())
-    images = rng.uniform(0, 255, (batch, image_size, image_size, 3)).astype("float32")
-    frame_labels = np.tile([0.0, 1.0], batch // 2).astype("float32")
     clip = build_clip_model(build_embedding_model("b0", image_size, "none", 64), build_temporal_model("gru", 64),
                             frames)
     clip.compile(optimizer="sgd", loss="binary_crossentropy")
+    out = {}
+    for n in (batch, batch * frames):
+        images = rng.uniform(0, 255, (n, image_size, image_size, 3)).astype("float32")
+        out[f"frame x{n}"] = _seconds_per_step(frame, images, np.tile([0.0, 1.0], n // 2).astype("float32"), steps)
     clips = {INPUT_CLIPS: rng.uniform(0, 255, (batch, frames, image_size, image_size, 3)).astype("float32"),
              INPUT_MASK: np.ones((batch, frames), bool)}
-    timed = []
-    for model, x, y in ((frame, images, frame_labels), (clip, clips, frame_labels[:, None])):
-        model.train_on_batch(x, y)  # traces the graph
-        started = time.perf_counter()
-        for _ in range(steps):
-            model.train_on_batch(x, y)
-        timed.append((time.perf_counter() - started) / steps)
+    out[f"clip x{batch}"] = _seconds_per_step(clip, clips, np.tile([0.0, 1.0], batch // 2)[:, None], steps)
     keras.backend.clear_session()
-    return timed[0], timed[1]
+    return out
+
+
+def report_cost(cost: dict[str, float], image_size: int, frames: int, batch: int) -> None:
+    frame, frames_t, clip = cost[f"frame x{batch}"], cost[f"frame x{batch * frames}"], cost[f"clip x{batch}"]
+    click.echo(f"training step at {image_size} px (B0): frame model, batch {batch}: {frame:.3f} s; "
+               f"batch {batch * frames}: {frames_t:.3f} s; clip model of {frames} frames, batch {batch}: {clip:.3f} s "
+               f"= {clip / frame:.1f}× the frame step at the same batch, {clip / frames_t:.2f}× at the same images")
 
 
 # --- main ----------------------------------------------------------------------------------
@@ -318,7 +329,7 @@ def report(labels: dict[str, int], scores: dict[str, dict[str, float]], timing: 
 
 
 @click.command()
-@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path), default=DEFAULT_DATA,
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=DEFAULT_DATA,
               show_default=True, help="The shared data folder (dfdc_sample/, optionally real_faces/).")
 @click.option("--folds", type=click.IntRange(min=2), default=3, show_default=True)
 @click.option("--image-size", type=int, default=64, show_default=True)
@@ -332,12 +343,21 @@ def report(labels: dict[str, int], scores: dict[str, dict[str, float]], timing: 
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--keep", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Work in this folder and keep it (default: a temporary folder).")
+@click.option("--cost-steps", type=int, default=5, show_default=True, help="Timed steps of the cost comparison.")
+@click.option("--cost-only", is_flag=True, help="Only measure the cost of an end-to-end step.")
 def main(data: Path, folds: int, image_size: int, frames_per_video: int, embedder_steps: int, frames: int,
-         min_faces: int, epochs: int, e2e_frames: int, e2e_steps: int, seed: int, keep: Path | None) -> None:
+         min_faces: int, epochs: int, e2e_frames: int, e2e_steps: int, seed: int, keep: Path | None,
+         cost_steps: int, cost_only: bool) -> None:
     """Compare mean, confident and the temporal models on the labelled sample videos."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from dfembed.crop.videos import read_crop_videos
+
+    if cost_only:
+        report_cost(step_cost(image_size, e2e_frames, 8, cost_steps), image_size, e2e_frames, 8)
+        return
+    if not (data / "dfdc_sample").is_dir():
+        raise click.UsageError(f"--data {data} holds no dfdc_sample/ (the shared data folder beside the repository)")
 
     settings = Settings(image_size, 64, embedder_steps, frames, min_faces, epochs, e2e_frames, e2e_steps, seed)
     work = keep or Path(tempfile.mkdtemp(prefix="dfembed-temporal-eval-"))
@@ -353,10 +373,9 @@ def main(data: Path, folds: int, image_size: int, frames_per_video: int, embedde
             scores.setdefault(method, {}).update(values)
         for method, seconds in fold_timing.items():
             timing.setdefault(method, []).append(seconds)
-    frame_step, clip_step = step_cost(image_size, e2e_frames, 8, 3)
+    cost = step_cost(image_size, e2e_frames, 8, cost_steps)
     report(labels, scores, timing)
-    click.echo(f"training step, batch 8 at {image_size} px: frame model {frame_step:.3f} s, clip model of "
-               f"{e2e_frames} frames {clip_step:.3f} s ({clip_step / frame_step:.1f}×)")
+    report_cost(cost, image_size, e2e_frames, 8)
     click.echo(f"total {time.perf_counter() - started:.0f} s; work folder {work}")
     if keep is None:
         shutil.rmtree(work, ignore_errors=True)

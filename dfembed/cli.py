@@ -169,5 +169,6 @@ class _LazyGroup(click.Group):
 def main() -> None:
     """dfembed: deepfake face detection by metric learning.
 
-    crop → train → infer → evaluate (``demo`` runs all four on a sample). Run ``dfembed COMMAND --help`` for each stage.
+    crop → train → infer → evaluate (``demo`` runs all four on a sample); embed → train-temporal add a
+    temporal model (infer --aggregate temporal). Run ``dfembed COMMAND --help`` for each stage.
     """

@@ -6,7 +6,7 @@ Two networks share one head:
   (false at gaps, see :mod:`dfembed.model.sequence`) — the frozen-embedding model of
   ``dfembed train-temporal``;
 * :func:`build_clip_model` wraps an embedding network (:mod:`dfembed.model.network`) in
-  ``TimeDistributed`` in front of such a model and reads ``clips (B, T, S, S, 3)`` —
+  ``TimeDistributed`` (:class:`FoldedTimeDistributed`: one call on all frames) in front of such a model and reads ``clips (B, T, S, S, 3)`` —
   the end-to-end model of ``train.py --temporal T``. :func:`split_clip_model` takes it
   apart again into the embedding network and the sequence model.
 
@@ -147,6 +147,24 @@ class TransformerBlock(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="dfembed")
+class FoldedTimeDistributed(keras.layers.TimeDistributed):
+    """``TimeDistributed`` that runs its layer once on all ``B × T`` frames, not ``T`` times on ``B``.
+
+    Keras 3's ``TimeDistributed`` loops over a static time axis, calling the layer on each
+    time step's batch: ``T`` copies of the backbone in the graph and batch statistics over
+    ``B`` images only. Folding time into the batch gives the same per-frame outputs (the
+    layer sees each frame alone) with one call, and batch normalisation sees all ``B × T``
+    frames, as a frame model trained on batches of ``B × T`` would.
+    """
+
+    def call(self, inputs: Any, training: bool | None = None, mask: Any = None) -> Any:
+        steps = inputs.shape[1]
+        folded = ops.reshape(inputs, (-1, *inputs.shape[2:]))
+        outputs = self.layer(folded, training=training)
+        return ops.reshape(outputs, (-1, steps, *outputs.shape[1:]))
+
+
+@keras.saving.register_keras_serializable(package="dfembed")
 class AttentionPooling(keras.layers.Layer):
     """A learned weighted mean over the unmasked entries: ``(B, T, C), (B, T) → (B, C)``.
 
@@ -251,7 +269,7 @@ def build_clip_model(embedder: keras.Model, head: keras.Model, frames: int) -> k
         raise ConfigError(f"the embedder gives {width}-d embeddings, the temporal model reads {head_width}")
     clips = keras.Input((frames, *embedder.input_shape[1:]), name=INPUT_CLIPS)
     mask = keras.Input((frames,), dtype="bool", name=INPUT_MASK)
-    embeddings = keras.layers.TimeDistributed(embedder, name=FRAME_EMBEDDER_NAME)(clips)
+    embeddings = FoldedTimeDistributed(embedder, name=FRAME_EMBEDDER_NAME)(clips)
     output = head({INPUT_EMBEDDINGS: embeddings, INPUT_MASK: mask})
     return keras.Model({INPUT_CLIPS: clips, INPUT_MASK: mask}, output, name=CLIP_MODEL_NAME)
 

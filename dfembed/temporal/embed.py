@@ -14,6 +14,7 @@ unless ``--force``. Crops that no longer decode are logged, counted and become g
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from tqdm import tqdm
 from dfembed.core.atomic import atomic_write_text, remove_stale_temps
 from dfembed.core.errors import InputError, OutputExistsError
 from dfembed.core.provenance import file_sha256, write_provenance
-from dfembed.crop.manifest import CsvAppender, read_rows
+from dfembed.crop.manifest import CsvAppender, read_crop_record, read_rows
 from dfembed.crop.videos import CropVideos, VideoTrack, read_crop_videos
 from dfembed.faces.geometry import fit_size
 from dfembed.faces.media import MediaError, read_image
@@ -181,8 +182,6 @@ def _prepare_out(out: Path, identity: dict[str, str], config: EmbedConfig, force
 
 
 def _read_earlier_record(out: Path) -> dict[str, Any] | None:
-    import json
-
     path = out / RECORD_NAME
     if not path.is_file():
         return None
@@ -289,7 +288,5 @@ def _finish(
 
 def _crop_settings(data: Path) -> dict[str, Any] | None:
     """The crop run's configuration, for inference to check it samples frames alike."""
-    from dfembed.crop.manifest import read_crop_record
-
     record = read_crop_record(data) or {}
     return record.get("config") if isinstance(record.get("config"), dict) else None
