@@ -135,12 +135,12 @@ def run_train_temporal(
     log.info("training a %s on %d sequences of %d videos (%d validation videos), epochs %d..%d", config.network,
              len(data.train.labels), len(data.train.videos), len(data.val.videos), initial_epoch + 1, config.epochs)
     model.fit(_inputs_of(data.train), data.train.labels, batch_size=config.batch_size, epochs=config.epochs,
-              initial_epoch=initial_epoch, callbacks=callbacks, shuffle=True, verbose=0)
+              initial_epoch=initial_epoch, callbacks=callbacks, shuffle=True, verbose=_verbosity())
     state = read_state(paths.run_dir) or state
     _restore_best(model, config, paths.run_dir, state)
     save_temporal_model(model, paths.model)
     summary = _summary(paths, data, initial_epoch, state, time.monotonic() - started)
-    _write_record(summary, config, record, inputs, data)
+    _write_record(summary, config, record, inputs)
     log.info("wrote %s in %.0f s", paths.model, summary.seconds)
     return summary
 
@@ -236,6 +236,11 @@ class SequenceValidation(keras.callbacks.Callback):
                  metrics["log_loss"], metrics["accuracy"])
 
 
+def _verbosity() -> int:
+    """One line per epoch when the log shows INFO (the epochs are short), else nothing."""
+    return 2 if logging.getLogger("dfembed").isEnabledFor(logging.INFO) else 0
+
+
 def _inputs_of(sequences: SequenceSet) -> dict[str, np.ndarray]:
     return {INPUT_EMBEDDINGS: sequences.embeddings, INPUT_MASK: sequences.mask}
 
@@ -272,6 +277,6 @@ def temporal_record(config: TemporalConfig, embed_record: dict[str, Any]) -> dic
 
 
 def _write_record(summary: TemporalSummary, config: TemporalConfig, embed_record: dict[str, Any],
-                  inputs: dict[str, Any], data: TemporalData) -> None:
+                  inputs: dict[str, Any]) -> None:
     write_provenance(summary.outputs.record, config, inputs=inputs, summary=json_ready(summary),
                      **temporal_record(config, embed_record))

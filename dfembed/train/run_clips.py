@@ -124,8 +124,9 @@ def run_train_clips(
         log.info("training the %d-frame clip model on %d videos (%d validation) for epochs %d..%d of %d steps",
                  frames, len(train_videos), len(val_videos), initial_epoch + 1, config.epochs, len(batches))
         batches.set_epoch(initial_epoch)
+        verbose = 1 if logging.getLogger("dfembed").isEnabledFor(logging.INFO) else 0  # as a frame run
         model.fit(batches, epochs=config.epochs, initial_epoch=initial_epoch, callbacks=callbacks, shuffle=False,
-                  verbose=0)
+                  verbose=verbose)
         state = read_state(paths.run_dir) or state
         _restore_best(model, config, paths.run_dir, state)
         embedder, head = split_clip_model(model)
