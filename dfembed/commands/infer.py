@@ -23,7 +23,7 @@ _EXISTING = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Output CSV [default: <SUB_CSV name>_out.csv beside SUB_CSV; SUB_CSV itself if it does not exist].")
 @click.option("--force", is_flag=True, help="Overwrite an existing output CSV.")
-@option("aggregate", help="Frames → video score (confident: the DFDC winner's strategy; temporal: --temporal-model).")
+@option("aggregate", help="Frames → video score (confident: the DFDC winner's strategy).")
 @option("no_face_score", help="Score of a file with no face.")
 @option("tta", help="flip: average with the mirror image.")
 @option("clip", metavar="LOW HIGH", help="Bound written probabilities, e.g. --clip 0.01 0.99 for log loss.")
@@ -38,7 +38,7 @@ _EXISTING = click.Path(exists=True, dir_okay=False, path_type=Path)
 @option("min_confidence", none_text="as in training", help="Detector confidence floor.")
 @option("crop_options", "--crop-option", metavar="KEY=VALUE",
         help="Override any other crop setting (repeatable), e.g. --crop-option min_face_size=20.")
-@option("temporal_model", metavar="PATH", help="Sequence model (.keras) of --aggregate temporal.")
+@option("temporal_model", metavar="PATH", help="Sequence model (.keras) of --aggregate temporal (a learned video score).")
 @option("temporal_fallback", help="Frame rule of a file too short for the temporal model.")
 @stage_options
 def infer_command(test: Path, sub_csv: Path, model_h5: Path, svm_pkl: Path, output: Path | None, force: bool,

@@ -184,31 +184,6 @@ def sample_video_frames(path: str | os.PathLike[str], n: int) -> list[tuple[int,
     return list(iter_video_frames(path, n))
 
 
-def video_frame_count(path: str | os.PathLike[str]) -> int:
-    """The frame count that :func:`iter_video_frames` samples from: the header's, else counted.
-
-    ``sample_indices(video_frame_count(path), n)`` are therefore the frames a crop run
-    with ``frames_per_video = n`` tried to read, found without decoding a frame when the
-    header has a count.
-
-    Args:
-        path: The video file.
-
-    Returns:
-        The number of frames (> 0).
-
-    Raises:
-        MediaError: The file is missing, empty, cannot be opened, or holds no frame.
-    """
-    path = Path(path)
-    capture = _open_video(path)
-    try:
-        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-    finally:
-        capture.release()
-    return count if count > 0 else _count_frames(path)
-
-
 def _open_video(path: Path) -> cv2.VideoCapture:
     _read_header(path)
     capture = cv2.VideoCapture(str(path))
@@ -253,3 +228,38 @@ def _read_samples(
                 yielded += 1
                 yield index, to_rgb8(frame, path)
     return yielded
+
+
+def video_frame_count(path: str | os.PathLike[str]) -> int:
+    """The frame count that :func:`iter_video_frames` samples from: the header's, else counted.
+
+    ``sample_indices(video_frame_count(path), n)`` are therefore the frames a crop run with
+    ``frames_per_video = n`` tried to read first, found without decoding a frame when the
+    header has a count.
+
+    Args:
+        path: The video file.
+
+    Returns:
+        The number of frames (> 0).
+
+    Raises:
+        MediaError: The file is missing or empty, cannot be opened, or holds no frame.
+    """
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        raise MediaError(path, "empty file" if path.is_file() else "unreadable", "no video data")
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            raise MediaError(path, "cannot open video", "not a video, or its container is truncated")
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        if count <= 0:
+            count = 0
+            while capture.grab():
+                count += 1
+    finally:
+        capture.release()
+    if count <= 0:
+        raise MediaError(path, "no frames", "the video stream holds no frame")
+    return count

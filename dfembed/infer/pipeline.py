@@ -97,7 +97,7 @@ class FileFaces:
         last: The file's last item.
         error: Why the file could not be read or detected.
         boxes: Box of each face, ``(n, 4)`` ``x1, y1, x2, y2`` in source pixels (``None``: unknown).
-        sampled: Frame indices read in this item, faces or not.
+        sampled: Frame indices of a video read in this item, faces or not.
     """
 
     index: int
@@ -154,7 +154,7 @@ class FaceExtractor:
             yield from self._detect_images(group)
             group = [item] if _is_image(item) else []
             if not group:
-                yield self._detect_item(item)
+                yield _with_sampled(self._detect_item(item), item)
         yield from self._detect_images(group)
 
     def _joins(self, group: list[MediaFrames], item: MediaFrames) -> bool:
@@ -171,7 +171,7 @@ class FaceExtractor:
         except DetectorError as err:  # counted like an unreadable file
             log.warning("face detection failed on file %d: %s", item.index, err)
             return self._faces(item.index, [], item.last, str(err))
-        return self._faces(item.index, crops, item.last, sampled=tuple(i for i, _ in item.frames))
+        return self._faces(item.index, crops, item.last)
 
     def _detect_images(self, group: list[MediaFrames]) -> Iterator[FileFaces]:
         if len(group) < 2:
@@ -184,24 +184,29 @@ class FaceExtractor:
             return
         for k, item in enumerate(group):
             mine = [dataclasses.replace(c, frame_index=0) for c in crops if c.frame_index == k]
-            yield self._faces(item.index, mine, True, sampled=(0,))
+            yield self._faces(item.index, mine, True)
 
     def _crops(self, frames: list[tuple[int, np.ndarray]]) -> list[FaceCrop]:
         return crops_from_frames(frames, self.detector, self.crop_config)
 
-    def _faces(self, index: int, crops: list[FaceCrop], last: bool, error: str | None = None,
-               sampled: tuple[int, ...] = ()) -> FileFaces:
+    def _faces(self, index: int, crops: list[FaceCrop], last: bool, error: str | None = None) -> FileFaces:
         frames = np.array([c.frame_index for c in crops], dtype=np.int64)
         boxes = np.array([c.face.box for c in crops], dtype=np.float64).reshape(-1, 4)
         if crops:
             images = np.stack([fit_size(c.image, self.image_size) for c in crops])
         else:
             images = np.zeros((0, self.image_size, self.image_size, 3), dtype=np.uint8)
-        return FileFaces(index, frames, images, last, error, boxes, sampled)
+        return FileFaces(index, frames, images, last, error, boxes)
 
 
 def _is_image(item: MediaFrames) -> bool:
     return item.image and item.error is None and len(item.frames) == 1
+
+
+def _with_sampled(faces: FileFaces, item: MediaFrames) -> FileFaces:
+    """Note the frames a video chunk read, faces or not (a temporal model's timeline)."""
+    faces.sampled = tuple(index for index, _ in item.frames)
+    return faces
 
 
 # ---------------------------------------------------------------------------------------
