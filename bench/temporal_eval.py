@@ -168,13 +168,12 @@ def frame_rule_scores(embeddings: Path, train: set[str], test: set[str], seed: i
 
 def sequence_scores(model_file: Path, embeddings: Path, test: set[str], fallback: dict[str, float]) -> dict[str, float]:
     """Each test video scored as ``--aggregate temporal`` does (the mean frame rule when too short)."""
-    from dfembed.infer.temporal import load_temporal_scorer, read_temporal_record
+    from dfembed.infer.temporal import load_temporal_scorer
     from dfembed.model.sequence import gather_sequences
     from dfembed.model.temporal import predict_sequences
     from dfembed.temporal.store import read_index, read_timeline
 
-    record = read_temporal_record(model_file)
-    scorer = load_temporal_scorer(model_file, int(record["embedder"]["embedding_dim"]))
+    scorer = load_temporal_scorer(model_file)
     out = {}
     for entry in (e for e in read_index(embeddings) if e.video in test):
         timeline = read_timeline(embeddings / entry.file)

@@ -45,6 +45,8 @@ class FileResult:
         sampled: Every frame index read from the file, faces or not (its timeline).
         boxes: Box ``x1, y1, x2, y2`` (source pixels) of each face scored so far.
         embeddings: Embedding of each face scored so far (only when asked for).
+        temporal_score: The temporal model's P(fake) of the file (``--aggregate temporal``);
+            ``None``: not computed, or the file is too short for it.
     """
 
     path: Path
@@ -55,11 +57,15 @@ class FileResult:
     sampled: list[int] = field(default_factory=list)
     boxes: list[tuple[float, float, float, float]] = field(default_factory=list)
     embeddings: list[np.ndarray] = field(default_factory=list)
+    temporal_score: float | None = None
 
     def score(self, aggregator: Aggregator, default: float) -> float:
-        """The file's P(fake); ``default`` for a file without faces or that could not be read."""
+        """The file's P(fake): the temporal model's when it gave one, else ``aggregator`` on the
+        frame scores; ``default`` for a file without faces or that could not be read."""
         if self.error is not None or not self.scores:
             return default
+        if self.temporal_score is not None:
+            return self.temporal_score
         return aggregate_file(self.frames, self.scores, aggregator)
 
 

@@ -62,8 +62,6 @@ class InferSummary:
         missing_rows: Keys of CSV rows with no media file.
         unmatched_files: Media files that no CSV row names (not scored).
         seconds: Wall time of the whole run.
-        temporal_fallback: With ``--aggregate temporal``: files too short for the temporal
-            model, scored by the frame rule.
     """
 
     output: Path
@@ -77,7 +75,6 @@ class InferSummary:
     missing_rows: list[str]
     unmatched_files: list[str]
     seconds: float
-    temporal_fallback: list[str] = dataclasses.field(default_factory=list)
 
 
 # ---------------------------------------------------------------------------------------
@@ -186,9 +183,7 @@ def run_inference(
         detector: The face detector; ``None`` builds :class:`~dfembed.faces.detector.FaceDetector`
             with the resolved crop settings (after every check of the inputs).
         scorer: Face crops at the model's input size → P(fake); ``None`` uses
-            :class:`~dfembed.infer.scoring.FaceScorer` on the loaded model and bundle. With
-            ``aggregate="temporal"`` it returns ``(scores, embeddings)``
-            (:data:`~dfembed.infer.scoring.EmbeddingScorer`).
+            :class:`~dfembed.infer.scoring.FaceScorer` on the loaded model and bundle.
 
     Returns:
         The summary, also written to ``<output stem>.dfembed-infer.json``.
@@ -205,21 +200,17 @@ def run_inference(
     submission, matching = plan_rows(sub_csv, keys, config)
     model, bundle, info = load_checked(model_h5, svm_pkl)
     crop_config = resolve_crop_config(bundle.crop_config, config, info.image_size)
-    temporal = _load_temporal(config, info.embedding_dim, model_h5, crop_config)
     unmatched = set(matching.unmatched_files)
     wanted = [p for p, k in zip(paths, keys) if k not in unmatched]
     if scorer is None:
         scorer = FaceScorer.from_bundle(model, bundle, config.batch_size, config.tta)
-        scorer = scorer.scores_and_embeddings if temporal is not None else scorer
     results = _score(wanted, detector, scorer, info.image_size, crop_config, config)
     by_key = {relative_key(r.path, test): r for r in results}
-    scores, fallen_back = _file_scores(by_key, config, temporal)
-    values = _row_values(matching, scores, config)
+    values = _row_values(matching, by_key, config)
     write_submission(fill(submission, values), output, force=force)
     summary = _summarise(output, submission, matching, by_key, len(paths), time.perf_counter() - start)
-    summary.temporal_fallback = fallen_back
     inputs = {"test": test, "sub_csv": sub_csv, "model_h5": model_h5, "svm_pkl": svm_pkl}
-    _write_record(summary, config, crop_config, _file_records(by_key, scores), inputs)
+    _write_record(summary, config, crop_config, _file_records(by_key, config), inputs)
     _log_summary(summary)
     return summary
 
@@ -228,43 +219,43 @@ def _score(
     paths: list[Path], detector: Detector | None, scorer: Scorer, image_size: int, crop_config: CropConfig,
     config: InferConfig,
 ) -> list[FileResult]:
+    temporal = _load_temporal(config, scorer, crop_config)  # before any detection, like every check
     if detector is None:
         from dfembed.faces.detector import FaceDetector  # builds MTCNN: only once the inputs are checked
 
         detector = FaceDetector(crop_config)
     extractor = FaceExtractor(detector, crop_config, image_size)
-    temporal = config.aggregate == "temporal"
-    return score_files(paths, extractor, scorer, config.batch_size, config.queue_size, embeddings=temporal)
+    if temporal is None:
+        return score_files(paths, extractor, scorer, config.batch_size, config.queue_size)
+    from dfembed.infer.temporal import apply_temporal
+
+    with_embeddings = scorer.scores_and_embeddings if isinstance(scorer, FaceScorer) else scorer
+    results = score_files(paths, extractor, with_embeddings, config.batch_size, config.queue_size, embeddings=True)
+    return apply_temporal(results, temporal)
 
 
-def _load_temporal(config: InferConfig, embedding_dim: int, model_h5: Path, crop_config: CropConfig) -> Any:
-    """The temporal scorer of ``--aggregate temporal`` (loaded and checked before any detection), else ``None``."""
+def _load_temporal(config: InferConfig, scorer: Scorer, crop_config: CropConfig) -> Any:
+    """The temporal scorer of ``--aggregate temporal``, loaded and checked against the frame model; else ``None``."""
     if config.aggregate != "temporal":
         if config.temporal_model:
             log.warning("--temporal-model is used only with --aggregate temporal; ignoring %s", config.temporal_model)
         return None
     from dfembed.infer.temporal import load_temporal_scorer
 
-    return load_temporal_scorer(Path(str(config.temporal_model)), embedding_dim, model_h5,
-                                crop_config.frames_per_video)
+    model = scorer.model if isinstance(scorer, FaceScorer) else None
+    return load_temporal_scorer(Path(str(config.temporal_model)), model, crop_config.frames_per_video)
 
 
-def _file_scores(
-    by_key: dict[str, FileResult], config: InferConfig, temporal: Any
-) -> tuple[dict[str, float], list[str]]:
-    """Every file's score: the frame rule, or the temporal model (the frame rule for too-short files)."""
-    if temporal is None:
-        aggregator = get_aggregator(config.aggregate)
-        return {key: r.score(aggregator, config.no_face_score) for key, r in by_key.items()}, []
-    from dfembed.infer.temporal import temporal_scores
-
-    return temporal_scores(by_key, temporal, get_aggregator(config.temporal_fallback), config.no_face_score)
+def _frame_rule(config: InferConfig) -> Any:
+    """The frames → video rule (an ``Aggregator``): ``--aggregate``, or with ``temporal`` the rule of too-short files."""
+    return get_aggregator(config.temporal_fallback if config.aggregate == "temporal" else config.aggregate)
 
 
-def _row_values(matching: Matching, scores: dict[str, float], config: InferConfig) -> list[str]:
+def _row_values(matching: Matching, by_key: dict[str, FileResult], config: InferConfig) -> list[str]:
+    aggregator = _frame_rule(config)
     values = []
     for key in matching.row_files:
-        score = scores[key] if key is not None else config.no_face_score
+        score = by_key[key].score(aggregator, config.no_face_score) if key is not None else config.no_face_score
         values.append(format_value(score, config.hard_labels, config.threshold, config.clip))
     return values
 
@@ -299,15 +290,18 @@ def provenance_path(output: Path) -> Path:
     return output.with_name(f"{output.stem}.dfembed-infer.json")
 
 
-def _file_records(by_key: dict[str, FileResult], scores: dict[str, float]) -> dict[str, dict[str, Any]]:
-    """Per-file detail for the JSON record: faces found, each face's frame and score, the file score."""
+def _file_records(by_key: dict[str, FileResult], config: InferConfig) -> dict[str, dict[str, Any]]:
+    """Per-file detail for the JSON record: faces found, each face's frame and score, the file score
+    (and with ``--aggregate temporal`` whether the temporal model gave it)."""
+    aggregator = _frame_rule(config)
     return {
         key: {
             "faces": result.n_faces,
             "frames": result.frames,
             "face_scores": [round(s, 6) for s in result.scores],
-            "score": round(scores[key], 6),
+            "score": round(result.score(aggregator, config.no_face_score), 6),
             "error": result.error,
+            **({"temporal": result.temporal_score is not None} if config.aggregate == "temporal" else {}),
         }
         for key, result in by_key.items()
     }
@@ -340,6 +334,3 @@ def _log_summary(summary: InferSummary) -> None:
     if summary.unreadable:
         log.warning("%d files could not be read (default score written): %s",
                     len(summary.unreadable), list(summary.unreadable)[:5])
-    if summary.temporal_fallback:
-        log.warning("%d files were too short for the temporal model and scored with the frame rule, e.g. %s",
-                    len(summary.temporal_fallback), summary.temporal_fallback[:5])

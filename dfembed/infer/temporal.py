@@ -26,10 +26,8 @@ from typing import Any
 import numpy as np
 
 from dfembed.core.errors import InputError
-from dfembed.core.provenance import file_sha256
 from dfembed.faces.media import is_image
 from dfembed.faces.track import follow_track
-from dfembed.infer.aggregate import Aggregator
 from dfembed.infer.pipeline import FileResult
 from dfembed.model.sequence import SequenceSpec, gather_sequences
 
@@ -91,15 +89,14 @@ class TemporalScorer:
         return embeddings, mask
 
 
-def load_temporal_scorer(path: Path, embedding_dim: int, model_h5: Path | None = None,
-                         frames_per_video: int | None = None) -> TemporalScorer:
+def load_temporal_scorer(path: Path, frame_model: Any = None, frames_per_video: int | None = None) -> TemporalScorer:
     """Load a temporal model and its record, and check them against the frame model.
 
     Args:
         path: The ``.keras`` sequence model.
-        embedding_dim: Width of the frame model's embeddings.
-        model_h5: The frame model file: a different file than the one the training
-            embeddings came from is a warning (same width, other features).
+        frame_model: The embedding model inference embeds with, when known: another
+            embedding width is an error, other weights than those the training embeddings
+            came from (the record's digest) a warning.
         frames_per_video: Frames inference samples per video: other than the crop run
             behind the training data is a warning (other timelines).
 
@@ -113,10 +110,11 @@ def load_temporal_scorer(path: Path, embedding_dim: int, model_h5: Path | None =
 
     record = read_temporal_record(path)
     model = load_temporal_model(path)
-    width = temporal_embedding_dim(model)
-    if width != embedding_dim:
-        raise InputError(f"temporal model {path} reads {width}-d embeddings; the frame model gives {embedding_dim}")
-    _warn_on_other_inputs(path, record, model_h5, frames_per_video)
+    if frame_model is not None:
+        width, frame_width = temporal_embedding_dim(model), int(frame_model.output_shape[-1])
+        if width != frame_width:
+            raise InputError(f"temporal model {path} reads {width}-d embeddings; the frame model gives {frame_width}")
+    _warn_on_other_inputs(path, record, frame_model, frames_per_video)
     track = record["track"]
     spec = SequenceSpec(**record["sequence"])
     log.info("temporal model %s: %d frames per sequence (window %s), at least %d faces, %s track", path, spec.frames,
@@ -146,46 +144,49 @@ def read_temporal_record(path: Path) -> dict[str, Any]:
     return record
 
 
-def _warn_on_other_inputs(path: Path, record: dict[str, Any], model_h5: Path | None,
+def _warn_on_other_inputs(path: Path, record: dict[str, Any], frame_model: Any,
                           frames_per_video: int | None) -> None:
-    trained_on = (record.get("embedder") or {}).get("model_sha256")
-    if model_h5 is not None and trained_on and file_sha256(model_h5) != trained_on:
-        log.warning("temporal model %s was trained on embeddings of another model file than %s", path, model_h5)
+    trained_on = (record.get("embedder") or {}).get("weights_sha256")
+    if frame_model is not None and trained_on:
+        from dfembed.model.network import weights_digest
+
+        if weights_digest(frame_model) != trained_on:
+            log.warning("temporal model %s was trained on embeddings of another embedding model than MODEL_H5 "
+                        "(other weights): its scores may mean little", path)
     sampled = (record.get("crop") or {}).get("frames_per_video")
     if frames_per_video is not None and isinstance(sampled, int) and sampled != frames_per_video:
         log.warning("temporal model %s was trained on timelines of %d frames per video; inference samples %d",
                     path, sampled, frames_per_video)
 
 
-def temporal_scores(
-    results: dict[str, FileResult], scorer: TemporalScorer, fallback: Aggregator, default: float
-) -> tuple[dict[str, float], list[str]]:
-    """Every file's score by the temporal model, or by the frame rule when it is too short.
+def apply_temporal(results: list[FileResult], scorer: TemporalScorer) -> list[FileResult]:
+    """Give every file with faces its temporal score; warn about the files too short for the model.
+
+    A file left without one (``temporal_score`` ``None``) is scored by the frame rule
+    (:meth:`FileResult.score` with ``--temporal-fallback``).
 
     Args:
-        results: Relative path → the file's result.
+        results: The files' results, with their faces' boxes and embeddings.
         scorer: The temporal model.
-        fallback: The frame rule of too-short files.
-        default: Score of a file without a face or that could not be read.
 
     Returns:
-        ``(scores, fallen_back)``: the score of every file, and the files scored by the frame rule.
+        ``results``, updated in place.
     """
-    scores, fallen_back = {}, []
-    for key, result in results.items():
+    short = []
+    for result in results:
         if result.error is not None or not result.scores:
-            scores[key] = default
             continue
-        value = scorer.score(result)
-        if value is None:
-            fallen_back.append(key)
-            value = result.score(fallback, default)
+        result.temporal_score = scorer.score(result)
+        if result.temporal_score is None:
+            short.append(result)
             if not is_image(result.path):
                 log.warning("%s: %d tracked faces, fewer than the temporal model's %d (or none in a sequence): "
-                            "scored with the frame rule", key, int(scorer.timeline(result)[1].sum()),
+                            "scored with the frame rule", result.path, int(scorer.timeline(result)[1].sum()),
                             scorer.spec.min_faces)
-        scores[key] = value
-    images = sum(is_image(results[k].path) for k in fallen_back)
+    images = sum(is_image(r.path) for r in short)
     if images:
         log.warning("%d images scored with the frame rule (an image is a one-frame video)", images)
-    return scores, fallen_back
+    if short:
+        log.warning("%d of %d files were too short for the temporal model and scored with the frame rule",
+                    len(short), len(results))
+    return results

@@ -12,6 +12,7 @@ image size and embedding size back from a loaded model.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import re
@@ -295,6 +296,20 @@ def embed_images(model: keras.Model, images: np.ndarray, batch_size: int) -> np.
         padded[: len(chunk)] = chunk
         out.append(np.asarray(model.predict_on_batch(padded), dtype=np.float32)[: len(chunk)])
     return np.concatenate(out)
+
+
+def weights_digest(model: keras.Model) -> str:
+    """SHA-256 of a model's weights (shapes and values, in order): the same for the same weights in any file.
+
+    A temporal model records the digest of the embedding model its embeddings came from,
+    so inference can tell when it is given another one.
+    """
+    digest = hashlib.sha256()
+    for weights in model.get_weights():
+        array = np.ascontiguousarray(weights)
+        digest.update(str((array.shape, array.dtype.str)).encode("ascii"))
+        digest.update(array.tobytes())
+    return digest.hexdigest()
 
 
 def load_embedding_model(path: str | os.PathLike[str]) -> keras.Model:

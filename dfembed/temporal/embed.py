@@ -158,8 +158,17 @@ def run_embed(
     write_provenance(out / RECORD_NAME, config, status="running", model=str(model_h5), **identity)
     log.info("%d videos to embed, %d complete from an earlier run", len(todo), len(kept))
     entries, unreadable = _embed_all(todo, data, out, embedder, kept)
-    identity["image_size"] = int(embedder.image_size)
-    return _finish(out, config, found, entries, len(kept), unreadable, model_h5, identity, started)
+    described = {**identity, "image_size": int(embedder.image_size), "weights_sha256": _weights(embedder)}
+    return _finish(out, config, found, entries, len(kept), unreadable, model_h5, described, started)
+
+
+def _weights(embedder: Embedder) -> str | None:
+    """The digest of the embedding model's weights (what inference compares), when the embedder is a model."""
+    if not isinstance(embedder, ModelEmbedder):
+        return None
+    from dfembed.model.network import weights_digest
+
+    return weights_digest(embedder.model)
 
 
 def _prepare_out(out: Path, identity: dict[str, str], config: EmbedConfig, force: bool) -> dict[str, IndexEntry]:

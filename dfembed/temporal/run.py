@@ -265,13 +265,14 @@ def temporal_record(config: TemporalConfig, embed_record: dict[str, Any]) -> dic
 
     Returns:
         ``{"sequence": {frames, window, min_faces}, "track": {track, min_iou},
-        "embedder": {model_sha256, image_size, embedding_dim, model}, "crop": <crop settings>}``.
+        "embedder": {model_sha256, weights_sha256, image_size, embedding_dim, model}, "crop": <crop settings>}``.
     """
     embed_config = embed_record.get("config") or {}
     return {
         "sequence": dataclasses.asdict(config.sequence()),
         "track": {"track": embed_config.get("track"), "min_iou": embed_config.get("min_iou")},
-        "embedder": {k: embed_record.get(k) for k in ("model_sha256", "image_size", "embedding_dim", "model")},
+        "embedder": {k: embed_record.get(k)
+                     for k in ("model_sha256", "weights_sha256", "image_size", "embedding_dim", "model")},
         "crop": embed_record.get("crop"),
     }
 

@@ -42,7 +42,7 @@ from dfembed.evaluate.metrics import compute_metrics
 from dfembed.faces.geometry import fit_size
 from dfembed.faces.media import read_image
 from dfembed.faces.track import DEFAULT_MIN_IOU
-from dfembed.model.network import build_embedding_model, embed_images
+from dfembed.model.network import build_embedding_model, embed_images, weights_digest
 from dfembed.model.sequence import SequenceSpec, gather_sequences
 from dfembed.model.temporal import (
     build_clip_model,
@@ -134,7 +134,7 @@ def run_train_clips(
     write_outputs(embedder, bundle, paths, config)
     save_temporal_model(head, head_path)
     summary = _summary(paths, len(train_videos), len(val_videos), frame_data, initial_epoch, state, started)
-    _write_records(summary, config, Path(data), val, head_path, short, crop_config)
+    _write_records(summary, config, Path(data), val, head_path, short, crop_config, weights_digest(embedder))
     log.info("wrote %s, %s and %s in %.0f s", paths.model, paths.classifier, head_path, summary.seconds)
     return summary
 
@@ -241,11 +241,12 @@ def _summary(paths: OutputPaths, n_train: int, n_val: int, frame_data: TrainData
 
 
 def _write_records(summary: TrainSummary, config: TrainConfig, data: Path, val: Path | None, head_path: Path,
-                   short: list[str], crop_config: dict[str, Any] | None) -> None:
+                   short: list[str], crop_config: dict[str, Any] | None, weights: str) -> None:
     inputs = {"data": str(data), "val": str(val) if val is not None else None}
     clips = {"frames": config.temporal, "network": config.temporal_network, "videos_left_out_short": short}
     write_provenance(summary.outputs.provenance, config, inputs=inputs, summary=json_ready(summary), clips=clips)
     write_provenance(record_path(head_path), config, inputs=inputs, summary=json_ready(summary),
                      sequence=dataclasses.asdict(head_spec(config)), track=TRACK, crop=crop_config,
                      embedder={"model": str(summary.outputs.model), "model_sha256": file_sha256(summary.outputs.model),
-                               "image_size": config.image_size, "embedding_dim": config.embedding_dim})
+                               "weights_sha256": weights, "image_size": config.image_size,
+                               "embedding_dim": config.embedding_dim})

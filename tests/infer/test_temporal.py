@@ -12,7 +12,7 @@ import pytest
 
 from dfembed.infer.aggregate import mean
 from dfembed.infer.pipeline import FileResult
-from dfembed.infer.temporal import TemporalScorer, temporal_scores
+from dfembed.infer.temporal import TemporalScorer, apply_temporal
 from dfembed.model.sequence import SequenceSpec
 
 A, B = (0.0, 0.0, 40.0, 40.0), (100.0, 0.0, 150.0, 50.0)  # two people; B is larger
@@ -58,12 +58,16 @@ def test_too_short_files_fall_back_to_the_frame_rule_with_a_warning(caplog: pyte
                        embeddings=[np.zeros(3, np.float32)])
     empty = FileResult(Path("none.mp4"), sampled=[0, 5])
     with caplog.at_level(logging.WARNING, logger="dfembed"):
-        scores, fallen = temporal_scores({"v.mp4": _result(), "a.jpg": image, "none.mp4": empty}, strict, mean, 0.5)
+        results = apply_temporal([_result(), image, empty], strict)
+    assert [r.temporal_score for r in results] == [None, None, None]
     # v.mp4 has 2 tracked faces < 3: the mean of its frame scores, the per-frame maxima 0.2, 0.3, 0.4
-    assert scores == {"v.mp4": pytest.approx(0.3), "a.jpg": 0.7, "none.mp4": 0.5}
-    assert fallen == ["v.mp4", "a.jpg"]
+    assert [r.score(mean, 0.5) for r in results] == [pytest.approx(0.3), 0.7, 0.5]
     assert "v.mp4: 2 tracked faces, fewer than the temporal model's 3" in caplog.text
     assert "1 images scored with the frame rule" in caplog.text
+    assert "2 of 3 files were too short for the temporal model" in caplog.text
+    lenient = TemporalScorer(FacesCounted(), SequenceSpec(frames=4, min_faces=2), "iou", 0.2)
+    (scored,) = apply_temporal([_result()], lenient)
+    assert scored.temporal_score == pytest.approx(0.2) and scored.score(mean, 0.5) == pytest.approx(0.2)
 
 
 # ---------------------------------------------------------------------------------------
@@ -114,7 +118,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     bundle = save_bundle(ClassifierBundle(svm, DIM, "b0", 32, crop_config=crop.__dict__), root / "svm.pkl")
     temporal = save_temporal_model(build_temporal_model("gru", DIM, units=4), root / "t.keras")
     record = {"sequence": {"frames": 4, "window": None, "min_faces": 3}, "track": {"track": "iou", "min_iou": 0.2},
-              "embedder": {"model_sha256": None, "embedding_dim": DIM}, "crop": {"frames_per_video": 6}}
+              "embedder": {"weights_sha256": None, "embedding_dim": DIM}, "crop": {"frames_per_video": 6}}
     record_path(temporal).write_text(json.dumps(record), encoding="utf-8")
     return {"model": model, "svm": bundle, "temporal": temporal}
 
@@ -141,9 +145,10 @@ def test_videos_are_scored_by_the_temporal_model_and_short_ones_by_the_frame_rul
                                  np.ones((1, 4), bool))[0]
     assert values["long.avi"] == pytest.approx(expected, abs=2e-3)
     assert values["short.avi"] == pytest.approx((80 + 100) / 2 / 255, abs=0.01)
-    assert summary.temporal_fallback == ["short.avi"]
+    assert summary.scored == 2
     record = json.loads((tmp_path / "out.dfembed-infer.json").read_text())
-    assert record["summary"]["temporal_fallback"] == ["short.avi"] and record["config"]["aggregate"] == "temporal"
+    assert {k: f["temporal"] for k, f in record["files"].items()} == {"long.avi": True, "short.avi": False}
+    assert record["config"]["aggregate"] == "temporal"
 
 
 def test_cli_errors_for_a_missing_model_or_record(models: dict[str, Path], tmp_path: Path) -> None:

@@ -99,10 +99,13 @@ def test_a_short_run_writes_the_embedder_its_svm_and_the_sequence_model(trained:
     assert "videos (" in output and "model.temporal.keras" in output
     embedder = load_embedding_model(out / "model.h5")
     check_compatible(load_bundle(out / "svm.pkl"), model_info(embedder))
-    scorer = load_temporal_scorer(out / "model.temporal.keras", embedding_dim=8, model_h5=out / "model.h5")
+    scorer = load_temporal_scorer(out / "model.temporal.keras", embedder)
     assert (scorer.spec.frames, scorer.spec.window, scorer.spec.min_faces) == (2, 1, 2)
     record = json.loads((out / "model.temporal.dfembed-temporal.json").read_text(encoding="utf-8"))
     assert record["embedder"]["embedding_dim"] == 8 and record["track"]["track"] == "iou"
+    from dfembed.model.network import weights_digest
+
+    assert record["embedder"]["weights_sha256"] == weights_digest(embedder)  # the embedder written as OUT_H5
     train_record = json.loads((out / "model.dfembed-train.json").read_text(encoding="utf-8"))
     assert train_record["clips"]["videos_left_out_short"] == ["fake/short.mp4"]
     summary = train_record["summary"]
