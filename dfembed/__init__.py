@@ -5,6 +5,8 @@ The public API, one entry point per stage plus the pieces they are built from::
     from dfembed import CropConfig, run_crop                  # face crops (MTCNN or BlazeFace)
     from dfembed import TrainConfig, run_train                # triplet embeddings + SVM
     from dfembed import InferConfig, run_inference            # submission CSVs
+    from dfembed import EmbedConfig, run_embed                # per-frame embeddings of each video
+    from dfembed import TemporalConfig, run_train_temporal    # a sequence model on them
     from dfembed import run_evaluate, compute_metrics         # metrics and plots
 
 Importing the package is cheap: each name is imported from its module on first use,
@@ -41,6 +43,11 @@ _EXPORTS = {
     "InferConfig": "dfembed.infer.config",
     "run_inference": "dfembed.infer.run",
     "AGGREGATORS": "dfembed.infer.aggregate",
+    "EmbedConfig": "dfembed.temporal.config",
+    "run_embed": "dfembed.temporal.embed",
+    "TemporalConfig": "dfembed.temporal.config",
+    "run_train_temporal": "dfembed.temporal.run",
+    "build_temporal_model": "dfembed.model.temporal",
     "run_evaluate": "dfembed.evaluate.run",
     "compute_metrics": "dfembed.evaluate.metrics",
     "resolve_config": "dfembed.core.config",

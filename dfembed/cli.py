@@ -201,6 +201,8 @@ class _LazyGroup(click.Group):
     _commands = {
         "crop": ("dfembed.commands.crop", "crop_command"),
         "train": ("dfembed.commands.train", "train_command"),
+        "embed": ("dfembed.commands.embed", "embed_command"),
+        "train-temporal": ("dfembed.commands.temporal", "temporal_command"),
         "infer": ("dfembed.commands.infer", "infer_command"),
         "evaluate": ("dfembed.commands.evaluate", "evaluate_command"),
         "gallery": ("dfembed.commands.gallery", "gallery_command"),
@@ -224,6 +226,7 @@ class _LazyGroup(click.Group):
 def main() -> None:
     """dfembed: deepfake face detection by metric learning.
 
-    crop → train → infer → evaluate (``demo`` runs all four on a sample; ``detectors`` lists and compares the face
-    detectors). Run ``dfembed COMMAND --help`` for each stage.
+    crop → train → infer → evaluate (``demo`` runs all four on a sample); embed → train-temporal add a
+    temporal model (infer --aggregate temporal); ``detectors`` lists and compares the face detectors.
+    Run ``dfembed COMMAND --help`` for each stage.
     """

@@ -14,14 +14,17 @@ from dfembed.cli import ConfigOption
 from dfembed.commands.crop import crop_command
 from dfembed.commands.demo import demo_command
 from dfembed.commands.detectors import compare_command
+from dfembed.commands.embed import embed_command
 from dfembed.commands.evaluate import evaluate_command
 from dfembed.commands.infer import infer_command
+from dfembed.commands.temporal import temporal_command
 from dfembed.commands.train import train_command
 from dfembed.demo import DemoConfig
 from dfembed.detectors.config import CompareConfig
 from dfembed.evaluate.config import EvaluateConfig
 from dfembed.faces.config import CropConfig
 from dfembed.infer.config import InferConfig
+from dfembed.temporal.config import EmbedConfig, TemporalConfig
 from dfembed.train.config import TrainConfig
 
 COMMANDS = [
@@ -29,11 +32,13 @@ COMMANDS = [
     (train_command, TrainConfig, True),
     (infer_command, InferConfig, True),
     (evaluate_command, EvaluateConfig, True),
+    (embed_command, EmbedConfig, True),
+    (temporal_command, TemporalConfig, True),
     (demo_command, DemoConfig, False),  # the demo exposes its seed; the rest goes through --config
     (compare_command, CompareConfig, True),
 ]
 NONE_WORDS = ("none", "as in training", "one pass over the larger class", "the detector's default",
-              "mtcnn if compared, else the first")
+              "mtcnn if compared, else the first", "evenly", "frame model")
 
 
 def _default(cls: type, name: str) -> object:

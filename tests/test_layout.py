@@ -11,14 +11,18 @@ from tests.support import REPO
 
 PACKAGE = REPO / "dfembed"
 LAYERS = ("core", "faces", "model")  # shared by every stage; they import no stage
-STAGES = ("crop", "train", "infer", "evaluate", "detectors")
+STAGES = ("crop", "train", "infer", "evaluate", "detectors", "temporal")
 #: Modules of another stage that a stage may import (beside the shared layers).
 ALLOWED = {
     "crop": set(),
-    "train": {"crop.manifest", "crop.naming", "evaluate.metrics"},
+    "train": {"crop.manifest", "crop.naming", "crop.videos", "evaluate.metrics"},
     "infer": set(),
     "evaluate": {"infer.submission", "infer.scoring", "crop.sources"},
     "detectors": set(),  # the detector comparison: faces' registry, media and geometry only
+    # embed reads the crop folder as videos and appends its index like the crop journal; train-temporal
+    # splits videos by group, checkpoints and validates exactly as the training stage does.
+    "temporal": {"crop.manifest", "crop.videos", "train.crops", "train.split", "train.run_folder",
+                 "train.callbacks", "evaluate.metrics"},
 }
 
 

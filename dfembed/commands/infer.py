@@ -42,6 +42,8 @@ _EXISTING = click.Path(exists=True, dir_okay=False, path_type=Path)
 @option("min_confidence", none_text="as in training", help="Detector confidence floor.")
 @option("crop_options", "--crop-option", metavar="KEY=VALUE",
         help="Override any other crop setting (repeatable), e.g. --crop-option min_face_size=20.")
+@option("temporal_model", metavar="PATH", help="Sequence model (.keras) of --aggregate temporal (a learned video score).")
+@option("temporal_fallback", help="Frame rule of a file too short for the temporal model.")
 @stage_options
 def infer_command(test: Path, sub_csv: Path, model_h5: Path, svm_pkl: Path, output: Path | None, force: bool,
                   trust_pickle: bool, config_file: Path | None, **options: object) -> None:

@@ -21,7 +21,8 @@ option = functools.partial(config_option, TrainConfig)
               help="Validation tree with real/ and fake/ [DATA/validation if present, else a split by group].")
 @option("backbone", help="EfficientNet variant.")
 @option("image_size", help="Input side in pixels.")
-@option("weights", help="'imagenet' (downloaded once by Keras), 'none', or a local backbone weights file.")
+@option("weights", help="'imagenet' (downloaded once by Keras), 'none', a local backbone weights file, or a "
+                        "trained dfembed model (OUT_H5) to fine-tune.")
 @option("embedding_dim", help="Embedding width.")
 @option("dropout", help="Dropout before the embedding layer.")
 @option("l2", help="L2 factor of the embedding layer.")
@@ -54,6 +55,9 @@ option = functools.partial(config_option, TrainConfig)
 @option("keep", help="Weights saved: best validation AUC or last.")
 @option("format", help="h5: OUT_H5 only; keras: also a .keras file beside it.")
 @option("tensorboard", help="TensorBoard logs (TensorFlow backend).")
+@option("temporal", metavar="T", none_text="frame model",
+        help="Train the end-to-end clip model on T consecutive frames (each step costs T frame steps).")
+@option("temporal_network", help="Sequence model of --temporal.")
 @click.option("--force", is_flag=True, help="Replace existing outputs; without --resume also restart the run folder.")
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint in <OUT_H5 stem>.run/.")
 @stage_options
@@ -85,8 +89,11 @@ def train_command(
     config = resolve_config(TrainConfig, config_file, options)
     summary = run_train(data, out_h5, out_pkl, config, force=force, resume=resume, val=val)
     best = f"; best validation AUC {summary.best_val_auc:.4f} at epoch {summary.best_epoch}" if summary.best_epoch else ""
+    unit = "videos" if config.temporal else "crops"
     click.echo(
-        f"trained epochs {summary.initial_epoch + 1}..{summary.epochs} on {summary.n_train} crops "
+        f"trained epochs {summary.initial_epoch + 1}..{summary.epochs} on {summary.n_train} {unit} "
         f"({summary.n_val} validation, {summary.n_unreadable} unreadable skipped){best}; "
         f"wrote {summary.outputs.model} and {summary.outputs.classifier}"
+        + (f" and {summary.outputs.model.with_name(summary.outputs.model.stem + '.temporal.keras')}"
+           if config.temporal else "")
     )

@@ -21,6 +21,7 @@ _NOISE = re.compile(
     rb"|WARNING: All log messages before absl::InitializeLog\(\) is called.*"
     rb"|To enable the following instructions: .*"
     rb"|W\d{4} .*local_rendezvous\.cc.*"
+    rb"|E\d{4} .*util\.cc.*oneDNN supports DT_\w+ only on platforms with AVX-512.*"
     rb")$"
 )
 # cuInit failing is an error on a GPU machine but noise where no NVIDIA device exists.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import hashlib
 import json
 import os
 import platform
@@ -85,3 +86,19 @@ def write_provenance(path: str | os.PathLike[str], config: Any, **extra: Any) ->
     """
     record = provenance_record(config, **extra)
     return atomic_write_text(path, json.dumps(record, indent=2, default=str) + "\n")
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes, read in chunks: the fingerprint of an input (a model file).
+
+    Args:
+        path: The file.
+
+    Returns:
+        The hexadecimal digest.
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -126,6 +126,41 @@ def to_rgb8(image: np.ndarray, path: str | os.PathLike[str] = "<array>") -> np.n
     raise MediaError(path, "unsupported image", f"shape {image.shape}")
 
 
+def video_frame_count(path: str | os.PathLike[str]) -> int:
+    """The frame count that :func:`iter_video_frames` samples from: the header's, else counted.
+
+    ``sample_indices(video_frame_count(path), n)`` are therefore the frames a crop run with
+    ``frames_per_video = n`` tried to read first, found without decoding a frame when the
+    header has a count.
+
+    Args:
+        path: The video file.
+
+    Returns:
+        The number of frames (> 0).
+
+    Raises:
+        MediaError: The file is missing or empty, cannot be opened, or holds no frame.
+    """
+    path = Path(path)
+    if not path.is_file() or path.stat().st_size == 0:
+        raise MediaError(path, "empty file" if path.is_file() else "unreadable", "no video data")
+    capture = cv2.VideoCapture(str(path))
+    try:
+        if not capture.isOpened():
+            raise MediaError(path, "cannot open video", "not a video, or its container is truncated")
+        count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        if count <= 0:
+            count = 0
+            while capture.grab():
+                count += 1
+    finally:
+        capture.release()
+    if count <= 0:
+        raise MediaError(path, "no frames", "the video stream holds no frame")
+    return count
+
+
 def sample_indices(frame_count: int, n: int) -> list[int]:
     """Indices of ``n`` frames spread evenly from the first to the last of ``frame_count``.
 

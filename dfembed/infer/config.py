@@ -28,7 +28,8 @@ class InferConfig:
     """Every option of ``inference.py`` / ``dfembed infer``.
 
     Attributes:
-        aggregate: Frame → video strategy: ``mean``, ``max`` or ``confident`` (DFDC winner).
+        aggregate: Frame → video strategy: ``mean``, ``max`` or ``confident`` (DFDC winner),
+            or ``temporal``: the sequence model ``temporal_model`` on the face track's embeddings.
         no_face_score: Score of a file with no detected face (or that cannot be read).
         tta: ``flip`` averages each face's P(fake) with its mirror image's.
         clip: ``[low, high]`` bounds for written probabilities (log-loss friendly), or none.
@@ -45,9 +46,12 @@ class InferConfig:
         margin: Crop margin (fraction of the box each side); none = as in training.
         min_confidence: Detector confidence floor; none = as in training.
         crop_options: Further crop/detector overrides as ``KEY=VALUE`` (YAML values).
+        temporal_model: The ``.keras`` sequence model of ``aggregate: temporal`` (from
+            ``dfembed train-temporal`` or ``train.py --temporal``), its record beside it.
+        temporal_fallback: Frame rule of a file too short for the temporal model.
     """
 
-    aggregate: Literal["mean", "max", "confident"] = "confident"
+    aggregate: Literal["mean", "max", "confident", "temporal"] = "confident"
     no_face_score: float = 0.5
     tta: Literal["none", "flip"] = "none"
     clip: tuple[float, float] | None = None
@@ -62,8 +66,12 @@ class InferConfig:
     margin: float | None = None
     min_confidence: float | None = None
     crop_options: tuple[str, ...] = ()
+    temporal_model: str | None = None
+    temporal_fallback: Literal["mean", "max", "confident"] = "confident"
 
     def __post_init__(self) -> None:
+        check(self.aggregate != "temporal" or bool(self.temporal_model), "temporal_model", self.temporal_model,
+              "a .keras sequence model with --aggregate temporal")
         check(0.0 <= self.no_face_score <= 1.0, "no_face_score", self.no_face_score, "in [0, 1]")
         check(0.0 <= self.threshold <= 1.0, "threshold", self.threshold, "in [0, 1]")
         check(self.clip is None or 0.0 <= self.clip[0] < self.clip[1] <= 1.0, "clip", self.clip,

@@ -27,7 +27,7 @@ from dfembed.faces.extract import FaceCrop, crops_from_frames, iter_frame_chunks
 from dfembed.faces.geometry import fit_size
 from dfembed.faces.media import MediaError, is_image
 from dfembed.infer.aggregate import Aggregator, aggregate_file
-from dfembed.infer.scoring import Scorer
+from dfembed.infer.scoring import EmbeddingScorer, Scorer
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,11 @@ class FileResult:
         scores: P(fake) of each face scored so far.
         n_faces: Faces the detector found (``None`` until the file has been read).
         error: Why the file could not be read, or ``None``.
+        sampled: Every frame index read from the file, faces or not (its timeline).
+        boxes: Box ``x1, y1, x2, y2`` (source pixels) of each face scored so far.
+        embeddings: Embedding of each face scored so far (only when asked for).
+        temporal_score: The temporal model's P(fake) of the file (``--aggregate temporal``);
+            ``None``: not computed, or the file is too short for it.
     """
 
     path: Path
@@ -49,11 +54,18 @@ class FileResult:
     scores: list[float] = field(default_factory=list)
     n_faces: int | None = None
     error: str | None = None
+    sampled: list[int] = field(default_factory=list)
+    boxes: list[tuple[float, float, float, float]] = field(default_factory=list)
+    embeddings: list[np.ndarray] = field(default_factory=list)
+    temporal_score: float | None = None
 
     def score(self, aggregator: Aggregator, default: float) -> float:
-        """The file's P(fake); ``default`` for a file without faces or that could not be read."""
+        """The file's P(fake): the temporal model's when it gave one, else ``aggregator`` on the
+        frame scores; ``default`` for a file without faces or that could not be read."""
         if self.error is not None or not self.scores:
             return default
+        if self.temporal_score is not None:
+            return self.temporal_score
         return aggregate_file(self.frames, self.scores, aggregator)
 
 
@@ -90,6 +102,8 @@ class FileFaces:
         images: The crops at the model's input size, ``(n, s, s, 3)`` uint8.
         last: The file's last item.
         error: Why the file could not be read or detected.
+        boxes: Box of each face, ``(n, 4)`` ``x1, y1, x2, y2`` in source pixels (``None``: unknown).
+        sampled: Frame indices of a video read in this item, faces or not.
     """
 
     index: int
@@ -97,6 +111,8 @@ class FileFaces:
     images: np.ndarray
     last: bool = True
     error: str | None = None
+    boxes: np.ndarray | None = None
+    sampled: tuple[int, ...] = ()
 
 
 class FaceExtractor:
@@ -144,7 +160,7 @@ class FaceExtractor:
             yield from self._detect_images(group)
             group = [item] if _is_image(item) else []
             if not group:
-                yield self._detect_item(item)
+                yield _with_sampled(self._detect_item(item), item)
         yield from self._detect_images(group)
 
     def _joins(self, group: list[MediaFrames], item: MediaFrames) -> bool:
@@ -184,15 +200,22 @@ class FaceExtractor:
 
     def _faces(self, index: int, crops: list[FaceCrop], last: bool, error: str | None = None) -> FileFaces:
         frames = np.array([c.frame_index for c in crops], dtype=np.int64)
+        boxes = np.array([c.face.box for c in crops], dtype=np.float64).reshape(-1, 4)
         if crops:
             images = np.stack([fit_size(c.image, self.image_size) for c in crops])
         else:
             images = np.zeros((0, self.image_size, self.image_size, 3), dtype=np.uint8)
-        return FileFaces(index, frames, images, last, error)
+        return FileFaces(index, frames, images, last, error, boxes)
 
 
 def _is_image(item: MediaFrames) -> bool:
     return item.image and item.error is None and len(item.frames) == 1
+
+
+def _with_sampled(faces: FileFaces, item: MediaFrames) -> FileFaces:
+    """Note the frames a video chunk read, faces or not (a temporal model's timeline)."""
+    faces.sampled = tuple(index for index, _ in item.frames)
+    return faces
 
 
 # ---------------------------------------------------------------------------------------
@@ -253,19 +276,26 @@ def _stage(
 
 
 class _Batcher:
-    """Collects faces of many files and scores them ``batch_size`` at a time."""
+    """Collects faces of many files and scores them ``batch_size`` at a time.
 
-    def __init__(self, scorer: Scorer, batch_size: int, results: list[FileResult]) -> None:
+    With ``embeddings``, the scorer returns ``(scores, embeddings)`` and each face's
+    embedding is kept in its file's result.
+    """
+
+    def __init__(self, scorer: Scorer | EmbeddingScorer, batch_size: int, results: list[FileResult],
+                 embeddings: bool = False) -> None:
         self._scorer = scorer
         self._batch_size = batch_size
         self._results = results
+        self._embeddings = embeddings
         self._images: list[np.ndarray] = []
-        self._owners: list[tuple[int, int]] = []
+        self._owners: list[tuple[int, int, tuple[float, ...]]] = []
 
     def add(self, item: FileFaces) -> None:
-        for frame, image in zip(item.frames.tolist(), item.images):
+        boxes = item.boxes if item.boxes is not None else np.full((len(item.frames), 4), np.nan)
+        for frame, image, box in zip(item.frames.tolist(), item.images, boxes.tolist()):
             self._images.append(image)
-            self._owners.append((item.index, frame))
+            self._owners.append((item.index, frame, tuple(box)))
         while len(self._images) >= self._batch_size:
             self._run(self._batch_size)
 
@@ -274,15 +304,21 @@ class _Batcher:
             self._run(len(self._images))
 
     def _run(self, n: int) -> None:
-        scores = self._scorer(np.stack(self._images[:n]))
-        for (index, frame), score in zip(self._owners[:n], scores.tolist()):
-            self._results[index].frames.append(frame)
-            self._results[index].scores.append(score)
+        out = self._scorer(np.stack(self._images[:n]))
+        scores, vectors = out if self._embeddings else (out, None)
+        for k, ((index, frame, box), score) in enumerate(zip(self._owners[:n], np.asarray(scores).tolist())):
+            result = self._results[index]
+            result.frames.append(frame)
+            result.scores.append(score)
+            result.boxes.append(box)
+            if vectors is not None:
+                result.embeddings.append(np.asarray(vectors[k], dtype=np.float32))
         del self._images[:n], self._owners[:n]
 
 
 def _record(result: FileResult, item: FileFaces) -> None:
     result.n_faces = (result.n_faces or 0) + len(item.frames)
+    result.sampled.extend(item.sampled)
     if item.error is not None:
         result.error = item.error
 
@@ -290,10 +326,11 @@ def _record(result: FileResult, item: FileFaces) -> None:
 def score_files(
     paths: Sequence[Path],
     extractor: FaceExtractor,
-    scorer: Scorer,
+    scorer: Scorer | EmbeddingScorer,
     batch_size: int = 32,
     queue_size: int = 8,
     progress: bool = True,
+    embeddings: bool = False,
 ) -> list[FileResult]:
     """Score files with decoding, detection and embedding overlapped.
 
@@ -307,6 +344,8 @@ def score_files(
         batch_size: Faces per scorer call; faces of several files share a batch.
         queue_size: Detected files (or video chunks) held ahead of the scorer.
         progress: Show a tqdm bar.
+        embeddings: ``scorer`` is an :data:`~dfembed.infer.scoring.EmbeddingScorer`; keep
+            each face's embedding in its result (for a temporal model).
 
     Returns:
         One :class:`FileResult` per path, in order.
@@ -319,7 +358,7 @@ def score_files(
         _stage("dfembed-read", lambda: extractor.read(paths), decoded, stop),
         _stage("dfembed-detect", lambda: extractor.detect(_drain(decoded, stop)), detected, stop),
     ]
-    batcher = _Batcher(scorer, batch_size, results)
+    batcher = _Batcher(scorer, batch_size, results, embeddings)
     try:
         with tqdm(total=len(paths), unit="file", desc="infer", disable=not progress) as bar:
             for item in _drain(detected, stop):

@@ -276,14 +276,38 @@ def _score(
     paths: list[Path], detector: Detector | None, scorer: Scorer, image_size: int, crop_config: CropConfig,
     config: InferConfig,
 ) -> list[FileResult]:
+    temporal = _load_temporal(config, scorer, crop_config)  # before any detection, like every check
     if detector is None:  # loads the network: only once the inputs are checked
         detector = build_detector(crop_config)
     extractor = FaceExtractor(detector, crop_config, image_size)
-    return score_files(paths, extractor, scorer, config.batch_size, config.queue_size)
+    if temporal is None:
+        return score_files(paths, extractor, scorer, config.batch_size, config.queue_size)
+    from dfembed.infer.temporal import apply_temporal
+
+    with_embeddings = scorer.scores_and_embeddings if isinstance(scorer, FaceScorer) else scorer
+    results = score_files(paths, extractor, with_embeddings, config.batch_size, config.queue_size, embeddings=True)
+    return apply_temporal(results, temporal)
+
+
+def _load_temporal(config: InferConfig, scorer: Scorer, crop_config: CropConfig) -> Any:
+    """The temporal scorer of ``--aggregate temporal``, loaded and checked against the frame model; else ``None``."""
+    if config.aggregate != "temporal":
+        if config.temporal_model:
+            log.warning("--temporal-model is used only with --aggregate temporal; ignoring %s", config.temporal_model)
+        return None
+    from dfembed.infer.temporal import load_temporal_scorer
+
+    model = scorer.model if isinstance(scorer, FaceScorer) else None
+    return load_temporal_scorer(Path(str(config.temporal_model)), model, crop_config.frames_per_video)
+
+
+def _frame_rule(config: InferConfig) -> Any:
+    """The frames → video rule (an ``Aggregator``): ``--aggregate``, or with ``temporal`` the rule of too-short files."""
+    return get_aggregator(config.temporal_fallback if config.aggregate == "temporal" else config.aggregate)
 
 
 def _row_values(matching: Matching, by_key: dict[str, FileResult], config: InferConfig) -> list[str]:
-    aggregator = get_aggregator(config.aggregate)
+    aggregator = _frame_rule(config)
     values = []
     for key in matching.row_files:
         score = by_key[key].score(aggregator, config.no_face_score) if key is not None else config.no_face_score
@@ -323,8 +347,9 @@ def provenance_path(output: Path) -> Path:
 
 
 def _file_records(by_key: dict[str, FileResult], config: InferConfig) -> dict[str, dict[str, Any]]:
-    """Per-file detail for the JSON record: faces found, each face's frame and score, the file score."""
-    aggregator = get_aggregator(config.aggregate)
+    """Per-file detail for the JSON record: faces found, each face's frame and score, the file score
+    (and with ``--aggregate temporal`` whether the temporal model gave it)."""
+    aggregator = _frame_rule(config)
     return {
         key: {
             "faces": result.n_faces,
@@ -332,6 +357,7 @@ def _file_records(by_key: dict[str, FileResult], config: InferConfig) -> dict[st
             "face_scores": [round(s, 6) for s in result.scores],
             "score": round(result.score(aggregator, config.no_face_score), 6),
             "error": result.error,
+            **({"temporal": result.temporal_score is not None} if config.aggregate == "temporal" else {}),
         }
         for key, result in by_key.items()
     }

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 
 #: Face crops ``(n, s, s, 3)`` uint8 RGB at the model's input size → P(fake) of each, ``(n,)``.
 Scorer = Callable[[np.ndarray], np.ndarray]
+#: Face crops → ``(P(fake) (n,), embeddings (n, d))``: what a temporal model needs besides the scores.
+EmbeddingScorer = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def load_classifier_checked(model_h5: Path, svm_pkl: Path, trust_pickle: bool = False) -> ClassifierBundle:
@@ -142,6 +144,24 @@ class FaceScorer:
         if self.tta == "flip":
             scores = (scores + self._proba(images[:, :, ::-1])) / 2.0
         return scores
+
+    def scores_and_embeddings(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Score face crops and return their embeddings too (an :data:`EmbeddingScorer`).
+
+        Args:
+            images: ``(n, s, s, 3)`` uint8 RGB crops at the model's input size.
+
+        Returns:
+            ``(scores (n,), embeddings (n, d))``; with flip TTA the scores average both
+            views and the embeddings are those of the crops as given.
+        """
+        if len(images) == 0:
+            return np.zeros((0,), dtype=np.float64), np.zeros((0, 0), dtype=np.float32)
+        embeddings = self.embed(images)
+        scores = np.asarray(self.classifier.predict_proba(embeddings))[:, self.fake_column]
+        if self.tta == "flip":
+            scores = (scores + self._proba(images[:, :, ::-1])) / 2.0
+        return scores, embeddings
 
     def embed(self, images: np.ndarray) -> np.ndarray:
         """Embed crops in padded batches; returns ``(n, embedding_dim)``."""

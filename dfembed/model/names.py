@@ -34,3 +34,5 @@ def backbone_key(name: str) -> str:
     if key not in BACKBONE_NAMES:
         raise ConfigError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONE_NAMES)}")
     return key
+#: The sequence models of :mod:`dfembed.model.temporal`: bidirectional GRU or LSTM, or a small Transformer encoder.
+TEMPORAL_KINDS = ("gru", "lstm", "transformer")

@@ -12,6 +12,7 @@ image size and embedding size back from a loaded model.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import re
@@ -73,9 +74,11 @@ def build_embedding_model(
         image_size: Side of the square RGB input; pixels are fed in 0..255 because
             Keras's EfficientNet rescales and normalises internally.
         weights: ``"imagenet"`` (downloaded by Keras on first use, then cached in
-            ``~/.keras/models``), ``"none"`` (random initialisation), or the path of a
+            ``~/.keras/models``), ``"none"`` (random initialisation), the path of a
             local backbone weights file: Keras's published ``efficientnetbN_notop.h5``
-            (normalised exactly as with ``"imagenet"``) or a ``.weights.h5`` file.
+            (normalised exactly as with ``"imagenet"``) or a ``.weights.h5`` file, or a
+            trained dfembed embedding model (an earlier run's OUT_H5): all its weights,
+            backbone and head, to fine-tune it.
         embedding_dim: Width of the embedding.
         dropout: Dropout rate before the embedding layer.
         l2: L2 regularisation factor of the embedding layer's kernel.
@@ -90,13 +93,45 @@ def build_embedding_model(
     """
     key = backbone_key(backbone)
     _check_head_options(image_size, embedding_dim, dropout, l2)
-    net = _build_backbone(key, image_size, weights)
+    trained = _trained_model(weights)
+    net = _build_backbone(key, image_size, "none" if trained is not None else weights)
     images = keras.Input(shape=(image_size, image_size, 3), name="image")
     x = keras.layers.Dropout(dropout, name="embedding_dropout")(net(images))
     x = keras.layers.Dense(embedding_dim, kernel_regularizer=keras.regularizers.L2(l2), name="embedding_dense")(x)
     # float32 even under mixed precision: the norm and the loss need the range.
     outputs = keras.layers.UnitNormalization(axis=-1, name="embedding", dtype="float32")(x)
-    return keras.Model(images, outputs, name=MODEL_NAME)
+    model = keras.Model(images, outputs, name=MODEL_NAME)
+    if trained is not None:
+        _copy_trained(model, trained, Path(weights))
+    return model
+
+
+def _trained_model(weights: str | os.PathLike[str]) -> keras.Model | None:
+    """The dfembed embedding model stored in ``weights``, ``None`` when it names none."""
+    if isinstance(weights, str) and weights.lower() in ("imagenet", "none"):
+        return None
+    path = Path(weights)
+    if not path.is_file() or path.name.endswith(".weights.h5"):
+        return None
+    try:
+        with _absl_quiet(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = keras.saving.load_model(path, compile=False)
+        model_info(model)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, InputError, zipfile.BadZipFile):
+        return None  # a backbone weights file (or junk): the backbone path reports it
+    return model
+
+
+def _copy_trained(model: keras.Model, trained: keras.Model, path: Path) -> None:
+    """Give ``model`` every weight of a trained embedding model of the same shape."""
+    ours, theirs = model_info(model), model_info(trained)
+    if ours != theirs:
+        raise InputError(f"weights file {path} is a dfembed embedding model of {theirs.backbone}, {theirs.image_size} "
+                         f"px, {theirs.embedding_dim}-d; this run builds {ours.backbone}, {ours.image_size} px, "
+                         f"{ours.embedding_dim}-d")
+    model.set_weights(trained.get_weights())
+    log.info("starting from the trained embedding model %s", path)
 
 
 def _build_backbone(key: str, image_size: int, weights: str | os.PathLike[str]) -> keras.Model:
@@ -241,6 +276,40 @@ def _absl_quiet() -> Iterator[None]:
         yield
     finally:
         logger.setLevel(level)
+
+
+def embed_images(model: keras.Model, images: np.ndarray, batch_size: int) -> np.ndarray:
+    """Embeddings of images in batches of exactly ``batch_size`` (zero-padded), so the model traces once.
+
+    Args:
+        model: An embedding model.
+        images: ``(n, S, S, 3)`` pixels 0..255 at the model's input size.
+        batch_size: Images per model call.
+
+    Returns:
+        ``(n, embedding_dim)`` float32.
+    """
+    out = [np.zeros((0, int(model.output_shape[-1])), np.float32)]
+    for start in range(0, len(images), batch_size):
+        chunk = images[start : start + batch_size]
+        padded = np.zeros((batch_size, *chunk.shape[1:]), dtype=np.float32)
+        padded[: len(chunk)] = chunk
+        out.append(np.asarray(model.predict_on_batch(padded), dtype=np.float32)[: len(chunk)])
+    return np.concatenate(out)
+
+
+def weights_digest(model: keras.Model) -> str:
+    """SHA-256 of a model's weights (shapes and values, in order): the same for the same weights in any file.
+
+    A temporal model records the digest of the embedding model its embeddings came from,
+    so inference can tell when it is given another one.
+    """
+    digest = hashlib.sha256()
+    for weights in model.get_weights():
+        array = np.ascontiguousarray(weights)
+        digest.update(str((array.shape, array.dtype.str)).encode("ascii"))
+        digest.update(array.tobytes())
+    return digest.hexdigest()
 
 
 def load_embedding_model(path: str | os.PathLike[str]) -> keras.Model:

@@ -22,7 +22,8 @@ class TrainConfig:
     Attributes:
         backbone: EfficientNet variant ``"b0"`` … ``"b7"``.
         image_size: Side of the square input image in pixels.
-        weights: ``"imagenet"``, ``"none"`` or a local backbone weights file.
+        weights: ``"imagenet"``, ``"none"``, a local backbone weights file, or a trained dfembed
+            embedding model (an earlier OUT_H5: all its weights, to fine-tune it).
         embedding_dim: Width of the embedding.
         dropout: Dropout rate before the embedding layer.
         l2: L2 factor of the embedding layer's kernel.
@@ -58,6 +59,12 @@ class TrainConfig:
         keep: Which weights become OUT_H5: ``"best"`` by validation AUC, or ``"last"``.
         format: ``"h5"`` (legacy HDF5, as upstream) or ``"keras"`` (also writes ``.keras``).
         tensorboard: Write TensorBoard logs (TensorFlow backend only).
+        temporal: Clip length ``T``: train the end-to-end clip model (the embedding network in
+            ``TimeDistributed`` before a sequence model, binary cross-entropy on clips of ``T``
+            consecutive frames; each step costs ``T`` times a frame step) instead of the
+            triplet embedding; ``None``: the frame model.
+        temporal_network: The clip model's sequence model: ``"gru"``, ``"lstm"`` (bidirectional,
+            on the pooled embeddings) or ``"transformer"``.
     """
 
     backbone: Literal["b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7"] = "b4"
@@ -95,6 +102,8 @@ class TrainConfig:
     keep: Literal["best", "last"] = "best"
     format: Literal["h5", "keras"] = "h5"
     tensorboard: bool = True
+    temporal: int | None = None
+    temporal_network: Literal["gru", "lstm", "transformer"] = "gru"
 
     def __post_init__(self) -> None:
         """Reject values out of range with a message naming the option.
@@ -142,6 +151,7 @@ class TrainConfig:
         check(self.workers >= 0, "workers", self.workers, "0 (automatic) or more")
         check(self.max_queue_size >= 1, "max_queue_size", self.max_queue_size, "at least 1")
         check(self.embed_batch_size >= 1, "embed_batch_size", self.embed_batch_size, "at least 1")
+        check(self.temporal is None or self.temporal >= 2, "temporal", self.temporal, "at least 2 frames (or unset)")
 
 
 def _check_range(name: str, bounds: tuple[float, float], low: float, high: float) -> None:

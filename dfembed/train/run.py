@@ -182,6 +182,10 @@ def run_train(
     for folder in {paths.model.parent, paths.classifier.parent}:
         check_writable(folder, "output folder")
     with OutputLock(lock_file_beside(paths.run_dir), f"run folder {paths.run_dir}"):
+        if config.temporal is not None:  # the end-to-end clip model (dfembed.train.run_clips)
+            from dfembed.train.run_clips import run_train_clips
+
+            return run_train_clips(data, out_h5, out_pkl, config, force=force, resume=resume, val=val)
         return _train(Path(data), paths, config, force, resume, val, started)
 
 

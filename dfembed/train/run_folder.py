@@ -28,7 +28,8 @@ STATE_NAME = "state.json"
 CHECKPOINT_GLOB = "epoch-*.keras"
 BEST_WEIGHTS_GLOB = "best-epoch-*.weights.h5"
 #: Options that change the network; a run cannot be resumed with other values.
-ARCHITECTURE_KEYS = ("backbone", "image_size", "embedding_dim", "dropout", "l2", "margin", "distance", "batch_size")
+ARCHITECTURE_KEYS = ("backbone", "image_size", "embedding_dim", "dropout", "l2", "margin", "distance", "batch_size",
+                     "temporal", "temporal_network")
 #: Options that decide the train/validation split; another value would leak validation groups.
 SPLIT_KEYS = ("seed", "val_fraction")
 

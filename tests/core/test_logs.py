@@ -13,6 +13,8 @@ NOISE = (
     b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
     b"I0000 00:00:1795321612.412015   18753 port.cc:153] oneDNN custom operations are on.\n"
     b"E0000 00:00:1795321620.452219   18753 cuda_platform.cc:52] failed call to cuInit: UNKNOWN ERROR (303)\n"
+    b"E0000 00:00:1796124466.013723   22392 util.cc:131] oneDNN supports DT_BOOL only on platforms with AVX-512. "
+    b"Falling back to the default Eigen-based implementation if present.\n"
 )
 KEPT = (
     b"E0000 00:00:1.0 1 op_kernel.cc:1] real error\n"

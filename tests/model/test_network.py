@@ -112,6 +112,16 @@ def _normalization_layer(model: keras.Model) -> keras.layers.Layer:
     return next(layer for layer in layers if isinstance(layer, keras.layers.Normalization))
 
 
+def test_a_trained_embedding_model_as_weights_gives_all_its_weights(model: keras.Model, tmp_path: Path) -> None:
+    path = save_model(model, tmp_path / "trained.h5")
+    again = build_embedding_model("b0", image_size=SIZE, weights=str(path), embedding_dim=DIM)
+    for ours, theirs in zip(again.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(ours, theirs)
+    with pytest.raises(InputError, match=rf"trained.h5 is a dfembed embedding model of b0, {SIZE} px, {DIM}-d; "
+                                         rf"this run builds b0, {SIZE} px, 8-d"):
+        build_embedding_model("b0", image_size=SIZE, weights=str(path), embedding_dim=8)
+
+
 def test_imagenet_statistics_in_a_weights_file_normalise_by_the_stddev(tmp_path: Path, images: np.ndarray) -> None:
     """Keras's ImageNet files keep the stddev in the Normalization "variance" (tensorflow#49930).
 
