@@ -58,6 +58,8 @@ def resolve_config(
     cls: type[T],
     config_file: str | os.PathLike[str] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    base: Mapping[str, Any] | None = None,
+    base_source: str = "preset",
 ) -> T:
     """Build a stage configuration from defaults, a config file and flags.
 
@@ -67,6 +69,8 @@ def resolve_config(
             ``_`` are interchangeable).
         overrides: Values from the command line; ``None`` values mean "not given"
             and do not override.
+        base: Values between the defaults and the config file (a named preset).
+        base_source: What ``base`` is, for error messages.
 
     Returns:
         An instance of ``cls``.
@@ -75,7 +79,7 @@ def resolve_config(
         ConfigError: An unknown key, a value of the wrong type, or a value that the
             dataclass's ``__post_init__`` rejects.
     """
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = _normalise_keys(base or {}, cls, base_source)
     if config_file is not None:
         values.update(_normalise_keys(read_config_file(config_file), cls, str(config_file)))
     given = {k: v for k, v in (overrides or {}).items() if v is not None}
