@@ -33,7 +33,10 @@ from tqdm import tqdm
 from dfembed.core.atomic import atomic_write_bytes
 from dfembed.core.errors import ConfigError, DfembedError, InputError
 from dfembed.core.provenance import write_provenance
+from dfembed.crop.datasets import Selection
 from dfembed.crop.manifest import (
+    CROP_BOX_COLUMNS,
+    CROP_LANDMARK_COLUMNS,
     FAILURE_COLUMNS,
     FAILURES_NAME,
     LANDMARK_COLUMNS,
@@ -138,7 +141,7 @@ def _discover(src: Path, dst: Path, config: CropConfig) -> Discovery:
         raise InputError(f"SRC {src} does not exist or is not a folder")
     if dst.resolve().is_relative_to(src.resolve()):
         raise InputError(f"DST {dst} is inside SRC {src}; choose an output folder outside the input")
-    discovery = discover_sources(src, config.group_regex)
+    discovery = discover_sources(src, config.group_regex, Selection.of(config))
     if not discovery.sources:
         raise InputError(f"SRC {src}: no usable image or video found ({len(discovery.skipped)} files skipped)")
     return discovery
@@ -196,14 +199,23 @@ def encode_image(image: np.ndarray, config: CropConfig) -> bytes:
 
 
 def manifest_row(source: Source, crop: FaceCrop, relative: PurePosixPath) -> Row:
-    """The manifest row of one crop (box ``x1, y1, x2, y2`` and landmarks in source pixels)."""
+    """The manifest row of one crop: box ``x1, y1, x2, y2`` and landmarks in source pixels, then
+    box and landmarks in crop pixels (``crop_*``); landmark cells are empty for a face without them."""
     face = crop.face
-    row = {"source": source.relative, "label": source.label, "group": source.group,
+    row = {"source": source.relative, "label": source.label, "group": source.group, "method": source.method,
            "frame_index": str(crop.frame_index), "face_index": str(crop.face_index),
            "confidence": f"{face.confidence:.4f}", "crop": relative.as_posix()}
     row.update({name: f"{value:.1f}" for name, value in zip(("x1", "y1", "x2", "y2"), face.box)})
-    row.update({col: f"{value:.1f}" for col, value in zip(LANDMARK_COLUMNS, np.asarray(face.landmarks).ravel())})
+    row.update(_cells(LANDMARK_COLUMNS, None if face.landmarks is None else np.asarray(face.landmarks), 1))
+    row.update(_cells(CROP_BOX_COLUMNS, None if crop.crop_box is None else np.asarray(crop.crop_box), 2))
+    row.update(_cells(CROP_LANDMARK_COLUMNS, crop.crop_landmarks, 2))
     return row
+
+
+def _cells(columns: tuple[str, ...], values: np.ndarray | None, decimals: int) -> Row:
+    if values is None:
+        return dict.fromkeys(columns, "")
+    return {col: f"{value:.{decimals}f}" for col, value in zip(columns, np.asarray(values, dtype=np.float64).ravel())}
 
 
 def _process_all(

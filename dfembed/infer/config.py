@@ -19,7 +19,7 @@ import yaml
 
 from dfembed.core.config import check, resolve_config
 from dfembed.core.errors import ConfigError
-from dfembed.faces.config import RUNTIME_ONLY_FIELDS, CropConfig
+from dfembed.faces.config import RUNTIME_ONLY_FIELDS, SOURCE_FIELDS, CropConfig
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,9 @@ def resolve_crop_config(trained: Mapping[str, Any] | None, config: InferConfig, 
         trained: The bundle's ``crop_config`` (a ``CropConfig`` as a mapping), or ``None``
             when the model was trained on crops of unknown origin — then the
             ``CropConfig`` defaults are used with ``size = image_size``. Its runtime-only
-            fields (``jobs``, ``batch_size``, ``device``) are not inherited.
+            fields (``jobs``, ``batch_size``, ``device``) and the fields that chose the
+            training media (``layout``, ``split``, ``compression``, ``methods``,
+            ``group_regex``) are not inherited.
         config: This run's options.
         image_size: The embedding model's input size.
 
@@ -126,7 +128,7 @@ def resolve_crop_config(trained: Mapping[str, Any] | None, config: InferConfig, 
     if dropped:
         log.warning("ignoring crop settings from training that this version does not know: %s", dropped)
     # jobs, batch size and device describe the training machine, not the crops: this machine's defaults
-    base = {k: v for k, v in base.items() if k in known and k not in RUNTIME_ONLY_FIELDS}
+    base = {k: v for k, v in base.items() if k in known and k not in RUNTIME_ONLY_FIELDS | SOURCE_FIELDS}
     try:
         return resolve_config(CropConfig, None, {**base, **config.crop_overrides()})
     except ConfigError as err:
