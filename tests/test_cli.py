@@ -29,7 +29,7 @@ COMMANDS = [
     (evaluate_command, EvaluateConfig, True),
     (demo_command, DemoConfig, False),  # the demo exposes its seed; the rest goes through --config
 ]
-NONE_WORDS = ("none", "as in training", "one pass over the larger class")
+NONE_WORDS = ("none", "as in training", "one pass over the larger class", "1 without fake crops, else 0.5")
 
 
 def _default(cls: type, name: str) -> object:
