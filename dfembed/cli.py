@@ -154,6 +154,7 @@ class _LazyGroup(click.Group):
         "infer": ("dfembed.commands.infer", "infer_command"),
         "evaluate": ("dfembed.commands.evaluate", "evaluate_command"),
         "gallery": ("dfembed.commands.gallery", "gallery_command"),
+        "report": ("dfembed.commands.report", "report_command"),
         "demo": ("dfembed.commands.demo", "demo_command"),
     }
 

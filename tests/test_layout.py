@@ -16,8 +16,9 @@ STAGES = ("crop", "train", "infer", "evaluate")
 ALLOWED = {
     "crop": set(),
     "train": {"crop.manifest", "crop.naming", "evaluate.metrics"},
-    "infer": set(),
-    "evaluate": {"infer.submission", "infer.scoring", "crop.sources"},
+    "infer": {"crop.sources", "crop.datasets"},
+    "evaluate": {"infer.submission", "infer.scoring", "crop.sources", "crop.datasets", "infer.aggregate", "infer.run",
+                 "train.pseudo"},
 }
 
 

@@ -317,7 +317,7 @@ def _celebdf(src: Path, selection: Selection) -> tuple[list[Source], list[Skippe
             key = f"{folder}/{path.name}"
             _check_listed_label(src, key, label, listed)
             if selection.split == "all" or (key in listed) == (selection.split == "test"):
-                sources.append(Source(path, relative, label, _celebdf_group(folder, path.stem),
+                sources.append(Source(path, relative, label, celebdf_group(folder, path.stem),
                                       CELEBDF_FAKES if label == "fake" else ""))
     keys = {f"{Path(s.relative).parts[0]}/{s.path.name}" for s in sources}
     if selection.split in ("test", "all"):
@@ -341,7 +341,8 @@ def _check_listed_label(src: Path, key: str, label: str, listed: dict[str, int])
         raise InputError(f"{src / CELEBDF_TEST_LIST} lists {key} as {said}, but its folder holds {label} videos")
 
 
-def _celebdf_group(folder: str, stem: str) -> str:
+def celebdf_group(folder: str, stem: str) -> str:
+    """The group of a Celeb-DF video: a fake's target video (``Celeb-real/id<t>_<scene>``), else itself."""
     match = _CELEB_FAKE.match(stem) if folder == CELEBDF_FAKES else None
     if match:
         return f"Celeb-real/{match['target']}_{match['scene']}"
