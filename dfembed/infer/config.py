@@ -18,6 +18,7 @@ from typing import Any, Literal
 import yaml
 
 from dfembed.core.config import check, resolve_config
+from dfembed.core.datasets import FFPP_DEFAULT_METHODS, FFPP_METHODS, check_methods
 from dfembed.core.errors import ConfigError
 from dfembed.faces.config import RUNTIME_ONLY_FIELDS, SOURCE_FIELDS, CropConfig
 
@@ -44,6 +45,12 @@ class InferConfig:
         margin: Crop margin (fraction of the box each side); none = as in training.
         min_confidence: Detector confidence floor; none = as in training.
         crop_options: Further crop/detector overrides as ``KEY=VALUE`` (YAML values).
+        layout: ``none``: every image and video under TEST; ``ffpp`` or ``celebdf``: the
+            videos of that data set's ``split`` (with ``compression`` and ``methods``), read
+            as ``crop_face.py`` reads them.
+        split: The official subset (``all``, ``train``, ``val``, ``test``).
+        compression: The FaceForensics++ quality folder.
+        methods: The FaceForensics++ manipulations.
     """
 
     aggregate: Literal["mean", "max", "confident"] = "confident"
@@ -60,6 +67,10 @@ class InferConfig:
     margin: float | None = None
     min_confidence: float | None = None
     crop_options: tuple[str, ...] = ()
+    layout: Literal["none", "ffpp", "celebdf"] = "none"
+    split: Literal["all", "train", "val", "test"] = "all"
+    compression: Literal["raw", "c23", "c40"] = "c23"
+    methods: tuple[str, ...] = FFPP_DEFAULT_METHODS
 
     def __post_init__(self) -> None:
         check(0.0 <= self.no_face_score <= 1.0, "no_face_score", self.no_face_score, "in [0, 1]")
@@ -70,6 +81,7 @@ class InferConfig:
             value = getattr(self, name)
             check(value is None or value >= 1, name, value, "at least 1")
         parse_crop_options(self.crop_options)
+        check(check_methods(self.methods), "methods", self.methods, f"one or more of {', '.join(FFPP_METHODS)}")
 
     def crop_overrides(self) -> dict[str, Any]:
         """The crop settings this configuration overrides (named fields win over ``crop_options``)."""

@@ -81,22 +81,30 @@ class InferSummary:
 # Media discovery and the row plan
 
 
-def find_media(test: Path) -> list[Path]:
+def find_media(test: Path, config: InferConfig | None = None) -> list[Path]:
     """List the images and videos below ``test`` (any depth), sorted; hidden files skipped.
+
+    With ``config.layout`` ``ffpp`` or ``celebdf`` only the videos of that data set's split
+    (compression, methods) are listed, found as the crop stage finds them
+    (:func:`dfembed.crop.sources.discover_sources`).
 
     Args:
         test: A folder, or a single media file.
+        config: Gives the layout and selection (``None``: every medium).
 
     Returns:
         The media files.
 
     Raises:
-        InputError: ``test`` is missing or holds no image or video.
+        InputError: ``test`` is missing or holds no image or video (of the selection).
+        ConfigError: A selection the data set cannot give.
     """
     from dfembed.faces.media import is_media
 
     if not test.exists():
         raise InputError(f"TEST {test} does not exist")
+    if config is not None and config.layout != "none":
+        return _dataset_media(test, config)
     if test.is_file():
         candidates = [test]
     else:
@@ -105,6 +113,20 @@ def find_media(test: Path) -> list[Path]:
     if not media:
         raise InputError(f"TEST {test}: no image or video files found")
     return media
+
+
+def _dataset_media(test: Path, config: InferConfig) -> list[Path]:
+    from dfembed.crop.datasets import Selection
+    from dfembed.crop.sources import discover_sources
+
+    discovery = discover_sources(test, selection=Selection.of(config))
+    if not discovery.sources:
+        raise InputError(f"TEST {test}: no {config.layout} video in split {config.split!r} "
+                         f"({len(discovery.skipped)} listed or found files skipped)")
+    missing = sum(s.reason in ("missing file", "missing folder") for s in discovery.skipped)
+    if missing:
+        log.warning("TEST %s: %d videos of the %s %s split are missing", test, missing, config.layout, config.split)
+    return [s.path for s in discovery.sources]
 
 
 def _hidden(relative: Path) -> bool:
@@ -195,7 +217,7 @@ def run_inference(
     start = time.perf_counter()
     output = output if output is not None else default_output(sub_csv)
     check_output(output, force)
-    paths = find_media(test)
+    paths = find_media(test, config)
     keys = [relative_key(p, test) for p in paths]
     submission, matching = plan_rows(sub_csv, keys, config)
     model, bundle, info = load_checked(model_h5, svm_pkl)

@@ -29,9 +29,9 @@ def write_video(path: Path, frames: int = 3, size: tuple[int, int] = (64, 48), v
     return path
 
 
-def _make(path: Path, videos: bool) -> None:
+def _make(path: Path, videos: bool, value: int = 128) -> None:
     if videos:
-        write_video(path)
+        write_video(path, value=value)
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"stand-in")
@@ -39,14 +39,17 @@ def _make(path: Path, videos: bool) -> None:
 
 def ffpp_tree(root: Path, videos: bool = False, methods: Iterable[str] = ("Deepfakes", "FaceSwap"),
               compression: str = "c23") -> Path:
-    """Originals and fakes of :data:`FFPP_TEST_PAIRS` and :data:`FFPP_TRAIN_PAIR` (both directions)."""
+    """Originals and fakes of :data:`FFPP_TEST_PAIRS` and :data:`FFPP_TRAIN_PAIR` (both directions).
+
+    Generated videos are flat grey: originals at 60, fakes at 200 (plus the frame index).
+    """
     pairs = [*FFPP_TEST_PAIRS, FFPP_TRAIN_PAIR]
     for target, source in pairs:
         for video in (target, source):
-            _make(root / "original_sequences" / "youtube" / compression / "videos" / f"{video}.mp4", videos)
+            _make(root / "original_sequences" / "youtube" / compression / "videos" / f"{video}.mp4", videos, 60)
         for method in methods:
             for a, b in ((target, source), (source, target)):
-                _make(root / "manipulated_sequences" / method / compression / "videos" / f"{a}_{b}.mp4", videos)
+                _make(root / "manipulated_sequences" / method / compression / "videos" / f"{a}_{b}.mp4", videos, 200)
     return root
 
 
