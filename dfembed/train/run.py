@@ -181,8 +181,10 @@ def run_train(
             model, initial_epoch, state = prepare_model(config, paths.run_dir, resume, len(batches))
         callbacks = make_callbacks(config, train_data.train, train_data.val, batches, paths.run_dir, state,
                                    train_data.pseudo)
-        log.info("training on %d crops (%d validation) for epochs %d..%d of %d steps",
-                 len(train_data.train), len(train_data.val), initial_epoch + 1, config.epochs, len(batches))
+        n_train, n_val = (sum(c.blend_seed is None for c in crops) for crops in (train_data.train, train_data.val))
+        n_fixed = len(train_data.train) + len(train_data.val) - n_train - n_val
+        log.info("training on %d crops (%d validation, %d fixed self-blends) for epochs %d..%d of %d steps",
+                 n_train, n_val, n_fixed, initial_epoch + 1, config.epochs, len(batches))
         batches.set_epoch(initial_epoch)
         model.fit(batches, epochs=config.epochs, initial_epoch=initial_epoch, callbacks=callbacks,
                   shuffle=False, verbose=_verbosity())
