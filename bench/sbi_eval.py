@@ -163,12 +163,15 @@ def _row(name: str, result: dict, seconds: float) -> str:
 @click.option("--steps", type=int, default=600, show_default=True, help="Training steps of each model.")
 @click.option("--epochs", type=int, default=3, show_default=True, help="The steps are split over this many epochs.")
 @click.option("--embedding-dim", type=int, default=64, show_default=True)
+@click.option("--lr", type=float, default=0.01, show_default=True, help="SGD learning rate of both models.")
+@click.option("--momentum", type=float, default=0.0, show_default=True, help="SGD momentum of both models.")
 @click.option("--per-source", type=int, default=40, show_default=True, help="Real images per real_faces source.")
 @click.option("--frames-per-video", type=int, default=16, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--only", type=click.Choice(["baseline", "sbi"]), default=None, help="Train and evaluate one model only.")
 def main(work: Path | None, backbone: str, weights: str, image_size: int, batch_size: int, steps: int, epochs: int,
-         embedding_dim: int, per_source: int, frames_per_video: int, seed: int, only: str | None) -> None:
+         embedding_dim: int, lr: float, momentum: float, per_source: int, frames_per_video: int, seed: int,
+         only: str | None) -> None:
     """Train the baseline and the SBI model with the same budget and compare them on the DFDC sample."""
     from dfembed.core.logs import setup_logging
 
@@ -179,7 +182,7 @@ def main(work: Path | None, backbone: str, weights: str, image_size: int, batch_
     work.mkdir(parents=True, exist_ok=True)
     options = {"backbone": backbone, "weights": weights, "image_size": image_size, "batch_size": batch_size,
                "epochs": epochs, "steps_per_epoch": max(1, steps // epochs), "embedding_dim": embedding_dim,
-               "val_fraction": 0.0, "seed": seed, "tensorboard": False}
+               "lr": lr, "momentum": momentum, "val_fraction": 0.0, "seed": seed, "tensorboard": False}
     times = {}
     images = choose_real_images(SHARED / "real_faces" / "images", per_source)
     if only != "sbi":
@@ -197,7 +200,8 @@ def main(work: Path | None, backbone: str, weights: str, image_size: int, batch_
               "results": results, "load_average": os.getloadavg()}
     (work / "sbi_eval.json").write_text(json.dumps(record, indent=2) + "\n")
     click.echo(f"\n{len(images)} real images chosen; {backbone} @ {image_size} px, batch {batch_size}, "
-               f"{options['steps_per_epoch'] * epochs} steps, weights {weights}; load average "
+               f"{options['steps_per_epoch'] * epochs} steps, SGD lr {lr} momentum {momentum}, seed {seed}, "
+               f"weights {weights}; load average "
                f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     click.echo("| model | frames ROC AUC | frames log loss | videos ROC AUC | videos log loss | "
                "unseen real videos, mean P(fake) | training |")

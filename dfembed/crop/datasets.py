@@ -223,8 +223,9 @@ def _ffpp_folder(
 def _ffpp_entry(stem: str, kind: str, method: str, selection: Selection, split: _FfppSplit) -> tuple[str | None, bool]:
     """``(group, in the split)`` of one video name; group ``None`` for a name that does not fit."""
     if kind == "original":
-        return (split.group(stem), selection.split == "all" or stem in split.ids) if _YOUTUBE.match(stem) else \
-            (None, False)
+        if not _YOUTUBE.match(stem):
+            return None, False
+        return split.group(stem), selection.split == "all" or stem in split.ids
     if kind == "actors":
         match = _ACTOR.match(stem)
         return (f"actors/{match['actor']}__{match['scene']}", True) if match else (None, False)

@@ -84,12 +84,14 @@ def test_the_mask_lies_inside_the_face_box_and_its_soft_edge_inside_the_crop() -
 
 def test_same_seed_same_pseudo_fake_other_seed_another() -> None:
     image = _textured(4)
+    original = image.copy()
     first = self_blend(image, np.random.default_rng(11), landmarks=_template_landmarks(BOX))
     again = self_blend(image, np.random.default_rng(11), landmarks=_template_landmarks(BOX))
     other = self_blend(image, np.random.default_rng(12), landmarks=_template_landmarks(BOX))
     np.testing.assert_array_equal(first.image, again.image)
     np.testing.assert_array_equal(first.mask, again.mask)
     assert not np.array_equal(first.image, other.image)
+    np.testing.assert_array_equal(image, original)  # the real crop is left as it was
 
 
 def test_a_face_without_landmarks_is_placed_by_its_box_and_one_without_either_is_refused() -> None:
@@ -127,3 +129,18 @@ def test_colour_and_frequency_transforms_keep_the_face_recognisable() -> None:
         for changed in (color_transform(image, rng), frequency_transform(image, rng)):
             corr = np.corrcoef(changed.astype(float).ravel(), image.astype(float).ravel())[0, 1]
             assert changed.shape == image.shape and corr > 0.8
+
+
+def test_misalign_moves_the_source_and_the_mask_together_by_a_small_shift() -> None:
+    from dfembed.train.sbi import misalign
+
+    source = np.zeros((SIZE, SIZE, 3), np.uint8)
+    source[40:90, 30:100] = 255
+    mask = (source[..., 0] > 0).astype(np.float32)
+    for seed in range(6):
+        moved, moved_mask = misalign(source, mask, np.random.default_rng(seed))
+        bright, inside = moved[..., 0] > 127, moved_mask > 0.5
+        assert (bright & inside).sum() / (bright | inside).sum() > 0.8  # the elastic step only ripples the edge
+        ys, xs = np.nonzero(bright)
+        # ±3 % across, ±1.5 % down, scale 0.95-1.05 about the centre: the square's centre (64.5, 64.5) moves little
+        assert abs(xs.mean() - 64.5) < 0.03 * SIZE + 2 and abs(ys.mean() - 64.5) < 0.015 * SIZE + 2
