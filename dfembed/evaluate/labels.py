@@ -134,7 +134,7 @@ def read_dfdc_metadata(path: str | Path) -> LabelSet:
     labels = {name: CLASSES[str(entry["label"]).lower()] for name, entry in data.items()}
     groups = {name: _metadata_group(name, entry) for name, entry in data.items()}
     log.info("read %d labels from DFDC metadata %s", len(labels), path)
-    return LabelSet(path, "dfdc-metadata", labels, groups)
+    return LabelSet(path, "dfdc-metadata", labels, groups, dataset=f"DFDC {path.resolve().parent.name}")
 
 
 def read_label_folder(root: str | Path, selection: Selection | None = None) -> LabelSet:
@@ -216,7 +216,7 @@ def read_label_csv(path: str | Path) -> LabelSet:
     if not labels:
         raise InputError(f"label CSV {path} has a header but no rows")
     log.info("read %d labels from CSV %s", len(labels), path)
-    return LabelSet(path, "csv", labels, groups)
+    return LabelSet(path, "csv", labels, groups, dataset=path.stem)
 
 
 def parse_label(value: Any, where: str) -> int:

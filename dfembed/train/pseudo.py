@@ -36,31 +36,38 @@ DEFAULT_MARGIN = 0.3
 
 @dataclasses.dataclass(frozen=True, eq=False)  # arrays make == ambiguous
 class CropGeometry:
-    """The face in one stored crop, in the pixels of a ``size`` × ``size`` crop.
+    """The face in one stored crop, in the pixels of that crop file (pixel centres on integers).
 
     Attributes:
-        size: Side of the crop the coordinates refer to (``None``: the file's own size).
         landmarks: Five landmarks ``(5, 2)``, or ``None``.
-        box: ``x1, y1, x2, y2``, or ``None`` when only ``margin`` tells where the face is.
-        margin: The crop's margin (for the centred box of step 3).
+        box: ``x1, y1, x2, y2``, or ``None`` when only the crop's geometry tells where the face is.
+        margin: The crop's margin (for the centred box of step 3 of the module docstring).
+        align_scale: For an aligned crop without recorded landmarks, the template's scale
+            (the landmarks are then the template's); ``None`` otherwise.
     """
 
-    size: int | None
     landmarks: np.ndarray | None
     box: tuple[float, float, float, float] | None
     margin: float = DEFAULT_MARGIN
+    align_scale: float | None = None
 
-    def scaled(self, side: int) -> tuple[np.ndarray | None, np.ndarray]:
-        """Landmarks and box in a crop of ``side`` pixels (pixel centres on integers).
+    def scaled(self, side: int, stored: tuple[int, int]) -> tuple[np.ndarray | None, np.ndarray]:
+        """Landmarks and box once the stored crop is resized to ``side`` × ``side``.
+
+        Args:
+            side: Side of the resized crop.
+            stored: ``(height, width)`` of the crop file.
 
         Returns:
             ``(landmarks or None, box)``; the box is the centred one when none is recorded.
         """
-        size = self.size or side
-        scale = side / size
+        scale = np.array([side / stored[1], side / stored[0]])
         landmarks = None if self.landmarks is None else (self.landmarks + 0.5) * scale - 0.5
-        box = central_box(side, self.margin) if self.box is None else (np.asarray(self.box) + 0.5) * scale - 0.5
-        return landmarks, box
+        if landmarks is None and self.align_scale is not None:
+            landmarks = template_points(side, self.align_scale)
+        if self.box is None:
+            return landmarks, central_box(side, self.margin)
+        return landmarks, ((np.asarray(self.box).reshape(2, 2) + 0.5) * scale - 0.5).ravel()
 
 
 def central_box(side: int, margin: float) -> np.ndarray:
@@ -94,19 +101,18 @@ def read_crop_geometry(root: Path, paths: Iterable[Path]) -> tuple[dict[Path, Cr
     """
     faces = read_manifest_faces(root)
     config = (read_crop_record(root) or {}).get("config") or {}
-    margin = float(config.get("margin", DEFAULT_MARGIN)) if isinstance(config, dict) else DEFAULT_MARGIN
-    size = int(config["size"]) if isinstance(config, dict) and isinstance(config.get("size"), int) else None
-    aligned = isinstance(config, dict) and config.get("align") == "similarity"
+    config = config if isinstance(config, dict) else {}
+    margin = float(config.get("margin", DEFAULT_MARGIN))
+    align_scale = float(config.get("align_scale", 1.3)) if config.get("align") == "similarity" else None
     geometry: dict[Path, CropGeometry] = {}
     bare = 0
     for path in paths:
         face = faces.get(Path(path).resolve())
         if face is not None and (face.landmarks is not None or face.box is not None):
-            geometry[Path(path).resolve()] = CropGeometry(size, face.landmarks, face.box, margin)
-            continue
-        bare += 1
-        landmarks = template_points(size, float(config.get("align_scale", 1.3))) if aligned and size else None
-        geometry[Path(path).resolve()] = CropGeometry(size, landmarks, None, margin)
+            geometry[Path(path).resolve()] = CropGeometry(face.landmarks, face.box, margin)
+        else:
+            bare += 1
+            geometry[Path(path).resolve()] = CropGeometry(None, None, margin, align_scale)
     return geometry, bare
 
 
@@ -133,8 +139,8 @@ class PseudoFakes:
         Returns:
             The :class:`~dfembed.train.sbi.SelfBlend` at ``image_size`` × ``image_size``.
         """
-        face = self.geometry.get(Path(path).resolve()) or CropGeometry(None, None, None)
-        landmarks, box = face.scaled(self.image_size)
+        face = self.geometry.get(Path(path).resolve()) or CropGeometry(None, None)
+        landmarks, box = face.scaled(self.image_size, image.shape[:2])
         resized = fit_size(image, self.image_size)
         return self_blend(resized, np.random.default_rng(seed), landmarks, box)
 

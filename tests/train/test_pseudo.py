@@ -58,10 +58,10 @@ def test_geometry_from_manifest_columns_and_fallbacks(tmp_path: Path) -> None:
     full, box_only, none = (geometry[p.resolve()] for p in paths)
     np.testing.assert_allclose(full.landmarks, points)
     assert box_only.landmarks is None and box_only.box == (10.0, 12.0, 40.0, 44.0)
-    landmarks, box = none.scaled(96)  # at twice the recorded size: the centred box of margin 0.25
+    landmarks, box = none.scaled(96, (48, 48))  # resized to twice the file's size: the centred box of margin 0.25
     assert landmarks is None
     np.testing.assert_allclose(box, central_box(96, 0.25))
-    scaled_points, _ = full.scaled(96)
+    scaled_points, _ = full.scaled(96, (48, 48))
     np.testing.assert_allclose(scaled_points, (points + 0.5) * 2 - 0.5)
 
 
@@ -71,7 +71,7 @@ def test_aligned_crops_without_geometry_use_the_template(tmp_path: Path) -> None
                                                                    "align_scale": 1.3}}))
     geometry, _ = read_crop_geometry(root, list((root / "real").iterdir()))
     (only,) = geometry.values()
-    np.testing.assert_allclose(only.landmarks, template_points(48, 1.3))
+    np.testing.assert_allclose(only.scaled(64, (48, 48))[0], template_points(64, 1.3))
 
 
 def test_bare_crops_are_warned_about(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -142,8 +142,8 @@ def test_embedding_batches_give_the_self_blend_of_a_pseudo_fake(reals_only: tupl
         CropImages([crops[0].path], 32, 4, blend_seeds=[0])
 
 
-def test_geometry_scaling_without_recorded_size() -> None:
-    face = CropGeometry(None, np.zeros((5, 2)), (0.0, 0.0, 9.0, 9.0))
-    landmarks, box = face.scaled(40)
-    np.testing.assert_allclose(box, [0, 0, 9, 9])
-    np.testing.assert_allclose(landmarks, 0.0)
+def test_geometry_follows_the_files_own_size_per_axis() -> None:
+    face = CropGeometry(np.array([[9.5, 4.5]] * 5), (0.0, 0.0, 19.0, 9.0))
+    landmarks, box = face.scaled(40, (10, 20))  # a 20 x 10 file stretched to 40 x 40: x twice, y four times
+    np.testing.assert_allclose(box, [0.5 * 2 - 0.5, 0.5 * 4 - 0.5, 19.5 * 2 - 0.5, 9.5 * 4 - 0.5])
+    np.testing.assert_allclose(landmarks[0], [10 * 2 - 0.5, 5 * 4 - 0.5])
