@@ -155,6 +155,12 @@ def config_option(
                         config_field=field, **kwargs)
 
 
+def split_names(values: tuple[str, ...] | None) -> tuple[str, ...] | None:
+    """A repeatable option's values with commas split (``--methods a,b --methods c``); ``None`` when not given."""
+    names = tuple(name.strip() for value in values or () for name in value.split(",") if name.strip())
+    return names or None
+
+
 def default_text(value: Any, none_text: str = "none") -> str:
     """How a default reads in a help text: ``0.6 0.7 0.8`` for a tuple, ``on``/``off`` for a bool."""
     if value is None:
@@ -206,6 +212,7 @@ class _LazyGroup(click.Group):
         "infer": ("dfembed.commands.infer", "infer_command"),
         "evaluate": ("dfembed.commands.evaluate", "evaluate_command"),
         "gallery": ("dfembed.commands.gallery", "gallery_command"),
+        "report": ("dfembed.commands.report", "report_command"),
         "demo": ("dfembed.commands.demo", "demo_command"),
         "detectors": ("dfembed.commands.detectors", "detectors_group"),
     }

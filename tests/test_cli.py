@@ -38,7 +38,7 @@ COMMANDS = [
     (compare_command, CompareConfig, True),
 ]
 NONE_WORDS = ("none", "as in training", "one pass over the larger class", "the detector's default",
-              "mtcnn if compared, else the first", "evenly", "frame model")
+              "mtcnn if compared, else the first", "evenly", "frame model", "1 without fake crops, else 0.5")
 
 
 def _default(cls: type, name: str) -> object:

@@ -16,8 +16,12 @@ STAGES = ("crop", "train", "infer", "evaluate", "detectors", "temporal")
 ALLOWED = {
     "crop": set(),
     "train": {"crop.manifest", "crop.naming", "crop.videos", "evaluate.metrics"},
-    "infer": set(),
-    "evaluate": {"infer.submission", "infer.scoring", "crop.sources"},
+    "infer": {"crop.sources", "crop.datasets"},
+    # evaluate reads inference's CSV and record (submission), scores a gallery (scoring), aggregates frames as
+    # inference does (aggregate), reads labels as the crop stage finds media (sources, datasets), and draws
+    # self-blends exactly as training makes them (train.pseudo, for gallery --sbi).
+    "evaluate": {"infer.submission", "infer.scoring", "infer.aggregate", "crop.sources", "crop.datasets",
+                 "train.pseudo"},
     "detectors": set(),  # the detector comparison: faces' registry, media and geometry only
     # embed reads the crop folder as videos and appends its index like the crop journal; train-temporal
     # splits videos by group, checkpoints and validates exactly as the training stage does.

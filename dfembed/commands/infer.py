@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from dfembed.cli import config_option, stage_options
+from dfembed.cli import config_option, split_names, stage_options
 from dfembed.infer.config import InferConfig
 
 option = functools.partial(config_option, InferConfig)
@@ -44,6 +44,11 @@ _EXISTING = click.Path(exists=True, dir_okay=False, path_type=Path)
         help="Override any other crop setting (repeatable), e.g. --crop-option min_face_size=20.")
 @option("temporal_model", metavar="PATH", help="Sequence model (.keras) of --aggregate temporal (a learned video score).")
 @option("temporal_fallback", help="Frame rule of a file too short for the temporal model.")
+@option("layout", help="none: every medium under TEST; ffpp/celebdf: that data set's split only.")
+@option("split", help="Official subset of --layout ffpp/celebdf.")
+@option("compression", help="FaceForensics++ quality folder.")
+@option("methods", metavar="M[,M...]", callback=lambda ctx, param, value: split_names(value),
+        help="FaceForensics++ manipulations (repeat or comma-separate).")
 @stage_options
 def infer_command(test: Path, sub_csv: Path, model_h5: Path, svm_pkl: Path, output: Path | None, force: bool,
                   trust_pickle: bool, config_file: Path | None, **options: object) -> None:

@@ -63,6 +63,8 @@ def resolve_config(
     cls: type[T],
     config_file: str | os.PathLike[str] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    base: Mapping[str, Any] | None = None,
+    base_source: str = "preset",
 ) -> T:
     """Build a stage configuration from defaults, a config file and flags.
 
@@ -72,6 +74,8 @@ def resolve_config(
             ``_`` are interchangeable).
         overrides: Values from the command line; ``None`` values mean "not given"
             and do not override.
+        base: Values between the defaults and the config file (a named preset).
+        base_source: What ``base`` is, for error messages.
 
     Returns:
         An instance of ``cls``.
@@ -83,7 +87,9 @@ def resolve_config(
     hints = typing.get_type_hints(cls)
     sources: dict[str, str] = {}  # field → where its value came from, for the messages
     coerced: dict[str, Any] = {}
-    layers = [] if config_file is None else [(read_config_file(config_file), f"config file {config_file}")]
+    layers = [] if not base else [(base, base_source)]
+    if config_file is not None:
+        layers.append((read_config_file(config_file), f"config file {config_file}"))
     layers.append(({k: v for k, v in (overrides or {}).items() if v is not None}, "command line"))
     for data, where in layers:
         for name, value in _normalise_keys(data, cls, where).items():

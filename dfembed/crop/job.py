@@ -43,7 +43,10 @@ from dfembed.core.lock import OutputLock
 from dfembed.core.paths import check_inside, check_separate, check_writable
 from dfembed.core.provenance import write_provenance
 from dfembed.core.workers import die_with_parent
+from dfembed.crop.datasets import Selection
 from dfembed.crop.manifest import (
+    CROP_BOX_COLUMNS,
+    CROP_LANDMARK_COLUMNS,
     FAILURE_COLUMNS,
     FAILURES_NAME,
     LANDMARK_COLUMNS,
@@ -161,7 +164,7 @@ def _run_locked(src: Path, dst: Path, config: CropConfig, force: bool, detector:
 
 
 def _discover(src: Path, config: CropConfig) -> Discovery:
-    discovery = discover_sources(src, config.group_regex)
+    discovery = discover_sources(src, config.group_regex, Selection.of(config))
     if not discovery.sources:
         raise InputError(f"SRC {src}: no usable image or video found ({len(discovery.skipped)} files skipped)")
     return discovery
@@ -218,20 +221,23 @@ def encode_image(image: np.ndarray, config: CropConfig) -> bytes:
 
 
 def manifest_row(source: Source, crop: FaceCrop, relative: PurePosixPath) -> Row:
-    """The manifest row of one crop (box ``x1, y1, x2, y2`` and landmarks in source pixels).
-
-    A detector without landmarks (``face.landmarks is None``) leaves the landmark columns empty.
-    """
+    """The manifest row of one crop: box ``x1, y1, x2, y2`` and landmarks in source pixels, then
+    box and landmarks in crop pixels (``crop_*``); landmark cells are empty for a face without them."""
     face = crop.face
-    row = {"source": source.relative, "label": source.label, "group": source.group,
+    row = {"source": source.relative, "label": source.label, "group": source.group, "method": source.method,
            "frame_index": str(crop.frame_index), "face_index": str(crop.face_index),
            "confidence": f"{face.confidence:.4f}", "crop": relative.as_posix()}
     row.update({name: f"{value:.1f}" for name, value in zip(("x1", "y1", "x2", "y2"), face.box)})
-    if face.landmarks is None:
-        row.update(dict.fromkeys(LANDMARK_COLUMNS, ""))
-    else:
-        row.update({col: f"{v:.1f}" for col, v in zip(LANDMARK_COLUMNS, np.asarray(face.landmarks).ravel())})
+    row.update(_cells(LANDMARK_COLUMNS, None if face.landmarks is None else np.asarray(face.landmarks), 1))
+    row.update(_cells(CROP_BOX_COLUMNS, None if crop.crop_box is None else np.asarray(crop.crop_box), 2))
+    row.update(_cells(CROP_LANDMARK_COLUMNS, crop.crop_landmarks, 2))
     return row
+
+
+def _cells(columns: tuple[str, ...], values: np.ndarray | None, decimals: int) -> Row:
+    if values is None:
+        return dict.fromkeys(columns, "")
+    return {col: f"{value:.{decimals}f}" for col, value in zip(columns, np.asarray(values, dtype=np.float64).ravel())}
 
 
 def _process_all(

@@ -14,12 +14,16 @@ Later stages read a crop folder through :func:`read_manifest_groups` and
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import logging
+import math
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+
+import numpy as np
 
 from dfembed.core.atomic import atomic_write_text
 from dfembed.core.errors import InputError
@@ -36,10 +40,14 @@ REPORT_NAMES = (MANIFEST_NAME, FAILURES_NAME, SOURCES_NAME, PROVENANCE_NAME)
 
 # Landmark columns in the order of :data:`dfembed.faces.detector.LANDMARK_NAMES`, x before y.
 LANDMARK_COLUMNS: tuple[str, ...] = tuple(f"{name}_{axis}" for name in LANDMARK_NAMES for axis in ("x", "y"))
+# The face in the crop's own pixels: its box (bounds of the mapped box) and its five landmarks.
+CROP_BOX_COLUMNS: tuple[str, ...] = ("crop_x1", "crop_y1", "crop_x2", "crop_y2")
+CROP_LANDMARK_COLUMNS: tuple[str, ...] = tuple(f"crop_{column}" for column in LANDMARK_COLUMNS)
 MANIFEST_COLUMNS: tuple[str, ...] = (
     "source",
     "label",
     "group",
+    "method",
     "frame_index",
     "face_index",
     "x1",
@@ -48,6 +56,8 @@ MANIFEST_COLUMNS: tuple[str, ...] = (
     "y2",
     "confidence",
     *LANDMARK_COLUMNS,
+    *CROP_BOX_COLUMNS,
+    *CROP_LANDMARK_COLUMNS,
     "crop",
 )
 FAILURE_COLUMNS: tuple[str, ...] = ("source", "label", "reason", "detail")
@@ -220,3 +230,59 @@ def read_crop_record(root: Path) -> dict | None:
     if not isinstance(record, dict):
         raise InputError(f"{path}: expected a JSON object, the record of a crop run")
     return record
+
+
+@dataclasses.dataclass(frozen=True, eq=False)  # arrays make == ambiguous
+class CropFace:
+    """Where the face lies in one crop file, in the crop's pixels (pixel centres on integers).
+
+    Attributes:
+        box: ``x1, y1, x2, y2``, or ``None`` when the manifest has no crop geometry.
+        landmarks: ``(5, 2)``: left eye, right eye, nose, mouth left, mouth right, or
+            ``None`` (a detector without landmarks, or a manifest without them).
+    """
+
+    box: tuple[float, float, float, float] | None
+    landmarks: np.ndarray | None
+
+
+def read_manifest_faces(root: Path) -> dict[Path, CropFace]:
+    """Map each crop listed in ``root/manifest.csv`` to its face geometry in crop pixels.
+
+    Manifests written before the crop geometry columns existed give ``None`` box and
+    landmarks for every crop; a crop without landmarks keeps its box.
+
+    Args:
+        root: A crop folder.
+
+    Returns:
+        Resolved crop path → :class:`CropFace` (empty without a manifest).
+
+    Raises:
+        InputError: The manifest lacks the ``crop`` column.
+    """
+    manifest = Path(root) / MANIFEST_NAME
+    if not manifest.is_file():
+        return {}
+    with open(manifest, newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        if "crop" not in (reader.fieldnames or ()):
+            raise InputError(f"{manifest}: missing column crop")
+        faces = {(root / row["crop"]).resolve(): _crop_face(row) for row in reader if row.get("crop")}
+    return faces
+
+
+def _crop_face(row: Row) -> CropFace:
+    box = _floats(row, CROP_BOX_COLUMNS)
+    points = _floats(row, CROP_LANDMARK_COLUMNS)
+    landmarks = np.asarray(points, dtype=np.float64).reshape(5, 2) if points is not None else None
+    return CropFace(box if box is None else (box[0], box[1], box[2], box[3]), landmarks)
+
+
+def _floats(row: Row, columns: Sequence[str]) -> list[float] | None:
+    """The row's values of ``columns`` as finite floats, ``None`` if any is absent or not a number."""
+    try:
+        values = [float(row.get(c) or "nan") for c in columns]
+    except ValueError:
+        return None
+    return values if all(math.isfinite(v) for v in values) else None

@@ -1,7 +1,9 @@
 """Discovering what to crop in SRC: its layout, each medium's label and group key.
 
-Layouts, tried in this order:
+Layouts, tried in this order (or forced with ``layout``):
 
+0. **FaceForensics++** and **Celeb-DF v2**, recognised by their top folders; their
+   labels, groups, methods and official splits are read by :mod:`dfembed.crop.datasets`.
 1. **Labelled tree**: some folder below SRC is named ``real`` or ``fake`` (any letter case).
    A medium's label is the topmost such folder on its relative path; media outside them
    are reported (``outside real/ and fake/``) and skipped.
@@ -34,12 +36,15 @@ import json
 import logging
 import re
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dfembed.core.classes import FAKE, LABEL_FOLDERS, UNLABELED, label_of
 from dfembed.core.errors import InputError
 from dfembed.core.walk import Entry, printable, walk_files
 from dfembed.faces.media import is_media
+
+if TYPE_CHECKING:
+    from dfembed.crop.datasets import Selection
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +61,15 @@ class Source:
         relative: Its path relative to SRC, with ``/`` separators.
         label: ``"real"``, ``"fake"`` or ``"unlabeled"``.
         group: The group key (see the module docstring).
+        method: The manipulation that made a fake, when the data set names it
+            (FaceForensics++: ``Deepfakes``…; Celeb-DF: ``Celeb-synthesis``), else ``""``.
     """
 
     path: Path
     relative: str
     label: str
     group: str
+    method: str = ""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,7 +87,7 @@ class Discovery:
     """What :func:`discover_sources` found.
 
     Attributes:
-        layout: ``"labelled"``, ``"dfdc"`` or ``"unlabelled"``.
+        layout: ``"labelled"``, ``"dfdc"``, ``"unlabelled"``, ``"ffpp"`` or ``"celebdf"``.
         sources: The media to crop, sorted by relative path.
         skipped: Files that are not media, unlisted or unlabelled media, and listed files
             that are missing.
@@ -90,27 +98,37 @@ class Discovery:
     skipped: list[Skipped]
 
 
-def discover_sources(src: Path, group_regex: str | None = None) -> Discovery:
+def discover_sources(src: Path, group_regex: str | None = None, selection: Selection | None = None) -> Discovery:
     """Find the media below ``src`` and label and group them by the folder's layout.
 
     Args:
         src: The input folder.
         group_regex: Optional pattern for image group keys (see the module docstring).
+        selection: The layout (``auto``: recognised) and, for FaceForensics++ and Celeb-DF,
+            the split, compression and methods; ``None`` for the defaults.
 
     Returns:
         A :class:`Discovery`.
 
     Raises:
-        InputError: ``src`` is missing, not a folder, or a ``metadata.json`` is invalid.
+        InputError: ``src`` is missing, not a folder, or a ``metadata.json`` or data-set list is invalid.
+        ConfigError: A selection the data set cannot give.
     """
+    from dfembed.crop.datasets import Selection, discover_dataset, recognise
+
     src = Path(src)
     if not src.is_dir():
         raise InputError(f"SRC {src} does not exist or is not a folder")
+    selection = selection if selection is not None else Selection()
+    layout = selection.layout if selection.layout != "auto" else recognise(src)
+    if layout in ("ffpp", "celebdf"):
+        return discover_dataset(src, layout, selection)
     walk = walk_files(src)
     files = walk.files
     metadata = _load_all_metadata(files)
-    labelled = any(_tree_label(PurePosixPath(e.relative)) for e in files)
-    layout = "labelled" if labelled else ("dfdc" if metadata else "unlabelled")
+    if layout is None:
+        labelled = any(_tree_label(PurePosixPath(e.relative)) for e in files)
+        layout = "labelled" if labelled else ("dfdc" if metadata else "unlabelled")
     grouper = _Grouper(src, metadata, group_regex)
     sources: list[Source] = []
     skipped = [Skipped(s.relative, _tree_label(PurePosixPath(s.relative)) or "", s.reason, s.detail)

@@ -1,4 +1,4 @@
-"""A crop gallery: labelled face crops scored by a trained model, tiled in one PNG.
+"""Crop galleries: labelled face crops scored by a trained model, or real crops with their self-blends.
 
 For a quick look at what the model saw: ``dfembed gallery CROPS MODEL_H5 SVM_PKL OUT.png``
 takes crops from ``crop_face.py``'s output (``real/``, ``fake/``, ``unlabeled/``),
@@ -6,6 +6,10 @@ scores them with the embedding model and the SVM, and draws them with their labe
 P(fake) (:func:`dfembed.evaluate.plots.crop_gallery`). A crop that cannot be read is
 skipped with a warning and the next crop of its class takes its place. The classifier
 is read from its safe file (no pickle is loaded unless ``trust_pickle``).
+
+For a look at what ``--pseudo-fakes sbi`` trains on: ``dfembed gallery --sbi CROPS OUT.png``
+draws rows of real crop / blend mask / self-blend, made exactly as training makes them
+(:class:`dfembed.train.pseudo.PseudoFakes`).
 """
 
 from __future__ import annotations
@@ -147,3 +151,47 @@ def make_gallery(
     scores = FaceScorer.from_bundle(model, bundle, batch_size)(images)
     log.info("gallery of %d crops from %s", len(images), crops)
     return crop_gallery(images, labels, [float(s) for s in scores], out)
+
+
+def make_sbi_gallery(
+    crops: Path, out: Path, size: int = 8, image_size: int = 256, seed: int = 0, force: bool = False
+) -> Path:
+    """Draw ``size`` rows of real crop, blend mask and self-blended pseudo-fake.
+
+    Args:
+        crops: Crop folder with ``real/`` (``crop_face.py`` output: its manifest places the face).
+        out: Destination PNG.
+        size: Real crops shown (spread evenly over ``real/``).
+        image_size: Side the crops are blended at (training blends at the model's input size).
+        seed: Seed of the blends.
+        force: Replace an existing ``out``.
+
+    Returns:
+        ``out``.
+
+    Raises:
+        OutputExistsError: ``out`` exists and ``force`` is false.
+        InputError: No real crop, or an unreadable one.
+    """
+    from dfembed.evaluate.plots import image_grid
+    from dfembed.faces.geometry import fit_size
+    from dfembed.faces.media import MediaError, is_image, read_image
+    from dfembed.train.pseudo import build_pseudo_fakes
+
+    refuse_existing([out], force)
+    reals = sorted(p for p in (crops / "real").rglob("*") if is_image(p)) if (crops / "real").is_dir() else []
+    if not reals:
+        raise InputError(f"no real crop in {crops / 'real'}: self-blends are made from real crops")
+    chosen = reals[:: max(1, len(reals) // size)][:size]
+    pseudo = build_pseudo_fakes([(crops, chosen)], image_size)
+    images, titles = [], []
+    for index, path in enumerate(chosen):
+        try:
+            real = read_image(path)
+        except MediaError as err:
+            raise InputError(f"SBI gallery: cannot read crop {err}") from err
+        blend = pseudo.make(real, path, int(np.random.SeedSequence([seed, index]).generate_state(1)[0]))
+        images += [fit_size(real, image_size), blend.mask, blend.image]
+        titles += [path.name[:28], f"mask (ratio {blend.ratio:g})", f"self-blend ({blend.transformed} changed)"]
+    log.info("SBI gallery of %d real crops from %s", len(chosen), crops)
+    return image_grid(images, titles, out, columns=3)

@@ -1,4 +1,5 @@
-"""Ground-truth labels for evaluation: DFDC ``metadata.json``, a real/fake folder tree, or a CSV.
+"""Ground-truth labels for evaluation: DFDC ``metadata.json``, a real/fake folder tree, a data set's
+own folder (FaceForensics++, Celeb-DF v2), Celeb-DF's ``List_of_testing_videos.txt``, or a CSV.
 
 Convention: 1 is FAKE, 0 is REAL. Every reader returns a :class:`LabelSet` that maps a
 key (a file name or relative POSIX path) to its label and, when the source says so,
@@ -19,6 +20,7 @@ from typing import Any
 
 from dfembed.core.classes import CLASSES, FAKE, label_of
 from dfembed.core.errors import InputError
+from dfembed.crop.datasets import CELEBDF_FAKES, CELEBDF_TEST_LIST, Selection, celebdf_group, read_celebdf_list
 from dfembed.crop.sources import discover_sources, load_metadata
 from dfembed.infer.submission import read_text
 
@@ -36,47 +38,79 @@ class LabelSet:
 
     Attributes:
         source: The file or folder it was read from.
-        kind: ``"dfdc-metadata"``, ``"folders"`` or ``"csv"``.
+        kind: ``"dfdc-metadata"``, ``"folders"``, ``"csv"``, ``"ffpp"`` or ``"celebdf"``.
         labels: Key (file name or relative POSIX path) → 1 for FAKE, 0 for REAL.
         groups: Key → group name; empty when the source has no groups.
+        methods: Key of a fake → the method that made it (FaceForensics++'s ``Deepfakes``…);
+            empty when the source names none.
+        dataset: A short name of what the labels are (``FF++ c23 test``), for reports.
     """
 
     source: Path
     kind: str
     labels: Mapping[str, int]
     groups: Mapping[str, str] = field(default_factory=dict)
+    methods: Mapping[str, str] = field(default_factory=dict)
+    dataset: str = ""
 
 
-def read_labels(path: str | Path) -> LabelSet:
+def read_labels(path: str | Path, selection: Selection | None = None) -> LabelSet:
     """Read labels from whichever supported source ``path`` is.
 
     A folder is read with :func:`dfembed.crop.sources.discover_sources`, the discovery the
-    cropper uses: a labelled ``real/``/``fake/`` tree (which wins over a ``metadata.json``
-    beside it: the tree labels each file, the metadata only videos) or DFDC metadata
-    files, nested or not. A file ending in ``.json`` is DFDC metadata and one ending in
-    ``.csv`` a label CSV.
+    cropper uses: a FaceForensics++ or Celeb-DF v2 folder (with ``selection``'s split,
+    compression and methods), a labelled ``real/``/``fake/`` tree (which wins over a
+    ``metadata.json`` beside it: the tree labels each file, the metadata only videos) or
+    DFDC metadata files, nested or not. A file ending in ``.json`` is DFDC metadata, one
+    ending in ``.csv`` a label CSV and one named ``List_of_testing_videos.txt`` Celeb-DF's test list.
 
     Args:
-        path: A ``metadata.json``, a CSV file, or a folder.
+        path: A ``metadata.json``, a CSV file, a Celeb-DF list, or a folder.
+        selection: Layout and subset of a data-set folder (``None``: recognised, all).
 
     Returns:
         The labels.
 
     Raises:
         InputError: The path is missing, of an unknown kind, or its content is invalid.
+        ConfigError: A selection the data set cannot give.
     """
     path = Path(path)
     if path.is_dir():
-        return read_label_folder(path)
+        return read_label_folder(path, selection)
     if not path.is_file():
         raise InputError(f"labels {path} do not exist")
     if path.suffix.lower() == ".json":
         return read_dfdc_metadata(path)
     if path.suffix.lower() == ".csv":
         return read_label_csv(path)
+    if path.name.lower() == CELEBDF_TEST_LIST.lower():
+        return read_celebdf_test_list(path)
     raise InputError(
-        f"labels {path}: expected a DFDC metadata .json, a .csv, or a folder with real/ and fake/"
+        f"labels {path}: expected a DFDC metadata .json, a .csv, Celeb-DF's List_of_testing_videos.txt, "
+        "or a folder (real/ and fake/, DFDC, FaceForensics++, Celeb-DF)"
     )
+
+
+def read_celebdf_test_list(path: str | Path) -> LabelSet:
+    """Read Celeb-DF v2's ``List_of_testing_videos.txt`` (first column **1 = REAL, 0 = FAKE**).
+
+    Args:
+        path: The list.
+
+    Returns:
+        Labels keyed by ``<folder>/<file>`` (1 FAKE, 0 REAL), groups (a fake with the real
+        video it was made on) and the fakes' method ``Celeb-synthesis``.
+
+    Raises:
+        InputError: An unreadable list or a malformed line.
+    """
+    path = Path(path)
+    labels = read_celebdf_list(path)
+    groups = {key: celebdf_group(key.split("/")[0], Path(key).stem) for key in labels}
+    methods = {key: CELEBDF_FAKES for key, label in labels.items() if label == FAKE}
+    log.info("read %d labels from Celeb-DF list %s", len(labels), path)
+    return LabelSet(path, "celebdf", labels, groups, methods, "Celeb-DF v2 test")
 
 
 def read_dfdc_metadata(path: str | Path) -> LabelSet:
@@ -101,26 +135,29 @@ def read_dfdc_metadata(path: str | Path) -> LabelSet:
     labels = {name: CLASSES[str(entry["label"]).lower()] for name, entry in data.items()}
     groups = {name: _metadata_group(name, entry) for name, entry in data.items()}
     log.info("read %d labels from DFDC metadata %s", len(labels), path)
-    return LabelSet(path, "dfdc-metadata", labels, groups)
+    return LabelSet(path, "dfdc-metadata", labels, groups, dataset=f"DFDC {path.resolve().parent.name}")
 
 
-def read_label_folder(root: str | Path) -> LabelSet:
-    """Read a labelled folder: a ``real/``/``fake/`` tree or DFDC ``metadata.json`` files.
+def read_label_folder(root: str | Path, selection: Selection | None = None) -> LabelSet:
+    """Read a labelled folder: a data set's own layout, a ``real/``/``fake/`` tree or DFDC ``metadata.json`` files.
 
     Args:
         root: The folder.
+        selection: Layout and subset (FaceForensics++, Celeb-DF); ``None``: recognised, all.
 
     Returns:
         Labels keyed by each medium's POSIX path relative to ``root`` (``real/a/b.png``),
-        kind ``"folders"`` or ``"dfdc-metadata"``. Groups come from the discovery (a DFDC
-        video's original, also for its frames); they are left out when every medium is
-        only its own group.
+        kind ``"folders"``, ``"dfdc-metadata"``, ``"ffpp"`` or ``"celebdf"``. Groups come
+        from the discovery (a DFDC video's original, also for its frames; a FaceForensics++
+        pair); they are left out when every medium is only its own group. Methods are the
+        fakes' manipulations when the data set names them.
 
     Raises:
-        InputError: The folder holds no labelled media, or a ``metadata.json`` is invalid.
+        InputError: The folder holds no labelled media, or a ``metadata.json`` or list is invalid.
     """
     root = Path(root)
-    discovery = discover_sources(root)
+    selection = selection if selection is not None else Selection()
+    discovery = discover_sources(root, selection=selection)
     sources = [s for s in discovery.sources if s.label in CLASSES]
     if not sources:
         raise InputError(
@@ -131,9 +168,20 @@ def read_label_folder(root: str | Path) -> LabelSet:
     groups = {s.relative: s.group for s in sources}
     if all(group == key for key, group in groups.items()):
         groups = {}  # every file its own group: per-group metrics would say nothing
-    kind = "folders" if discovery.layout == "labelled" else "dfdc-metadata"
+    kind = {"labelled": "folders", "ffpp": "ffpp", "celebdf": "celebdf"}.get(discovery.layout, "dfdc-metadata")
+    methods = {s.relative: s.method for s in sources if s.method}
     log.info("read %d labels from %s folder %s", len(labels), kind, root)
-    return LabelSet(root, kind, labels, groups)
+    return LabelSet(root, kind, labels, groups, methods, dataset_name(kind, root, selection))
+
+
+def dataset_name(kind: str, root: Path, selection: Selection) -> str:
+    """A short name for a labelled folder: ``FF++ c23 test``, ``Celeb-DF v2 test``, else the folder's name."""
+    split = "" if selection.split == "all" else f" {selection.split}"
+    if kind == "ffpp":
+        return f"FF++ {selection.compression}{split}"
+    if kind == "celebdf":
+        return f"Celeb-DF v2{split}"
+    return root.resolve().name
 
 
 def read_label_csv(path: str | Path) -> LabelSet:
@@ -159,7 +207,7 @@ def read_label_csv(path: str | Path) -> LabelSet:
     if not labels:
         raise InputError(f"label CSV {path} has a header but no rows")
     log.info("read %d labels from CSV %s", len(labels), path)
-    return LabelSet(path, "csv", labels, groups)
+    return LabelSet(path, "csv", labels, groups, dataset=path.stem)
 
 
 def _csv_rows(path: Path, reader: csv.DictReader) -> tuple[dict[str, int], dict[str, str]]:

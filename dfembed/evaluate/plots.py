@@ -147,6 +147,38 @@ def crop_gallery(
     return _save(fig, path)
 
 
+def image_grid(images: Sequence[np.ndarray], titles: Sequence[str], path: str | Path, columns: int) -> Path:
+    """Tile images in rows of ``columns``, each with its title (a mask may be 2-D: drawn grey, 0 black, 1 white).
+
+    Args:
+        images: RGB ``uint8`` ``(H, W, 3)`` arrays or ``(H, W)`` masks in ``[0, 1]``.
+        titles: One per image.
+        path: Destination PNG.
+        columns: Tiles per row.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`.
+
+    Raises:
+        ValueError: No image, ``columns < 1``, or titles and images that differ in number.
+    """
+    if not images or columns < 1 or len(titles) != len(images):
+        raise ValueError(f"image_grid needs images, one title each and columns >= 1 (got {len(images)}, "
+                         f"{len(titles)}, {columns})")
+    rows = math.ceil(len(images) / columns)
+    fig = _new_figure(2.2 * columns, 2.3 * rows)
+    for i, (image, title) in enumerate(zip(images, titles)):
+        ax = fig.add_subplot(rows, columns, i + 1)
+        if image.ndim == 2:
+            ax.imshow(image, cmap="gray", vmin=0.0, vmax=1.0)
+        else:
+            ax.imshow(image)
+        ax.set_title(title, fontsize=8)
+        ax.axis("off")
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def _draw_roc(ax: Any, y: np.ndarray, s: np.ndarray) -> None:
     fpr, tpr, _ = roc_curve(y, s)
     eer = equal_error_rate(y, s)

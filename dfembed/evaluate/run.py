@@ -7,6 +7,10 @@
    labels left unmatched are counted and reported.
 4. Compute the metrics overall and per source group, and write ``metrics.json``,
    ``roc.png`` and ``score_hist.png`` into the output folder.
+5. When inference's record lies beside the CSV (``<stem>.dfembed-infer.json``, or
+   ``infer_record``), add the frame level and the mean-of-frames video level beside the
+   CSV's own (:mod:`dfembed.evaluate.levels`), overall and per method when the labels name
+   methods, also as a Markdown table ``metrics.md``.
 
 The output folder defaults to ``<PRED stem>_eval/`` beside the prediction CSV, so the
 results of several submissions never collide.
@@ -24,22 +28,27 @@ from typing import Any
 import numpy as np
 
 from dfembed.core.atomic import atomic_write_text, refuse_existing
+from dfembed.core.classes import REAL
 from dfembed.core.config import json_ready
 from dfembed.core.errors import InputError
 from dfembed.core.paths import check_distinct, check_writable
 from dfembed.core.provenance import provenance_record
+from dfembed.crop.datasets import Selection
 from dfembed.evaluate.config import EvaluateConfig
 from dfembed.evaluate.labels import LabelSet, read_labels
+from dfembed.evaluate.levels import LevelItems, RecordLevels, record_levels, subset
 from dfembed.evaluate.metrics import compute_metrics, metrics_by_group
 from dfembed.evaluate.plots import plot_roc, plot_score_histogram
+from dfembed.evaluate.tables import metrics_markdown
 from dfembed.infer.submission import Submission, match_rows, read_submission
 
 log = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.json"
+TABLE_FILE = "metrics.md"
 ROC_FILE = "roc.png"
 HISTOGRAM_FILE = "score_hist.png"
-OUTPUT_FILES = (METRICS_FILE, ROC_FILE, HISTOGRAM_FILE)
+OUTPUT_FILES = (METRICS_FILE, TABLE_FILE, ROC_FILE, HISTOGRAM_FILE)
 
 #: Group given to matched items whose label source names no group for them.
 UNGROUPED = "(no group)"
@@ -107,10 +116,22 @@ class Evaluation:
     files: dict[str, Path]
     record: dict[str, Any]
 
+    @property
+    def levels(self) -> dict[str, dict[str, Any]]:
+        """Metrics per level: ``frame`` and ``video_mean`` (with an inference record) and ``video`` (the CSV)."""
+        return self.record["levels"]
+
 
 def default_out_dir(pred_csv: Path) -> Path:
     """The default output folder: ``<PRED stem>_eval`` beside the prediction CSV."""
     return pred_csv.with_name(f"{pred_csv.stem}_eval")
+
+
+def default_infer_record(pred_csv: Path) -> Path:
+    """Where inference left its record of a CSV: ``<stem>.dfembed-infer.json`` beside it."""
+    from dfembed.infer.submission import provenance_path
+
+    return provenance_path(pred_csv)
 
 
 def run_evaluate(
@@ -119,24 +140,35 @@ def run_evaluate(
     out_dir: Path | None = None,
     force: bool = False,
     config: EvaluateConfig | None = None,
+    infer_record: Path | None = None,
+    dataset: str | None = None,
+    model: str | None = None,
 ) -> Evaluation:
     """Evaluate a prediction CSV and write metrics and figures.
 
     Args:
         pred_csv: Predictions in the Dacon (``path,y``) or DFDC (``filename,label``) format,
             values P(fake) in [0, 1] (hard 0/1 labels work too).
-        labels: DFDC ``metadata.json``, real/fake folder tree or label CSV, or labels
-            already read with :func:`dfembed.evaluate.labels.read_labels`.
+        labels: DFDC ``metadata.json``, a real/fake, FaceForensics++ or Celeb-DF folder,
+            Celeb-DF's test list or a label CSV, or labels already read with
+            :func:`dfembed.evaluate.labels.read_labels`.
         out_dir: Output folder; ``None`` for :func:`default_out_dir`.
         force: Overwrite existing outputs.
         config: The resolved options (``None``: the defaults); ``threshold`` is the score
-            above which a file counts as FAKE for the accuracy.
+            above which a file counts as FAKE for the accuracy; ``layout``, ``split``,
+            ``compression`` and ``methods`` select a data set's labels.
+        infer_record: Inference's JSON record of the CSV, for the frame level; ``None``:
+            :func:`default_infer_record` when it exists (else file level only).
+        dataset: The data set's name in reports (default: from the labels).
+        model: The model's name in reports (default: from the record's ``model_h5``).
 
     Returns:
         The :class:`Evaluation`; its ``record`` is what ``metrics.json`` holds: ``metrics``
-        (overall), ``groups`` (per group, when the labels have groups), ``matching``
-        (counts and examples of unmatched names), ``inputs``, ``outputs``, ``config`` and
-        ``versions``. Undefined metrics are ``None`` (JSON ``null``).
+        (overall, of the CSV), ``levels`` (``frame``, ``video_mean``, ``video``),
+        ``methods`` (the levels per method), ``groups`` (per group, when the labels have
+        groups), ``matching`` (counts and examples of unmatched names), ``frame_source``,
+        ``dataset``, ``model``, ``inputs``, ``outputs``, ``config`` and ``versions``.
+        Undefined metrics are ``None`` (JSON ``null``).
 
     Raises:
         OutputExistsError: An output exists and ``force`` is false.
@@ -148,14 +180,21 @@ def run_evaluate(
     config = EvaluateConfig() if config is None else config
     out_dir = default_out_dir(pred_csv) if out_dir is None else out_dir
     label_path = labels.source if isinstance(labels, LabelSet) else labels
-    check_distinct({name: out_dir / name for name in OUTPUT_FILES}, {"PRED_CSV": pred_csv, "LABELS": label_path})
+    check_distinct({name: out_dir / name for name in OUTPUT_FILES},
+                   {"PRED_CSV": pred_csv, "LABELS": label_path, "inference record": infer_record})
     refuse_existing([out_dir / name for name in OUTPUT_FILES], force, hint="or --out to choose another folder")
     check_writable(out_dir, "the output folder", keep=False)
-    label_set = labels if isinstance(labels, LabelSet) else read_labels(labels)
+    if infer_record is not None and not infer_record.is_file():
+        raise InputError(f"inference record {infer_record} does not exist")
+    label_set = labels if isinstance(labels, LabelSet) else read_labels(labels, Selection.of(config))
     matched = match_predictions(read_submission(pred_csv), label_set)
     _report_unmatched(pred_csv, label_set, matched)
-    evaluation = _evaluation(config, pred_csv, label_set, matched, out_dir)
+    levels = _record_levels(pred_csv, infer_record, label_set)
+    names = {"dataset": dataset or label_set.dataset or label_set.source.name,
+             "model": model or model_name(levels.model if levels else None, pred_csv)}
+    evaluation = _evaluation(config, pred_csv, label_set, matched, out_dir, levels, names)
     atomic_write_text(out_dir / METRICS_FILE, json.dumps(evaluation.record, indent=2) + "\n")
+    atomic_write_text(out_dir / TABLE_FILE, metrics_markdown(evaluation.record))
     plot_roc(matched.y_true, matched.y_score, out_dir / ROC_FILE, title=f"ROC: {pred_csv.name}")
     plot_score_histogram(matched.y_true, matched.y_score, out_dir / HISTOGRAM_FILE, config.threshold)
     log.info("evaluation of %s written to %s", pred_csv, out_dir)
@@ -239,12 +278,73 @@ def _report_unmatched(pred_csv: Path, label_set: LabelSet, matched: MatchedPredi
         )  # fmt: skip
 
 
+def model_name(model_h5: str | None, pred_csv: Path) -> str:
+    """A model's name for reports: its file's stem, or its folder's name for a generic ``model.h5``."""
+    if not model_h5:
+        return pred_csv.stem
+    path = Path(model_h5)
+    return path.parent.name if path.stem in ("model", "") and path.parent.name else path.stem
+
+
+def _record_levels(pred_csv: Path, infer_record: Path | None, label_set: LabelSet) -> RecordLevels | None:
+    path = infer_record if infer_record is not None else default_infer_record(pred_csv)
+    if not path.is_file():
+        log.info("no inference record %s: only the file-level metrics of %s", path, pred_csv)
+        return None
+    levels = record_levels(path, label_set)
+    log.info("frame level from %s: %d frames of %d files (%d without a face)", path, len(levels.frame.keys),
+             levels.files, levels.files_without_frames)
+    return levels
+
+
+def level_metrics(
+    matched: MatchedPredictions, levels: RecordLevels | None, threshold: float, keep: set[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Metrics of each level (``frame``, ``video_mean`` with a record; ``video``: the CSV), on ``keep``'s keys."""
+    items = {"video": LevelItems(matched.keys, matched.y_true, matched.y_score)}
+    if levels is not None:
+        items = {"frame": levels.frame, "video_mean": levels.video_mean, **items}
+    result = {}
+    for name, level in items.items():
+        level = subset(level, keep) if keep is not None else level
+        result[name] = compute_metrics(level.y_true, level.y_score, threshold) if level.keys else None
+    return result
+
+
+def method_metrics(
+    matched: MatchedPredictions, levels: RecordLevels | None, label_set: LabelSet, threshold: float
+) -> dict[str, dict[str, Any]]:
+    """The levels per method: all real items against the fakes of one method (DeepfakeBench's per-method AUC)."""
+    reals = {key for key, label in label_set.labels.items() if label == REAL}
+    result = {}
+    for method in sorted(set(label_set.methods.values())):
+        fakes = {key for key, name in label_set.methods.items() if name == method}
+        result[method] = level_metrics(matched, levels, threshold, reals | fakes)
+    return result
+
+
+def _level_names(levels: RecordLevels | None) -> dict[str, str]:
+    names = {"video": f"video ({levels.aggregation})" if levels else "video (as submitted)"}
+    if levels is not None:
+        names = {"frame": "frame", "video_mean": "video (mean of frames)", **names}
+    return names
+
+
+def _frame_source(levels: RecordLevels | None) -> dict[str, Any]:
+    if levels is None:
+        return {"record": None, "reason": "no inference record beside the CSV: frame level not computed"}
+    return {"record": str(levels.record), "frames": len(levels.frame.keys), "files": levels.files,
+            "files_without_frames": levels.files_without_frames, "aggregation": levels.aggregation}
+
+
 def _evaluation(
     config: EvaluateConfig,
     pred_csv: Path,
     label_set: LabelSet,
     matched: MatchedPredictions,
     out_dir: Path,
+    levels: RecordLevels | None = None,
+    names: dict[str, str] | None = None,
 ) -> Evaluation:
     overall = compute_metrics(matched.y_true, matched.y_score, config.threshold)
     groups = (
@@ -262,7 +362,12 @@ def _evaluation(
     files = {name: out_dir / name for name in OUTPUT_FILES}
     record = json_ready(provenance_record(
         config,
+        **(names or {}),
         metrics=overall,
+        levels=level_metrics(matched, levels, config.threshold),
+        level_names=_level_names(levels),
+        methods=method_metrics(matched, levels, label_set, config.threshold),
+        frame_source=_frame_source(levels),
         groups=groups,
         matching=matching,
         inputs={"predictions": str(pred_csv), "labels": str(label_set.source), "labels_kind": label_set.kind},

@@ -14,9 +14,14 @@ from typing import Any, Literal
 import yaml
 
 from dfembed.core.config import check
+from dfembed.core.datasets import FFPP_DEFAULT_METHODS, FFPP_METHODS, check_methods
 
 # Options that change how fast a run is but not what it writes; a resumed run may change them.
 RUNTIME_ONLY_FIELDS = frozenset({"jobs", "batch_size", "device"})
+# Options that choose which media of SRC are cropped, not how a face is cut (inference picks its own).
+SOURCE_FIELDS = frozenset({"layout", "split", "compression", "methods", "group_regex"})
+#: Named option sets (``resources/presets/<name>.yaml``), see :mod:`dfembed.crop.presets`.
+PRESET_NAMES = ("dfembed", "deepfakebench", "sbi", "dfdc-winner")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,9 +37,15 @@ class CropConfig:
     ``blazeface_nms`` for ``blazeface``; the others' options are ignored.
 
     Attributes:
+        preset: The named option set the other defaults come from (``dfembed``,
+            ``deepfakebench``, ``sbi``, ``dfdc-winner``); recorded with the crops.
         size: Side of the square output crop, in pixels.
         margin: Fraction of the box's width (height) added on the left and right (top and
-            bottom) before the box is made square.
+            bottom) before the box is made square (``align: none`` only).
+        align: ``"none"``: the box crop; ``"similarity"``: the five landmarks mapped by a
+            similarity transform onto the standard five-point template (a face without
+            landmarks falls back to the box crop).
+        align_scale: Context of an aligned crop: the template fills its central ``1 / align_scale``.
         faces: ``"largest"`` keeps the largest face of a frame, ``"all"`` keeps every face.
         detector: Name of the face detector (``mtcnn``, ``blazeface``; see
             :func:`dfembed.faces.detector.build_detector`).
@@ -54,11 +65,20 @@ class CropConfig:
         batch_size: Frames of one video given to the detector in one call (bounds memory).
         group_regex: Optional regular expression applied to an image's relative path; its
             first group (or whole match) becomes the group key. See ``dfembed.crop.sources``.
+        layout: SRC's layout: ``auto`` (recognised), or ``labelled``, ``dfdc``, ``ffpp``
+            (FaceForensics++), ``celebdf`` (Celeb-DF v2), ``unlabelled``.
+        split: The official subset of FaceForensics++ (``train``/``val``/``test``) or
+            Celeb-DF (``test``: its list of testing videos, ``train``: the others); ``all``.
+        compression: The FaceForensics++ quality: ``raw``, ``c23`` or ``c40``.
+        methods: The FaceForensics++ manipulations to take.
         device: TensorFlow device of the detector, e.g. ``"CPU:0"`` or ``"GPU:0"``.
     """
 
+    preset: Literal["dfembed", "deepfakebench", "sbi", "dfdc-winner"] = "dfembed"
     size: int = 380
     margin: float = 0.3
+    align: Literal["none", "similarity"] = "none"
+    align_scale: float = 1.3
     faces: Literal["largest", "all"] = "largest"
     detector: str = "mtcnn"
     min_confidence: float | None = None
@@ -74,6 +94,10 @@ class CropConfig:
     jobs: int = 1
     batch_size: int = 8
     group_regex: str | None = None
+    layout: Literal["auto", "labelled", "dfdc", "ffpp", "celebdf", "unlabelled"] = "auto"
+    split: Literal["all", "train", "val", "test"] = "all"
+    compression: Literal["raw", "c23", "c40"] = "c23"
+    methods: tuple[str, ...] = FFPP_DEFAULT_METHODS
     device: str = "CPU:0"
 
     def __post_init__(self) -> None:
@@ -100,6 +124,10 @@ class CropConfig:
         check(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
         check(self.group_regex is None or _compiles(self.group_regex), "group_regex", self.group_regex,
               "a valid regular expression")
+        check(self.preset in PRESET_NAMES, "preset", self.preset, f"one of {', '.join(PRESET_NAMES)}")
+        check(self.align in ("none", "similarity"), "align", self.align, "'none' or 'similarity'")
+        check(0.5 <= self.align_scale <= 4.0, "align_scale", self.align_scale, "in [0.5, 4]")
+        check(check_methods(self.methods), "methods", self.methods, f"one or more of {', '.join(FFPP_METHODS)}")
 
 
 def parse_crop_options(options: tuple[str, ...]) -> dict[str, Any]:

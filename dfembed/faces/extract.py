@@ -11,15 +11,19 @@ Boxes are ``x1, y1, x2, y2`` in source-image pixels.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
+from dfembed.faces.alignment import alignment_matrix, apply_affine, warp_crop
 from dfembed.faces.config import CropConfig
 from dfembed.faces.detector import Detector, Face, confidence_floor
-from dfembed.faces.geometry import face_crop
+from dfembed.faces.geometry import crop_matrix, face_crop
 from dfembed.faces.media import MediaError, is_image, is_video, iter_video_frames, read_image
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -31,12 +35,32 @@ class FaceCrop:
         face_index: Rank of the face in its frame after :func:`choose_faces` (0 = largest).
         image: The crop, RGB ``uint8`` ``(size, size, 3)``.
         face: The detection (box ``x1, y1, x2, y2`` and landmarks in source pixels).
+        transform: The ``(2, 3)`` affine map from source pixels to crop pixels (pixel centres
+            on integers), ``None`` when unknown.
     """
 
     frame_index: int
     face_index: int
     image: np.ndarray
     face: Face
+    transform: np.ndarray | None = None
+
+    @property
+    def crop_landmarks(self) -> np.ndarray | None:
+        """The five landmarks ``(5, 2)`` in crop pixels, ``None`` without landmarks or transform."""
+        if self.transform is None or self.face.landmarks is None:
+            return None
+        return apply_affine(self.transform, np.asarray(self.face.landmarks, dtype=np.float64).reshape(5, 2))
+
+    @property
+    def crop_box(self) -> tuple[float, float, float, float] | None:
+        """The face box in crop pixels (the bounds of its mapped corners), ``None`` without transform."""
+        if self.transform is None:
+            return None
+        x1, y1, x2, y2 = self.face.box
+        corners = apply_affine(self.transform, np.array([[x1, y1], [x2, y1], [x1, y2], [x2, y2]], dtype=np.float64))
+        (left, top), (right, bottom) = corners.min(axis=0), corners.max(axis=0)
+        return float(left), float(top), float(right), float(bottom)
 
 
 def choose_faces(faces: list[Face], config: CropConfig) -> list[Face]:
@@ -74,9 +98,38 @@ def crops_from_frames(
     crops = []
     for (frame_index, frame), faces in zip(frames, detections):
         for face_index, face in enumerate(choose_faces(faces, config)):
-            image = face_crop(frame, np.asarray(face.box), config.margin, config.size)
-            crops.append(FaceCrop(frame_index, face_index, image, face))
+            image, transform = cut_face(frame, face, config)
+            crops.append(FaceCrop(frame_index, face_index, image, face, transform))
+    if config.align == "similarity" and any(c.face.landmarks is None for c in crops):
+        log.warning("%d faces without landmarks were cut by their box (margin %s), not aligned",
+                    sum(c.face.landmarks is None for c in crops), config.margin)
     return crops
+
+
+def cut_face(frame: np.ndarray, face: Face, config: CropConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Cut one face out of a frame as ``config`` says: aligned on its landmarks, or by its box.
+
+    ``align: similarity`` maps the five landmarks onto the standard template
+    (:func:`dfembed.faces.alignment.alignment_matrix`); a face without landmarks is cut by
+    its box instead (margin, square, padding: :func:`dfembed.faces.geometry.face_crop`).
+
+    Args:
+        frame: RGB ``uint8`` frame.
+        face: The detection (source pixels).
+        config: Uses ``align``, ``align_scale``, ``margin`` and ``size``.
+
+    Returns:
+        ``(crop, transform)``: the ``(size, size, 3)`` crop and its source → crop ``(2, 3)`` matrix.
+    """
+    if config.align == "similarity" and face.landmarks is not None:
+        try:
+            matrix = alignment_matrix(face.landmarks, config.size, config.align_scale)
+        except ValueError as err:  # coinciding landmarks: no transform, cut by the box
+            log.debug("face at %s: %s; cut by its box", face.box, err)
+        else:
+            return warp_crop(frame, matrix, config.size), matrix
+    box = np.asarray(face.box, dtype=np.float64)
+    return face_crop(frame, box, config.margin, config.size), crop_matrix(box, config.margin, config.size)
 
 
 def faces_from_media(path: Path, detector: Detector, config: CropConfig) -> list[FaceCrop]:

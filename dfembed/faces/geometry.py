@@ -138,6 +138,32 @@ def face_crop(image: np.ndarray, box: np.ndarray, margin: float, size: int) -> n
     return fit_size(crop_region(image, make_square(add_margin(box, margin))), size)
 
 
+def crop_matrix(box: np.ndarray, margin: float, size: int) -> np.ndarray:
+    """The transform from source pixels to the crop :func:`face_crop` cuts for ``box``.
+
+    Pixel centres sit on integer coordinates (OpenCV's convention): the crop's region is
+    :func:`add_margin` then :func:`make_square`, rounded to whole pixels as
+    :func:`crop_region` rounds it, then resized to ``size`` (``x' = (x - x1 + 0.5) * s - 0.5``).
+
+    Args:
+        box: Face box ``x1, y1, x2, y2`` in source pixels.
+        margin: As for :func:`face_crop`.
+        size: As for :func:`face_crop`.
+
+    Returns:
+        A ``(2, 3)`` matrix ``M``: a source point ``p`` lands at ``M[:, :2] @ p + M[:, 2]`` in the crop.
+
+    Raises:
+        ValueError: The region has no area.
+    """
+    region = make_square(add_margin(np.asarray(box, dtype=np.float64), margin))
+    x1, y1, x2, y2 = (int(round(v)) for v in region)
+    if x2 <= x1 or y2 <= y1:
+        raise ValueError(f"box {box!r} has no area")
+    sx, sy = size / (x2 - x1), size / (y2 - y1)
+    return np.array([[sx, 0.0, (0.5 - x1) * sx - 0.5], [0.0, sy, (0.5 - y1) * sy - 0.5]])
+
+
 def resize(image: np.ndarray, width: int, height: int) -> np.ndarray:
     """Resize an image with dfembed's one rule: area interpolation when shrinking, linear when enlarging.
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from dfembed.core.config import check, resolve_config
+from dfembed.core.datasets import FFPP_DEFAULT_METHODS, FFPP_METHODS, check_methods
 from dfembed.core.errors import ConfigError
-from dfembed.faces.config import RUNTIME_ONLY_FIELDS, CropConfig, detector_names, parse_crop_options
+from dfembed.faces.config import RUNTIME_ONLY_FIELDS, SOURCE_FIELDS, CropConfig, detector_names, parse_crop_options
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,12 @@ class InferConfig:
         temporal_model: The ``.keras`` sequence model of ``aggregate: temporal`` (from
             ``dfembed train-temporal`` or ``train.py --temporal``), its record beside it.
         temporal_fallback: Frame rule of a file too short for the temporal model.
+        layout: ``none``: every image and video under TEST; ``ffpp`` or ``celebdf``: the
+            videos of that data set's ``split`` (with ``compression`` and ``methods``), read
+            as ``crop_face.py`` reads them.
+        split: The official subset (``all``, ``train``, ``val``, ``test``).
+        compression: The FaceForensics++ quality folder.
+        methods: The FaceForensics++ manipulations.
     """
 
     aggregate: Literal["mean", "max", "confident", "temporal"] = "confident"
@@ -68,6 +75,10 @@ class InferConfig:
     crop_options: tuple[str, ...] = ()
     temporal_model: str | None = None
     temporal_fallback: Literal["mean", "max", "confident"] = "confident"
+    layout: Literal["none", "ffpp", "celebdf"] = "none"
+    split: Literal["all", "train", "val", "test"] = "all"
+    compression: Literal["raw", "c23", "c40"] = "c23"
+    methods: tuple[str, ...] = FFPP_DEFAULT_METHODS
 
     def __post_init__(self) -> None:
         check(self.aggregate != "temporal" or bool(self.temporal_model), "temporal_model", self.temporal_model,
@@ -82,6 +93,7 @@ class InferConfig:
         check(self.detector is None or self.detector in detector_names(), "detector", self.detector,
               f"a registered face detector ({', '.join(detector_names())}) or none (as in training)")
         parse_crop_options(self.crop_options)
+        check(check_methods(self.methods), "methods", self.methods, f"one or more of {', '.join(FFPP_METHODS)}")
 
     def crop_overrides(self) -> dict[str, Any]:
         """The crop settings this configuration overrides (named fields win over ``crop_options``)."""
@@ -113,7 +125,9 @@ def resolve_crop_config(trained: Mapping[str, Any] | None, config: InferConfig, 
         trained: The bundle's ``crop_config`` (a ``CropConfig`` as a mapping), or ``None``
             when the model was trained on crops of unknown origin — then the
             ``CropConfig`` defaults are used with ``size = image_size``. Its runtime-only
-            fields (``jobs``, ``batch_size``, ``device``) are not inherited.
+            fields (``jobs``, ``batch_size``, ``device``) and the fields that chose the
+            training media (``layout``, ``split``, ``compression``, ``methods``,
+            ``group_regex``) are not inherited.
         config: This run's options.
         image_size: The embedding model's input size.
 
@@ -129,7 +143,7 @@ def resolve_crop_config(trained: Mapping[str, Any] | None, config: InferConfig, 
     if dropped:
         log.warning("ignoring crop settings from training that this version does not know: %s", dropped)
     # jobs, batch size and device describe the training machine, not the crops: this machine's defaults
-    base = {k: v for k, v in base.items() if k in known and k not in RUNTIME_ONLY_FIELDS}
+    base = {k: v for k, v in base.items() if k in known and k not in RUNTIME_ONLY_FIELDS | SOURCE_FIELDS}
     try:
         resolved = resolve_config(CropConfig, None, {**base, **config.crop_overrides()})
     except ConfigError as err:

@@ -45,6 +45,7 @@ from dfembed.infer.submission import (
     format_value,
     match_rows,
     new_submission,
+    provenance_path,
     read_submission,
     write_submission,
 )
@@ -109,26 +110,34 @@ class MediaFiles:
     skipped: list[SkippedEntry]
 
 
-def list_media(test: Path) -> MediaFiles:
+def list_media(test: Path, config: InferConfig | None = None) -> MediaFiles:
     """List the images and videos of TEST by the listing policy of every stage.
 
     Links to files and folders are followed (each real folder once); hidden entries,
     broken and looping links and files that are not media are skipped and reported
     (:func:`dfembed.core.walk.walk_files`).
 
+    With ``config.layout`` ``ffpp`` or ``celebdf`` only the videos of that data set's split
+    (compression, methods) are listed, found as the crop stage finds them
+    (:func:`dfembed.crop.sources.discover_sources`).
+
     Args:
         test: A folder, or a single media file.
+        config: Gives the layout and selection (``None``: every medium).
 
     Returns:
         The media files with their keys, and the skipped entries.
 
     Raises:
-        InputError: ``test`` is missing or holds no image or video.
+        InputError: ``test`` is missing or holds no image or video (of the selection).
+        ConfigError: A selection the data set cannot give.
     """
     from dfembed.faces.media import is_media
 
     if not test.exists():
         raise InputError(f"TEST {test} does not exist")
+    if config is not None and config.layout != "none":
+        return _dataset_media(test, config)
     if test.is_file():
         walk_entries, skipped = [Entry(test, printable(test.name))], []
     else:
@@ -144,6 +153,21 @@ def list_media(test: Path) -> MediaFiles:
 
 def _by_relative(entry: SkippedEntry) -> str:
     return entry.relative
+
+
+def _dataset_media(test: Path, config: InferConfig) -> MediaFiles:
+    from dfembed.crop.datasets import Selection
+    from dfembed.crop.sources import discover_sources
+
+    discovery = discover_sources(test, selection=Selection.of(config))
+    if not discovery.sources:
+        raise InputError(f"TEST {test}: no {config.layout} video in split {config.split!r} "
+                         f"({len(discovery.skipped)} listed or found files skipped)")
+    missing = sum(s.reason in ("missing file", "missing folder") for s in discovery.skipped)
+    if missing:
+        log.warning("TEST %s: %d videos of the %s %s split are missing", test, missing, config.layout, config.split)
+    skipped = [SkippedEntry(s.relative, s.reason, s.detail) for s in discovery.skipped]
+    return MediaFiles([s.path for s in discovery.sources], [s.relative for s in discovery.sources], skipped)
 
 
 def find_media(test: Path) -> list[Path]:
@@ -238,7 +262,7 @@ def run_inference(
     _check_paths(test, sub_csv, model_h5, svm_pkl, output, force)
     check_crop_overrides(config)  # a bad --crop-option fails now, not after the model has loaded
     with OutputLock(lock_file_beside(output), f"output {output}"):
-        media = list_media(test)
+        media = list_media(test, config)
         submission, matching = plan_rows(sub_csv, media.keys, config)
         model, bundle, info = load_checked(model_h5, svm_pkl, trust_pickle)
         crop_config = resolve_crop_config(bundle.crop_config, config, info.image_size)
@@ -339,11 +363,6 @@ def _summarise(
         seconds=seconds,
         skipped={s.relative: f"{s.reason}: {s.detail}" if s.detail else s.reason for s in media.skipped},
     )
-
-
-def provenance_path(output: Path) -> Path:
-    """The JSON record written beside an output CSV: ``<stem>.dfembed-infer.json``."""
-    return output.with_name(f"{output.stem}.dfembed-infer.json")
 
 
 def _file_records(by_key: dict[str, FileResult], config: InferConfig) -> dict[str, dict[str, Any]]:

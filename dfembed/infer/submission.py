@@ -341,3 +341,8 @@ def write_submission(submission: Submission, path: Path, force: bool = False) ->
     writer.writeheader()
     writer.writerows(submission.rows)
     return atomic_write_text(path, buffer.getvalue())
+
+
+def provenance_path(output: Path) -> Path:
+    """The JSON record written beside an output CSV: ``<stem>.dfembed-infer.json``."""
+    return output.with_name(f"{output.stem}.dfembed-infer.json")

@@ -20,12 +20,13 @@ import cv2
 import keras
 import numpy as np
 
-from dfembed.core.classes import CLASSES
+from dfembed.core.classes import CLASSES, FAKE, REAL
 from dfembed.core.errors import InputError
 from dfembed.faces.geometry import fit_size
 from dfembed.faces.media import MediaError, read_image
 from dfembed.train.augment import Augmenter
 from dfembed.train.crops import Crop
+from dfembed.train.pseudo import PseudoFakes
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,14 @@ class BalancedBatches(keras.utils.PyDataset):
     so successive epochs continue through the data and a class smaller than the other
     is cycled. Images are augmented with a seed derived from (seed, class, position).
 
+    With ``pseudo`` (self-blended pseudo-fakes), ``round(pseudo_fraction × batch_size / 2)``
+    fake slots of every batch — which ones is seeded by (seed, batch number) — hold a
+    self-blend of the real crop in the same pair of the batch (real ``i``, fake ``i``),
+    made with a seed derived from (seed, position): the pair differs only by the blend, as
+    in SBI's batches, and the pseudo-fake keeps its real's group. The other fake slots
+    draw labelled fakes as without ``pseudo``; crops with a ``blend_seed`` (fixed
+    pseudo-fakes) are not drawn, fresh ones are made.
+
     Args:
         crops: Training crops of both classes.
         batch_size: Even, at least 4; each class needs at least ``batch_size / 2`` crops.
@@ -53,6 +62,8 @@ class BalancedBatches(keras.utils.PyDataset):
         steps_per_epoch: Batches per epoch; ``None`` is one pass over the larger class.
         workers: Threads that build batches in parallel (Keras's ``workers``).
         max_queue_size: Batches prepared ahead (prefetch).
+        pseudo: Maker of self-blended pseudo-fakes, or ``None``.
+        pseudo_fraction: Share of a batch's fake half that is self-blended (with ``pseudo``).
 
     Raises:
         InputError: The batch size is invalid, or a class has too few crops for it.
@@ -67,16 +78,22 @@ class BalancedBatches(keras.utils.PyDataset):
         steps_per_epoch: int | None = None,
         workers: int = 1,
         max_queue_size: int = 10,
+        pseudo: PseudoFakes | None = None,
+        pseudo_fraction: float = 0.0,
     ) -> None:
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=max_queue_size)
-        self.half = check_balanced_batch(crops, batch_size)
+        fraction = pseudo_fraction if pseudo is not None else 0.0
+        self.half = check_balanced_batch(crops, batch_size, fraction)
         self.batch_size = batch_size
         self.augmenter = augmenter
         self.seed = seed
         self.epoch = 0
-        self._paths = {lab: [c.path for c in crops if c.label == lab] for lab in CLASSES.values()}
+        self.pseudo = pseudo
+        self.n_pseudo = round(fraction * self.half)
+        self._paths = {lab: [c.path for c in crops if c.label == lab and c.blend_seed is None]
+                       for lab in CLASSES.values()}
         self._permutations: dict[tuple[int, int], np.ndarray] = {}
-        largest = max(len(p) for p in self._paths.values())
+        largest = max(len(p) for lab, p in self._paths.items() if lab == REAL or self.n_pseudo < self.half)
         self.steps = steps_per_epoch or math.ceil(largest / self.half)
 
     @property
@@ -104,15 +121,31 @@ class BalancedBatches(keras.utils.PyDataset):
         """Batch ``index`` of ``epoch``, independent of any state (see ``__getitem__``)."""
         if not 0 <= index < self.steps:
             raise IndexError(f"batch index {index} out of range 0..{self.steps - 1}")
-        start = (epoch * self.steps + index) * self.half
+        number = epoch * self.steps + index
+        start = number * self.half
+        blended = self._pseudo_slots(number)
         images, labels = [], []
-        for position in range(start, start + self.half):
-            for label in CLASSES.values():  # real, fake, real, fake, ...
-                path = self._draw(label, position)
-                seed = _seed_of(self.seed, label, position)
-                images.append(self.augmenter(_read_training_crop(path), seed))
+        for slot, position in enumerate(range(start, start + self.half)):
+            real_path = self._draw(REAL, position)
+            real = _read_training_crop(real_path)
+            if slot in blended:
+                assert self.pseudo is not None
+                fake = self.pseudo.make(real, real_path, _seed_of(self.seed, 2, position)).image
+            else:
+                fake = _read_training_crop(self._draw(FAKE, position))
+            for label, image in ((REAL, real), (FAKE, fake)):  # real, fake, real, fake, ...
+                images.append(self.augmenter(image, _seed_of(self.seed, label, position)))
                 labels.append(label)
         return np.stack(images).astype(np.float32), np.asarray(labels, dtype=np.float32)
+
+    def _pseudo_slots(self, number: int) -> set[int]:
+        """The pairs of batch ``number`` whose fake is self-blended (seeded by the run's seed and the number)."""
+        if self.n_pseudo == 0:
+            return set()
+        if self.n_pseudo == self.half:
+            return set(range(self.half))
+        rng = np.random.default_rng(_seed_of(self.seed, 3, number))
+        return {int(i) for i in rng.choice(self.half, size=self.n_pseudo, replace=False)}
 
     def _draw(self, label: int, position: int) -> Path:
         """The crop at ``position`` of the class's stream of permutations."""
@@ -134,30 +167,33 @@ class BalancedBatches(keras.utils.PyDataset):
         return permutation
 
 
-def check_balanced_batch(crops: Sequence[Crop], batch_size: int) -> int:
+def check_balanced_batch(crops: Sequence[Crop], batch_size: int, pseudo_fraction: float = 0.0) -> int:
     """Check that balanced batches of ``batch_size`` can be drawn from ``crops``.
 
     Args:
-        crops: Training crops.
+        crops: Training crops (fixed pseudo-fakes, with a ``blend_seed``, are not counted).
         batch_size: Requested batch size.
+        pseudo_fraction: Share of a batch's fakes that are self-blended from its reals:
+            only the rest must be labelled fake crops.
 
     Returns:
         Crops per class in a batch (``batch_size / 2``).
 
     Raises:
-        InputError: ``batch_size`` is odd or below 4, or a class has fewer than half a
-            batch of crops (the message suggests a batch size that fits).
+        InputError: ``batch_size`` is odd or below 4, or a class has fewer than the crops a
+            batch needs (the message suggests a batch size that fits).
     """
     if batch_size < 4 or batch_size % 2:
         raise InputError(f"batch size must be even and at least 4 (two real and two fake), got {batch_size}")
     half = batch_size // 2
-    counts = {name: sum(c.label == lab for c in crops) for name, lab in CLASSES.items()}
-    smallest = min(counts.values())
-    if smallest < half:
+    counts = {name: sum(c.label == lab and c.blend_seed is None for c in crops) for name, lab in CLASSES.items()}
+    labelled_fakes = half - round(pseudo_fraction * half)
+    if counts["real"] < half or counts["fake"] < labelled_fakes:
+        smallest = min(counts["real"], counts["fake"] if labelled_fakes else counts["real"])
         hint = f"use --batch-size {2 * smallest} or less" if smallest >= 2 else "add images"
         raise InputError(
             f"too few training images for a balanced batch of {batch_size}: it needs {half} real and "
-            f"{half} fake, there are {counts['real']} real and {counts['fake']} fake; {hint}"
+            f"{labelled_fakes} fake, there are {counts['real']} real and {counts['fake']} fake; {hint}"
         )
     return half
 
@@ -181,15 +217,25 @@ class CropImages(keras.utils.PyDataset):
         image_size: Side of the model's input.
         batch_size: Images per batch.
         workers: Threads that build batches in parallel.
+        blend_seeds: Per path, the seed of the self-blend to give instead of the image
+            itself (``None``: the image); needs ``pseudo``.
+        pseudo: Maker of the self-blends.
     """
 
-    def __init__(self, paths: Sequence[Path], image_size: int, batch_size: int, workers: int = 1) -> None:
+    def __init__(
+        self, paths: Sequence[Path], image_size: int, batch_size: int, workers: int = 1,
+        blend_seeds: Sequence[int | None] | None = None, pseudo: PseudoFakes | None = None,
+    ) -> None:  # fmt: skip
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=max(2, workers * 2))
         if not paths:
             raise InputError("no images to embed")
         self.paths = list(paths)
         self.image_size = image_size
         self.batch_size = batch_size
+        self.blend_seeds = list(blend_seeds) if blend_seeds is not None else [None] * len(self.paths)
+        if len(self.blend_seeds) != len(self.paths) or (pseudo is None and any(s is not None for s in self.blend_seeds)):
+            raise ValueError("blend_seeds needs one entry per path, and pseudo when any is set")
+        self.pseudo = pseudo
 
     @property
     def num_batches(self) -> int:
@@ -201,10 +247,16 @@ class CropImages(keras.utils.PyDataset):
 
     def __getitem__(self, index: int) -> np.ndarray:
         """Float32 images ``(batch_size, S, S, 3)`` in 0..255 of batch ``index`` (padded at the end)."""
-        chunk = self.paths[index * self.batch_size : (index + 1) * self.batch_size]
-        images = [fit_size(_read_training_crop(p), self.image_size) for p in chunk]
+        window = slice(index * self.batch_size, (index + 1) * self.batch_size)
+        images = [self._image(p, s) for p, s in zip(self.paths[window], self.blend_seeds[window])]
         images += [images[-1]] * (self.batch_size - len(images))
         return np.stack(images).astype(np.float32)
+
+    def _image(self, path: Path, blend_seed: int | None) -> np.ndarray:
+        image = _read_training_crop(path)
+        if blend_seed is not None and self.pseudo is not None:
+            return self.pseudo.make(image, path, blend_seed).image
+        return fit_size(image, self.image_size)
 
 
 @contextlib.contextmanager

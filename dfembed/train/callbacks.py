@@ -23,6 +23,7 @@ from dfembed.train.batches import BalancedBatches
 from dfembed.train.config import TrainConfig
 from dfembed.train.crops import Crop
 from dfembed.train.head import balanced_subset, crop_labels, embed, fit_classifier
+from dfembed.train.pseudo import PseudoFakes
 from dfembed.train.run_folder import (
     BEST_WEIGHTS_GLOB,
     CHECKPOINT_GLOB,
@@ -42,6 +43,7 @@ def make_callbacks(
     batches: BalancedBatches,
     run_dir: Path,
     state: RunState,
+    pseudo: PseudoFakes | None = None,
 ) -> list[keras.callbacks.Callback]:
     """Epoch selection, validation (when there is a validation set), checkpoint and TensorBoard.
 
@@ -52,13 +54,14 @@ def make_callbacks(
         batches: The training batches.
         run_dir: The run folder (checkpoints, state, TensorBoard logs).
         state: The run folder's state so far.
+        pseudo: Maker of the pseudo-fakes among ``train`` and ``val``.
 
     Returns:
         The callbacks for ``Model.fit``, in the order they run.
     """
     callbacks: list[keras.callbacks.Callback] = [EpochSeed(batches, config.seed)]
     if val:
-        callbacks.append(EmbeddingValidation(train, val, config))
+        callbacks.append(EmbeddingValidation(train, val, config, pseudo))
     callbacks.append(RunCheckpoint(run_dir, config, state))
     if config.tensorboard and keras.backend.backend() == "tensorflow":
         if importlib.util.find_spec("tensorboard") is None:
@@ -128,18 +131,23 @@ class EmbeddingValidation(keras.callbacks.Callback):
         train: Training crops (a balanced, seeded subset of ``val_svm_samples`` is embedded).
         val: Validation crops.
         config: The training configuration.
+        pseudo: Maker of the pseudo-fakes among ``train`` and ``val``.
     """
 
-    def __init__(self, train: Sequence[Crop], val: Sequence[Crop], config: TrainConfig) -> None:
+    def __init__(
+        self, train: Sequence[Crop], val: Sequence[Crop], config: TrainConfig, pseudo: PseudoFakes | None = None
+    ) -> None:
         super().__init__()
         self.train = balanced_subset(train, config.val_svm_samples, config.seed)
         self.val = list(val)
         self.config = config
+        self.pseudo = pseudo
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         """Compute and log the validation metrics."""
-        classifier = fit_classifier(embed(self.model, self.train, self.config), self.train, self.config)
-        scores = classifier.predict_proba(embed(self.model, self.val, self.config))[:, 1]
+        embeddings = embed(self.model, self.train, self.config, self.pseudo)
+        classifier = fit_classifier(embeddings, self.train, self.config)
+        scores = classifier.predict_proba(embed(self.model, self.val, self.config, self.pseudo))[:, 1]
         metrics = compute_metrics(crop_labels(self.val), scores)
         for key in ("auc", "log_loss", "accuracy"):
             value = float(metrics["roc_auc" if key == "auc" else key])

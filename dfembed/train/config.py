@@ -48,6 +48,10 @@ class TrainConfig:
         blur_p: Probability of Gaussian blur.
         blur_sigma: Range of the blur's sigma in pixels.
         flip_p: Probability of a horizontal flip.
+        pseudo_fakes: ``"sbi"``: self-blended pseudo-fakes made online from the real crops
+            (DATA then needs no ``fake/``); ``"none"``: labelled fakes only.
+        pseudo_fake_fraction: Share of each batch's fake half that is self-blended, the rest
+            being labelled fakes; ``None`` is 1 when DATA has no fake crop, else 0.5.
         svm_kernel: ``"linear"`` or ``"rbf"``.
         svm_c: SVM regularisation parameter C.
         svm_calibration_cv: Folds of the SVM's probability calibration.
@@ -92,6 +96,8 @@ class TrainConfig:
     blur_p: float = 0.3
     blur_sigma: tuple[float, float] = (0.1, 1.5)
     flip_p: float = 0.5
+    pseudo_fakes: Literal["none", "sbi"] = "none"
+    pseudo_fake_fraction: float | None = None
     svm_kernel: Literal["linear", "rbf"] = "linear"
     svm_c: float = 1.0
     svm_calibration_cv: int = 3
@@ -143,6 +149,10 @@ class TrainConfig:
         _check_range("jpeg_quality", self.jpeg_quality, 1, 100)
         _check_range("blur_sigma", self.blur_sigma, 0.0, 50.0)
         check(self.blur_sigma[1] > 0.0, "blur_sigma", self.blur_sigma, "a range whose upper end is positive")
+        fraction = self.pseudo_fake_fraction
+        check(fraction is None or 0.0 <= fraction <= 1.0, "pseudo_fake_fraction", fraction, "in [0, 1] (or unset)")
+        check(fraction is None or fraction == 0.0 or self.pseudo_fakes != "none", "pseudo_fake_fraction", fraction,
+              "unset or 0 without --pseudo-fakes sbi")
 
     def _check_resources(self) -> None:
         check(self.svm_c > 0.0, "svm_c", self.svm_c, "positive")

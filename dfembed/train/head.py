@@ -20,6 +20,7 @@ from dfembed.model.classifier import ClassifierBundle, EmbeddingSVM
 from dfembed.train.batches import CropImages, resolve_workers
 from dfembed.train.config import TrainConfig
 from dfembed.train.crops import Crop
+from dfembed.train.pseudo import PseudoFakes
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +36,14 @@ def balanced_subset(crops: Sequence[Crop], limit: int, seed: int) -> list[Crop]:
     return chosen
 
 
-def embed(model: keras.Model, crops: Sequence[Crop], config: TrainConfig) -> np.ndarray:
-    """Embeddings of ``crops`` (resized, not augmented), shape ``(n, embedding_dim)``."""
+def embed(
+    model: keras.Model, crops: Sequence[Crop], config: TrainConfig, pseudo: PseudoFakes | None = None
+) -> np.ndarray:
+    """Embeddings of ``crops`` (resized, not augmented; a pseudo-fake crop is its self-blend),
+    shape ``(n, embedding_dim)``."""
     paths = [c.path for c in crops]
-    images = CropImages(paths, config.image_size, config.embed_batch_size, workers=resolve_workers(config.workers))
+    images = CropImages(paths, config.image_size, config.embed_batch_size, workers=resolve_workers(config.workers),
+                        blend_seeds=[c.blend_seed for c in crops], pseudo=pseudo)
     return np.asarray(model.predict(images, verbose=0), dtype=np.float32)[: len(paths)]
 
 
@@ -57,22 +62,24 @@ def crop_labels(crops: Sequence[Crop]) -> np.ndarray:
 
 def fit_final_classifier(
     model: keras.Model, train: Sequence[Crop], config: TrainConfig, crop_config: dict[str, Any] | None,
+    pseudo: PseudoFakes | None = None,
     detector: dict[str, Any] | None = None,
 ) -> ClassifierBundle:
     """Embed every training crop (no augmentation), fit the SVM and bundle it for inference.
 
     Args:
         model: The trained embedding model.
-        train: All training crops.
+        train: All training crops (with pseudo-fakes: one self-blend of each real crop too).
         config: The training configuration (recorded in the bundle).
         crop_config: The crop stage's configuration, when the crops came from it.
+        pseudo: Maker of the pseudo-fakes among ``train``.
         detector: The crop stage's record of its face detector, when known.
 
     Returns:
         The :class:`~dfembed.model.classifier.ClassifierBundle` to save as OUT_PKL.
     """
     log.info("embedding %d training crops for the final SVM", len(train))
-    classifier = fit_classifier(embed(model, train, config), train, config)
+    classifier = fit_classifier(embed(model, train, config, pseudo), train, config)
     return ClassifierBundle(
         classifier=classifier,
         embedding_dim=config.embedding_dim,

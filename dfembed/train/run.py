@@ -35,13 +35,13 @@ import logging
 import math
 import time
 import zipfile
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import keras
 
 from dfembed.core.atomic import refuse_existing
+from dfembed.core.classes import FAKE, REAL
 from dfembed.core.config import json_ready
 from dfembed.core.errors import ConfigError, InputError, OutputExistsError
 from dfembed.core.lock import OutputLock, lock_file_beside
@@ -57,9 +57,10 @@ from dfembed.train.augment import Augmenter, AugmentParams
 from dfembed.train.batches import BalancedBatches, check_balanced_batch, opencv_threads, resolve_workers
 from dfembed.train.callbacks import make_callbacks
 from dfembed.train.config import TrainConfig
-from dfembed.train.crops import VALIDATION_DIR, Crop, list_crops
+from dfembed.train.crops import VALIDATION_DIR, Crop, CropSet, list_crops, self_blend_crops
 from dfembed.train.devices import distribution_scope, precision_policy
 from dfembed.train.head import fit_final_classifier
+from dfembed.train.pseudo import PseudoFakes, build_pseudo_fakes
 from dfembed.train.run_folder import (
     RunState,
     best_weights_path,
@@ -103,14 +104,19 @@ class TrainData:
     """The crops a run trains and validates on.
 
     Attributes:
-        train: Training crops.
+        train: Training crops (with pseudo-fakes: also one fixed self-blend of each real crop,
+            for the SVM; the batches make fresh ones).
         val: Validation crops (empty: no validation).
         unreadable: Number of files skipped because they did not decode.
+        pseudo: Maker of the self-blended pseudo-fakes, ``None`` without them.
+        pseudo_fraction: Share of each batch's fake half that is self-blended.
     """
 
     train: tuple[Crop, ...]
     val: tuple[Crop, ...]
     unreadable: int
+    pseudo: PseudoFakes | None = None
+    pseudo_fraction: float = 0.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,10 +130,11 @@ class TrainSummary:
         history: Per-epoch metrics (loss, and val_auc/val_log_loss/val_accuracy with validation).
         best_epoch: 1-based epoch of the best validation AUC, ``None`` without validation.
         best_val_auc: That AUC.
-        n_train: Training crops.
-        n_val: Validation crops.
+        n_train: Training crop files.
+        n_val: Validation crop files.
         n_unreadable: Skipped unreadable files.
         seconds: Wall time of the call.
+        n_pseudo: Fixed self-blended pseudo-fakes in the SVM's training set and in validation.
     """
 
     outputs: OutputPaths
@@ -140,6 +147,7 @@ class TrainSummary:
     n_val: int
     n_unreadable: int
     seconds: float
+    n_pseudo: int = 0
 
 
 def run_train(
@@ -194,22 +202,28 @@ def _train(
 ) -> TrainSummary:
     """:func:`run_train` once the outputs are checked and the run folder is locked."""
     train_data = load_data(Path(data), val, config)
+    if config.pseudo_fakes != "none":  # record the share that was used
+        config = dataclasses.replace(config, pseudo_fake_fraction=train_data.pseudo_fraction)
     crop_config = read_crop_config(Path(data))  # read now: a bad record must not wait for the end of training
     crop_detector = read_crop_detector(Path(data))
     prepare_run_dir(paths.run_dir, force=force, resume=resume)
-    batches = _training_batches(train_data.train, config)
+    batches = _training_batches(train_data, config)
     with opencv_threads(1), precision_policy(config.precision), distribution_scope(config.batch_size) as scope:
         with scope:
             model, initial_epoch, state = prepare_model(config, paths.run_dir, resume, len(batches))
-        callbacks = make_callbacks(config, train_data.train, train_data.val, batches, paths.run_dir, state)
-        log.info("training on %d crops (%d validation) for epochs %d..%d of %d steps",
-                 len(train_data.train), len(train_data.val), initial_epoch + 1, config.epochs, len(batches))
+        callbacks = make_callbacks(config, train_data.train, train_data.val, batches, paths.run_dir, state,
+                                   train_data.pseudo)
+        n_train, n_val = (sum(c.blend_seed is None for c in crops) for crops in (train_data.train, train_data.val))
+        n_fixed = len(train_data.train) + len(train_data.val) - n_train - n_val
+        log.info("training on %d crops (%d validation, %d fixed self-blends) for epochs %d..%d of %d steps",
+                 n_train, n_val, n_fixed, initial_epoch + 1, config.epochs, len(batches))
         batches.set_epoch(initial_epoch)
         model.fit(batches, epochs=config.epochs, initial_epoch=initial_epoch, callbacks=callbacks,
                   shuffle=False, verbose=_verbosity())
         state = read_state(paths.run_dir) or state
         _restore_best(model, config, paths.run_dir, state)
-        bundle = fit_final_classifier(model, train_data.train, config, crop_config, crop_detector)
+        bundle = fit_final_classifier(model, train_data.train, config, crop_config, train_data.pseudo,
+                                      crop_detector)
     write_outputs(model, bundle, paths, config)
     summary = _summary(paths, train_data, initial_epoch, state, time.monotonic() - started)
     _write_record(summary, config, Path(data), val)
@@ -297,42 +311,65 @@ def _check_existing(paths: OutputPaths, config: TrainConfig, force: bool, resume
 def load_data(data: Path, val: Path | None, config: TrainConfig) -> TrainData:
     """List training and validation crops and check that they can make balanced batches.
 
+    With ``pseudo_fakes: sbi`` DATA needs no ``fake/``: every real crop also gives one fixed
+    self-blend (label fake, the real's group) before the split, so validation has fakes and
+    the split by group stays leak-free; a validation tree without fakes gets the
+    self-blends of its reals.
+
     Args:
         data: The crop tree.
         val: A validation tree, or ``None`` for ``DATA/validation`` or a group split.
-        config: Gives the batch size, split fraction, seed and workers.
+        config: Gives the batch size, split fraction, seed, workers and pseudo-fake options.
 
     Returns:
         The :class:`TrainData`.
 
     Raises:
-        InputError: Missing folders, no images, too few for a batch, or train and
-            validation sharing a group.
+        InputError: Missing folders, no images (no real crop, with pseudo-fakes), too few
+            for a batch, or train and validation sharing a group.
     """
     workers = resolve_workers(config.workers)
-    crops = list_crops(data, workers=workers)
+    sbi = config.pseudo_fakes == "sbi"
+    crops = list_crops(data, workers=workers, fakes_optional=sbi)
+    sets = [crops]
     val_dir = val if val is not None else data / VALIDATION_DIR
     if val is not None or (val_dir / "real").is_dir() or (val_dir / "fake").is_dir():
-        val_set = list_crops(val_dir, workers=workers)
-        train, held_out = list(crops.crops), list(val_set.crops)
+        val_set = list_crops(val_dir, workers=workers, fakes_optional=sbi)
+        sets.append(val_set)
+        train = list(crops.crops) + (self_blend_crops(crops.crops, config.seed) if sbi else [])
+        held_out = list(val_set.crops)
+        if sbi and not val_set.count(FAKE):
+            held_out += self_blend_crops(held_out, config.seed, stream=5)
         check_disjoint(train, held_out)
-        unreadable = len(crops.unreadable) + len(val_set.unreadable)
     else:
-        train, held_out = split_by_group(crops.crops, config.val_fraction, config.seed)
-        unreadable = len(crops.unreadable)
-    check_balanced_batch(train, config.batch_size)
-    return TrainData(tuple(train), tuple(held_out), unreadable)
+        pool = list(crops.crops) + (self_blend_crops(crops.crops, config.seed) if sbi else [])
+        train, held_out = split_by_group(pool, config.val_fraction, config.seed)
+    fraction = pseudo_fraction(config, crops) if sbi else 0.0
+    check_balanced_batch(train, config.batch_size, fraction)
+    pseudo = build_pseudo_fakes([(s.root, [c.path for c in s.crops if c.label == REAL]) for s in sets],
+                                config.image_size) if sbi else None
+    unreadable = sum(len(s.unreadable) for s in sets)
+    return TrainData(tuple(train), tuple(held_out), unreadable, pseudo, fraction)
 
 
-def _training_batches(train: Sequence[Crop], config: TrainConfig) -> BalancedBatches:
+def pseudo_fraction(config: TrainConfig, crops: CropSet) -> float:
+    """The share of a batch's fakes that are self-blended: the option, else 1 without fake crops, else 0.5."""
+    if config.pseudo_fake_fraction is not None:
+        return config.pseudo_fake_fraction
+    return 0.5 if crops.count(FAKE) else 1.0
+
+
+def _training_batches(data: TrainData, config: TrainConfig) -> BalancedBatches:
     return BalancedBatches(
-        train,
+        data.train,
         config.batch_size,
         Augmenter(AugmentParams.from_config(config)),
         seed=config.seed,
         steps_per_epoch=config.steps_per_epoch,
         workers=resolve_workers(config.workers),
         max_queue_size=config.max_queue_size,
+        pseudo=data.pseudo,
+        pseudo_fraction=data.pseudo_fraction,
     )
 
 
@@ -487,10 +524,11 @@ def _summary(paths: OutputPaths, data: TrainData, initial_epoch: int, state: Run
         history=history,
         best_epoch=state.best_epoch,
         best_val_auc=state.best_auc,
-        n_train=len(data.train),
-        n_val=len(data.val),
+        n_train=sum(c.blend_seed is None for c in data.train),
+        n_val=sum(c.blend_seed is None for c in data.val),
         n_unreadable=data.unreadable,
         seconds=seconds,
+        n_pseudo=sum(c.blend_seed is not None for c in (*data.train, *data.val)),
     )
 
 

@@ -31,7 +31,7 @@ BEST_WEIGHTS_GLOB = "best-epoch-*.weights.h5"
 ARCHITECTURE_KEYS = ("backbone", "image_size", "embedding_dim", "dropout", "l2", "margin", "distance", "batch_size",
                      "temporal", "temporal_network")
 #: Options that decide the train/validation split; another value would leak validation groups.
-SPLIT_KEYS = ("seed", "val_fraction")
+SPLIT_KEYS = ("seed", "val_fraction", "pseudo_fakes")
 
 
 @dataclass

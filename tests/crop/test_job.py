@@ -278,3 +278,71 @@ def test_blazeface_crops_resume_across_other_detectors_options_and_old_records(s
     changed = crop(small_tree, dst, "--detector", "blazeface", "--size", "64")
     assert changed.exit_code == 1 and "detector: 'mtcnn' -> 'blazeface'" in changed.output
     assert "min_confidence: 0.8 -> 0.5" in changed.output
+# --- data-set layouts with generated videos and a stand-in detector -------------------------------
+
+
+class _CentreFace:
+    """One face per frame, at the frame's centre, with landmarks: the five-point template scaled to 1/4."""
+
+    def detect(self, frames: list[np.ndarray]) -> list[list[object]]:
+        from dfembed.faces.alignment import FIVE_POINT_TEMPLATE
+        from dfembed.faces.detector import Face
+
+        height, width = frames[0].shape[:2]
+        landmarks = FIVE_POINT_TEMPLATE / 4 + [width / 2 - 14, height / 2 - 14]
+        box = (width / 2 - 12, height / 2 - 12, width / 2 + 12, height / 2 + 16)
+        return [[Face(box, 0.99, landmarks)] for _ in frames]
+
+
+@pytest.fixture(scope="module")
+def ffpp_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from dfembed.crop.job import run_crop
+    from dfembed.crop.presets import resolve_crop_options
+    from tests.crop.trees import ffpp_tree
+
+    src = ffpp_tree(tmp_path_factory.mktemp("ffpp") / "ffpp", videos=True, methods=("Deepfakes",))
+    dst = tmp_path_factory.mktemp("ffpp_out") / "crops"
+    config = resolve_crop_options(None, {"preset": "deepfakebench", "size": 32, "frames_per_video": 2, "split": "test",
+                                         "methods": ("Deepfakes",)})
+    run_crop(src, dst, config, detector=_CentreFace())
+    return dst
+
+
+def test_ffpp_crops_record_method_group_preset_and_crop_landmarks(ffpp_run: Path) -> None:
+    from dfembed.crop.manifest import CROP_LANDMARK_COLUMNS
+    from dfembed.faces.alignment import template_points
+
+    rows = read_rows(ffpp_run / "manifest.csv", MANIFEST_COLUMNS)
+    assert len(rows) == (6 + 6) * 2  # 6 test originals, 6 Deepfakes fakes, 2 frames each
+    fake = next(r for r in rows if r["source"].endswith("Deepfakes/c23/videos/953_974.mp4"))
+    assert (fake["label"], fake["method"], fake["group"]) == ("fake", "Deepfakes", "youtube/953+974")
+    assert fake["crop"].startswith("fake/manipulated_sequences/Deepfakes/")
+    # aligned (deepfakebench preset): the crop landmarks are the template at 32 px, scale 1.3
+    crop_points = np.array([float(fake[c]) for c in CROP_LANDMARK_COLUMNS]).reshape(5, 2)
+    np.testing.assert_allclose(crop_points, template_points(32, 1.3), atol=0.01)
+    record = json.loads((ffpp_run / "dfembed-crop.json").read_text())
+    assert (record["config"]["preset"], record["config"]["align"], record["config"]["split"]) == \
+        ("deepfakebench", "similarity", "test")
+    assert cv2.imread(str(ffpp_run / fake["crop"])).shape == (32, 32, 3)
+
+
+def test_celebdf_crops_by_the_box_keep_landmarks_in_crop_pixels(tmp_path: Path) -> None:
+    from dfembed.crop.job import run_crop
+    from dfembed.crop.manifest import CROP_BOX_COLUMNS, CROP_LANDMARK_COLUMNS, LANDMARK_COLUMNS
+    from tests.crop.trees import celebdf_tree
+
+    src = celebdf_tree(tmp_path / "celeb", videos=True)
+    config = CropConfig(size=48, margin=0.25, frames_per_video=1, split="test")
+    run_crop(src, tmp_path / "out", config, detector=_CentreFace())
+    rows = read_rows(tmp_path / "out" / "manifest.csv", MANIFEST_COLUMNS)
+    assert {r["source"]: r["label"] for r in rows} == {
+        "Celeb-real/id0_0000.mp4": "real", "YouTube-real/00001.mp4": "real", "Celeb-synthesis/id0_id1_0000.mp4": "fake"}
+    row = rows[0]
+    # frame 64 x 48, box (20, 12, 44, 40): 24 x 28, margin 0.25 → 36 x 42, square 42 around (32, 26): x 11..53, y 5..47
+    s = 48 / 42
+    box = [float(row[c]) for c in CROP_BOX_COLUMNS]
+    np.testing.assert_allclose(box, [(20 - 11 + 0.5) * s - 0.5, (12 - 5 + 0.5) * s - 0.5, (44 - 11 + 0.5) * s - 0.5,
+                                     (40 - 5 + 0.5) * s - 0.5], atol=0.01)
+    source_points = np.array([float(row[c]) for c in LANDMARK_COLUMNS]).reshape(5, 2)
+    crop_points = np.array([float(row[c]) for c in CROP_LANDMARK_COLUMNS]).reshape(5, 2)
+    np.testing.assert_allclose(crop_points, (source_points - [11, 5] + 0.5) * s - 0.5, atol=0.06)  # source cells: 1 decimal

@@ -62,3 +62,21 @@ def test_gallery_command_draws_scored_crops(tmp_path: Path) -> None:
     assert cv2.imread(str(out)).std() > 0
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 1 and "--force" in again.output
+
+
+def test_sbi_gallery_draws_rows_of_real_mask_and_self_blend(tmp_path: Path) -> None:
+    from dfembed.cli import main
+
+    crops = tmp_path / "crops"
+    (crops / "real").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        cv2.imwrite(str(crops / "real" / f"r{i}.png"), rng.integers(0, 255, (48, 48, 3), dtype=np.uint8))
+    out = tmp_path / "sbi.png"
+    result = CliRunner().invoke(main, ["gallery", "--sbi", str(crops), str(out), "--size", "2", "--image-size", "64"])
+    assert result.exit_code == 0, result.output
+    assert cv2.imread(str(out)).std() > 0
+    wrong = CliRunner().invoke(main, ["gallery", "--sbi", str(crops), str(tmp_path / "m.h5"), str(out)])
+    assert wrong.exit_code == 2 and "expected --sbi CROPS OUT_PNG" in wrong.output
+    no_reals = CliRunner().invoke(main, ["gallery", "--sbi", str(tmp_path), str(tmp_path / "x.png")])
+    assert no_reals.exit_code == 1 and "no real crop" in no_reals.output

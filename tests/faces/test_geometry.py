@@ -86,3 +86,18 @@ def test_iou_values() -> None:
     # a0/b0 overlap 1 of union 3; a0 == b1; a1 inside b1 (1/2); nothing meets b2
     np.testing.assert_allclose(iou(a, b), [[1 / 3, 1, 0], [0, 0.5, 0]])
     assert iou([0, 0, 0, 0], [0, 0, 0, 0])[0, 0] == 0.0
+
+
+def test_crop_matrix_matches_face_crop() -> None:
+    from dfembed.faces.geometry import crop_matrix
+
+    # box 10,20 → 110,120 with no margin: region 100 px, resized to 50 (s = 0.5): x' = (x - 10 + 0.5) * 0.5 - 0.5
+    matrix = crop_matrix(np.array([10.0, 20.0, 110.0, 120.0]), 0.0, 50)
+    np.testing.assert_allclose(matrix @ [60.0, 70.0, 1.0], [24.75, 24.75])
+    # at the region's own size the crop is a shift: a marked source pixel lands where the matrix says
+    image = np.zeros((200, 200, 3), np.uint8)
+    image[77, 41] = 255
+    box = np.array([30.0, 50.0, 90.0, 110.0])  # 60 px; margin 0.25 → 90 px square from (15, 35)
+    crop = face_crop(image, box, 0.25, 90)
+    x, y = crop_matrix(box, 0.25, 90) @ [41.0, 77.0, 1.0]
+    assert crop[int(round(y)), int(round(x)), 0] == 255 and (x, y) == (26.0, 42.0)

@@ -76,3 +76,20 @@ def test_frames_of_different_sizes_are_rejected() -> None:
     detector = MTCNNDetector(CropConfig(), mtcnn=_FailingMTCNN(fail_single=False))
     with pytest.raises(ValueError, match="one shape"):
         detector.detect([np.zeros((4, 4, 3), np.uint8), np.zeros((5, 4, 3), np.uint8)])
+
+
+def test_mtcnn_box_lies_where_the_face_outline_expects_it() -> None:
+    """regions.TEMPLATE_BOX (measured on other photographs) against the astronaut's box, mapped by her landmarks."""
+    from dfembed.faces.alignment import FIVE_POINT_TEMPLATE, apply_affine, similarity_transform
+    from dfembed.faces.extract import choose_faces
+    from dfembed.faces.media import read_image
+    from dfembed.faces.regions import TEMPLATE_BOX
+
+    image = read_image(shared_path("faces", "astronaut.png"))
+    (face,) = choose_faces(build_detector(CropConfig()).detect([image])[0], CropConfig())
+    to_template = similarity_transform(np.asarray(face.landmarks), FIVE_POINT_TEMPLATE)
+    x1, y1, x2, y2 = face.box
+    corners = apply_affine(to_template, np.array([[x1, y1], [x2, y1], [x1, y2], [x2, y2]]))
+    box = [*corners.min(axis=0), *corners.max(axis=0)]
+    # the measured boxes spread by about +-7 px (10th to 90th percentile); the astronaut's top edge is 11 px low
+    np.testing.assert_allclose(box, TEMPLATE_BOX, atol=12.0)

@@ -485,3 +485,36 @@ def test_face_scorer_from_bundle_without_the_fake_label() -> None:
     bundle = SimpleNamespace(classifier=_TenthClassifier(), class_mapping={"fake": 7})
     with pytest.raises(InputError, match="do not include the FAKE label 7"):
         FaceScorer.from_bundle(_LeftPixelModel(), bundle, batch_size=2)
+
+
+class _CentreFace:
+    """One face in the middle of every frame."""
+
+    def detect(self, frames):  # noqa: ANN001, ANN201 - the Detector protocol
+        from dfembed.faces.detector import Face
+
+        height, width = frames[0].shape[:2]
+        return [[Face((width / 4, height / 4, 3 * width / 4, 3 * height / 4), 0.99, None)] for _ in frames]
+
+
+def test_a_data_sets_split_is_inferred_and_evaluated_per_frame_and_video(
+    trained: dict[str, Path], tmp_path: Path
+) -> None:
+    from dfembed.evaluate.config import EvaluateConfig
+    from dfembed.evaluate.run import run_evaluate
+    from dfembed.infer.config import InferConfig
+    from dfembed.infer.run import run_inference
+    from tests.crop.trees import ffpp_tree
+
+    root = ffpp_tree(tmp_path / "ffpp", videos=True, methods=("Deepfakes",))
+    out = tmp_path / "ffpp_test.csv"
+    config = InferConfig(layout="ffpp", split="test", methods=("Deepfakes",), frames_per_video=2, aggregate="mean")
+    summary = run_inference(root, out, trained["model"], trained["svm"], config, detector=_CentreFace(),
+                            scorer=_mean_grey)
+    keys = [row[0] for row in _rows(out)[1:]]
+    assert summary.rows == 12 and not any(k.startswith(("original_sequences/youtube/c23/videos/071",
+                                                         "manipulated_sequences/Deepfakes/c23/videos/071")) for k in keys)
+    evaluation = run_evaluate(out, root, config=EvaluateConfig(split="test", methods=("Deepfakes",)))
+    levels = evaluation.levels
+    assert (levels["frame"]["n"], levels["video_mean"]["n"], levels["video"]["n"]) == (24, 12, 12)
+    assert levels["frame"]["roc_auc"] == 1.0 and evaluation.record["methods"]["Deepfakes"]["video"]["roc_auc"] == 1.0

@@ -1,0 +1,28 @@
+"""The ``resources/`` folder beside the package: default configurations, presets, split lists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dfembed.core.errors import ConfigError
+
+#: The repository's ``resources/`` folder (dfembed is installed from a clone with ``pip install -e .``).
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+
+
+def resource_path(*parts: str) -> Path:
+    """A file below ``resources/``.
+
+    Args:
+        *parts: Path components below the folder (``"presets", "sbi.yaml"``).
+
+    Returns:
+        The existing file.
+
+    Raises:
+        ConfigError: The file is missing (dfembed installed without its ``resources/`` folder).
+    """
+    path = RESOURCES.joinpath(*parts)
+    if not path.is_file():
+        raise ConfigError(f"{path} is missing: install dfembed from its repository with pip install -e .")
+    return path

@@ -1,0 +1,168 @@
+"""Self-blended pseudo-fakes of real training crops (``--pseudo-fakes sbi``), made on demand with a seed.
+
+:class:`PseudoFakes` knows where the face lies in every real crop — the box and five
+landmarks in crop pixels that the crop stage writes to ``manifest.csv`` — and turns a crop
+and a seed into a self-blend (:func:`dfembed.train.sbi.self_blend`) at the model's input
+size, so the blend's artefacts are those the model sees. Where the face geometry comes from:
+
+1. the crop's ``crop_*`` landmark columns: the outline follows the landmarks;
+2. else its ``crop_x1..crop_y2`` box (a detector without landmarks): the outline follows the box;
+3. else (a manifest from before those columns, or a tree without manifest) the crop's own
+   geometry: for an aligned crop (``align: similarity`` in ``dfembed-crop.json``) the
+   template's landmarks; otherwise the box that the margin (from ``dfembed-crop.json``,
+   else the default 0.3) leaves at the centre of a square crop — with one warning naming
+   how many crops use it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from dfembed.crop.manifest import read_crop_record, read_manifest_faces
+from dfembed.faces.alignment import template_points
+from dfembed.faces.geometry import fit_size
+from dfembed.faces.regions import TEMPLATE_BOX
+from dfembed.train.sbi import SelfBlend, self_blend
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MARGIN = 0.3
+
+
+@dataclasses.dataclass(frozen=True, eq=False)  # arrays make == ambiguous
+class CropGeometry:
+    """The face in one stored crop, in the pixels of that crop file (pixel centres on integers).
+
+    Attributes:
+        landmarks: Five landmarks ``(5, 2)``, or ``None``.
+        box: ``x1, y1, x2, y2``, or ``None`` when only the crop's geometry tells where the face is.
+        margin: The crop's margin (for the centred box of step 3 of the module docstring).
+        align_scale: For an aligned crop without recorded landmarks, the template's scale
+            (the landmarks are then the template's); ``None`` otherwise.
+    """
+
+    landmarks: np.ndarray | None
+    box: tuple[float, float, float, float] | None
+    margin: float = DEFAULT_MARGIN
+    align_scale: float | None = None
+
+    def scaled(self, side: int, stored: tuple[int, int]) -> tuple[np.ndarray | None, np.ndarray]:
+        """Landmarks and box once the stored crop is resized to ``side`` × ``side``.
+
+        Args:
+            side: Side of the resized crop.
+            stored: ``(height, width)`` of the crop file.
+
+        Returns:
+            ``(landmarks or None, box)``; the box is the centred one when none is recorded.
+        """
+        scale = np.array([side / stored[1], side / stored[0]])
+        landmarks = None if self.landmarks is None else (self.landmarks + 0.5) * scale - 0.5
+        if landmarks is None and self.align_scale is not None:
+            landmarks = template_points(side, self.align_scale)
+        if self.box is None:
+            return landmarks, central_box(side, self.margin)
+        return landmarks, ((np.asarray(self.box).reshape(2, 2) + 0.5) * scale - 0.5).ravel()
+
+
+def central_box(side: int, margin: float) -> np.ndarray:
+    """The face box a square crop of ``side`` pixels with ``margin`` holds at its centre.
+
+    The crop's side is the box's longer side (its height, for a face) times ``1 + 2 margin``;
+    the width follows the shape of an MTCNN box (:data:`~dfembed.faces.regions.TEMPLATE_BOX`).
+
+    Returns:
+        ``x1, y1, x2, y2`` in pixels.
+    """
+    tx1, ty1, tx2, ty2 = TEMPLATE_BOX
+    height = side / (1.0 + 2.0 * margin)
+    width = height * (tx2 - tx1) / (ty2 - ty1)
+    centre = (side - 1) / 2.0
+    return np.array([centre - width / 2, centre - height / 2, centre + width / 2, centre + height / 2])
+
+
+def read_crop_geometry(root: Path, paths: Iterable[Path]) -> tuple[dict[Path, CropGeometry], int]:
+    """The face geometry of the crops ``paths`` of the crop folder ``root`` (see the module docstring).
+
+    Args:
+        root: DATA or a validation tree.
+        paths: Its crops (real ones, the sources of self-blends).
+
+    Returns:
+        ``(resolved path → geometry, number of crops without landmarks or box)``.
+
+    Raises:
+        InputError: An unreadable manifest or crop record.
+    """
+    faces = read_manifest_faces(root)
+    config = (read_crop_record(root) or {}).get("config") or {}
+    config = config if isinstance(config, dict) else {}
+    margin = float(config.get("margin", DEFAULT_MARGIN))
+    align_scale = float(config.get("align_scale", 1.3)) if config.get("align") == "similarity" else None
+    geometry: dict[Path, CropGeometry] = {}
+    bare = 0
+    for path in paths:
+        face = faces.get(Path(path).resolve())
+        if face is not None and (face.landmarks is not None or face.box is not None):
+            geometry[Path(path).resolve()] = CropGeometry(face.landmarks, face.box, margin)
+        else:
+            bare += 1
+            geometry[Path(path).resolve()] = CropGeometry(None, None, margin, align_scale)
+    return geometry, bare
+
+
+class PseudoFakes:
+    """Self-blends of real crops at the model's input size, one per (crop, seed).
+
+    Args:
+        geometry: Resolved crop path → :class:`CropGeometry` (from :func:`read_crop_geometry`).
+        image_size: The model's input side; crops are resized to it before blending.
+    """
+
+    def __init__(self, geometry: dict[Path, CropGeometry], image_size: int) -> None:
+        self.geometry = dict(geometry)
+        self.image_size = image_size
+
+    def make(self, image: np.ndarray, path: Path, seed: int) -> SelfBlend:
+        """The self-blend of one real crop.
+
+        Args:
+            image: The crop as read, RGB ``uint8`` of any size.
+            path: Its file (which geometry to use).
+            seed: The blend's seed: the same seed gives the same pseudo-fake.
+
+        Returns:
+            The :class:`~dfembed.train.sbi.SelfBlend` at ``image_size`` × ``image_size``.
+        """
+        face = self.geometry.get(Path(path).resolve()) or CropGeometry(None, None)
+        landmarks, box = face.scaled(self.image_size, image.shape[:2])
+        resized = fit_size(image, self.image_size)
+        return self_blend(resized, np.random.default_rng(seed), landmarks, box)
+
+
+def build_pseudo_fakes(roots: Iterable[tuple[Path, list[Path]]], image_size: int) -> PseudoFakes:
+    """A :class:`PseudoFakes` for the real crops of one or more crop folders, warning about bare crops.
+
+    Args:
+        roots: ``(folder, its real crops)`` pairs: DATA, and a validation tree when one is used.
+        image_size: The model's input side.
+
+    Returns:
+        The pseudo-fake maker.
+    """
+    geometry: dict[Path, CropGeometry] = {}
+    for root, paths in roots:
+        found, bare = read_crop_geometry(root, paths)
+        geometry.update(found)
+        if bare:
+            log.warning(
+                "%d of %d real crops in %s have no face box or landmarks in %s (an older manifest or none): "
+                "their self-blend masks are placed by the crop geometry (the template of an aligned crop, else the margin around the centre)",
+                bare, len(paths), root, root / "manifest.csv",
+            )  # fmt: skip
+    return PseudoFakes(geometry, image_size)
