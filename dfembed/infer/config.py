@@ -49,6 +49,8 @@ class InferConfig:
         temporal_model: The ``.keras`` sequence model of ``aggregate: temporal`` (from
             ``dfembed train-temporal`` or ``train.py --temporal``), its record beside it.
         temporal_fallback: Frame rule of a file too short for the temporal model.
+        onnx_provider: ONNX Runtime provider of an exported model: ``auto`` (CUDA when
+            onnxruntime has it, else CPU), ``cpu`` or ``cuda``.
     """
 
     aggregate: Literal["mean", "max", "confident", "temporal"] = "confident"
@@ -68,6 +70,7 @@ class InferConfig:
     crop_options: tuple[str, ...] = ()
     temporal_model: str | None = None
     temporal_fallback: Literal["mean", "max", "confident"] = "confident"
+    onnx_provider: Literal["auto", "cpu", "cuda"] = "auto"
 
     def __post_init__(self) -> None:
         check(self.aggregate != "temporal" or bool(self.temporal_model), "temporal_model", self.temporal_model,
