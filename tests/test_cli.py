@@ -41,7 +41,8 @@ COMMANDS = [
     (export_command, ExportConfig, True),
 ]
 NONE_WORDS = ("none", "as in training", "one pass over the larger class", "the detector's default",
-              "mtcnn if compared, else the first", "evenly", "frame model", "tf2onnx's default")
+              "mtcnn if compared, else the first", "evenly", "frame model", "tf2onnx's default",
+              "one per core")
 
 
 def _default(cls: type, name: str) -> object:

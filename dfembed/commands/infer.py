@@ -46,6 +46,7 @@ option = functools.partial(config_option, InferConfig)
 @option("temporal_model", metavar="PATH", help="Sequence model (.keras) of --aggregate temporal (a learned video score).")
 @option("temporal_fallback", help="Frame rule of a file too short for the temporal model.")
 @option("onnx_provider", help="ONNX Runtime provider of an exported MODEL (auto: CUDA when present, else CPU).")
+@option("onnx_threads", none_text="one per core", help="ONNX Runtime threads per operator on the CPU.")
 @stage_options
 def infer_command(test: Path, models: tuple[Path, ...], output: Path | None, force: bool, trust_pickle: bool,
                   config_file: Path | None, **options: object) -> None:

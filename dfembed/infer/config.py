@@ -51,6 +51,8 @@ class InferConfig:
         temporal_fallback: Frame rule of a file too short for the temporal model.
         onnx_provider: ONNX Runtime provider of an exported model: ``auto`` (CUDA when
             onnxruntime has it, else CPU), ``cpu`` or ``cuda``.
+        onnx_threads: ONNX Runtime's threads per operator on the CPU; none = its default
+            (one per physical core).
     """
 
     aggregate: Literal["mean", "max", "confident", "temporal"] = "confident"
@@ -71,6 +73,7 @@ class InferConfig:
     temporal_model: str | None = None
     temporal_fallback: Literal["mean", "max", "confident"] = "confident"
     onnx_provider: Literal["auto", "cpu", "cuda"] = "auto"
+    onnx_threads: int | None = None
 
     def __post_init__(self) -> None:
         check(self.aggregate != "temporal" or bool(self.temporal_model), "temporal_model", self.temporal_model,
@@ -79,7 +82,7 @@ class InferConfig:
         check(0.0 <= self.threshold <= 1.0, "threshold", self.threshold, "in [0, 1]")
         check(self.clip is None or 0.0 <= self.clip[0] < self.clip[1] <= 1.0, "clip", self.clip,
               "two values 0 <= low < high <= 1")
-        for name in ("batch_size", "queue_size", "frames_per_video"):
+        for name in ("batch_size", "queue_size", "frames_per_video", "onnx_threads"):
             value = getattr(self, name)
             check(value is None or value >= 1, name, value, "at least 1")
         check(self.detector is None or self.detector in detector_names(), "detector", self.detector,

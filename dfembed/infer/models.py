@@ -136,7 +136,7 @@ def _exported(path: Path, config: InferConfig) -> InferenceModel:
     if config.aggregate == "temporal":
         raise ConfigError("--aggregate temporal reads the frames' embeddings with the Keras model: give MODEL_H5 and "
                           "SVM_PKL (an exported model holds no sequence model)")
-    exported = load_exported(path, config.onnx_provider)
+    exported = load_exported(path, config.onnx_provider, config.onnx_threads)
     contract = exported.contract
 
     def make_scorer(options: InferConfig) -> Scorer:
