@@ -57,6 +57,7 @@ from dfembed.infer.submission import (
     submission_text,
     write_submission,
 )
+from dfembed.model.contract import ONNX_NAME, RECORD_NAME
 
 if TYPE_CHECKING:
     from dfembed.model.classifier import ClassifierBundle
@@ -317,6 +318,9 @@ def _check_paths(test: Path, sub_csv: Path | None, model_h5: Path, svm_pkl: Path
     inputs = {"TEST": test, "MODEL_H5": model_h5}
     if svm_pkl is not None:
         inputs.update({"SVM_PKL": svm_pkl, "the safe classifier": safe_path(svm_pkl)})
+    else:  # an exported model: its folder's files, or the record beside the file
+        folder = model_h5 if model_h5.is_dir() else model_h5.parent
+        inputs.update({"the exported model": folder / ONNX_NAME, "the export's record": folder / RECORD_NAME})
     if sub_csv is not None and sub_csv != STDOUT and sub_csv.exists():  # else it is where a new submission goes
         inputs["SUB_CSV"] = sub_csv
     check_distinct({"the output": output, "the output's record": provenance_path(output)}, inputs)

@@ -148,6 +148,13 @@ def test_misplaced_models(arguments: tuple[str, ...], fragment: str, test_dir: P
     assert not (tmp_path / "sub.csv").exists()
 
 
+def test_the_output_may_not_be_the_exported_model(test_dir: Path, tiny_onnx: Path, tmp_path: Path) -> None:
+    export = Path(shutil.copytree(tiny_onnx, tmp_path / "export"))
+    before = (export / "model.onnx").read_bytes()
+    _one_error_line(_infer(test_dir, "-", export, "--output", export / "model.onnx", "--force"), "the exported model")
+    assert (export / "model.onnx").read_bytes() == before
+
+
 def test_the_cuda_provider_when_onnxruntime_has_none(test_dir: Path, tiny_onnx: Path, tmp_path: Path) -> None:
     import onnxruntime
 
