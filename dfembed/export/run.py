@@ -20,12 +20,13 @@ import dataclasses
 import hashlib
 import json
 import logging
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dfembed.core.atomic import atomic_folder, refuse_existing
+from dfembed.core.atomic import TEMP_MARKER, atomic_folder, refuse_existing
 from dfembed.core.errors import ConfigError, InputError, OutputExistsError
 from dfembed.core.lock import OutputLock, lock_file_beside
 from dfembed.core.paths import check_writable
@@ -97,6 +98,7 @@ def run_export(model_h5: Path, svm_pkl: Path, out: Path, config: ExportConfig, f
     _check_environment(config)
     _check_out(out, {"MODEL_H5": model_h5, "SVM_PKL": svm_pkl}, force)
     with OutputLock(lock_file_beside(out), f"OUT {out}"):
+        _remove_leftovers(out)
         sources = _load(model_h5, svm_pkl, trust_pickle)
         contract = _contract(sources, config)
         graph = _build(sources)
@@ -140,6 +142,23 @@ def _check_out(out: Path, inputs: dict[str, Path], force: bool) -> None:
         refuse_existing([out], force)
         _check_replaceable(out)
     check_writable(out.parent, "OUT's folder")
+
+
+def _remove_leftovers(out: Path) -> None:
+    """Delete the temporary folders of a killed export of OUT (we hold its lock, so none is in use).
+
+    A folder holding only an entry named like OUT is an earlier export that a kill left aside
+    while it was being replaced: it is kept, with a warning saying where it is.
+    """
+    for path in out.parent.glob(f".{out.name}.*{TEMP_MARKER}"):
+        if not path.is_dir() or path.is_symlink():
+            continue
+        if [p.name for p in path.iterdir()] == [out.name]:
+            log.warning("%s holds an earlier export of %s that a killed run left aside: move it back or delete it",
+                        path, out)
+            continue
+        log.info("removing %s, left by a killed export", path)
+        shutil.rmtree(path)
 
 
 def _check_replaceable(out: Path) -> None:
