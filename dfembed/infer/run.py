@@ -245,11 +245,13 @@ def run_inference(
             it. **Loading a pickle runs code**: only for files you made or trust.
 
     Returns:
-        The summary, also written to ``<output stem>.dfembed-infer.json``.
+        The summary, also written to ``<output stem>.dfembed-infer.json`` when the CSV goes to a file.
 
     Raises:
-        InputError: Missing/bad inputs or a model/SVM mismatch (before any detection).
-        ConfigError: The output is one of the inputs, or a bad crop override.
+        InputError: Missing/bad inputs, a model/SVM mismatch, or an exported model that is
+            not a valid dfembed export (before any detection).
+        ConfigError: The output is one of the inputs, a bad crop override, ``--aggregate
+            temporal`` with an exported model, or onnx/onnxruntime missing for one.
         OutputExistsError: The output exists and ``force`` is false.
         OutputError: The output's folder cannot be written.
         LockedError: Another job is writing the same output.
