@@ -8,6 +8,7 @@ The public API, one entry point per stage plus the pieces they are built from::
     from dfembed import EmbedConfig, run_embed                # per-frame embeddings of each video
     from dfembed import TemporalConfig, run_train_temporal    # a sequence model on them
     from dfembed import run_evaluate, compute_metrics         # metrics and plots
+    from dfembed import ExportConfig, run_export, load_exported   # one ONNX / SavedModel model, run on ONNX Runtime
 
 Importing the package is cheap: each name is imported from its module on first use,
 so TensorFlow, Keras and the face detector load only when a function needs them.
@@ -50,6 +51,9 @@ _EXPORTS = {
     "build_temporal_model": "dfembed.model.temporal",
     "run_evaluate": "dfembed.evaluate.run",
     "compute_metrics": "dfembed.evaluate.metrics",
+    "ExportConfig": "dfembed.export.config",
+    "run_export": "dfembed.export.run",
+    "load_exported": "dfembed.model.exported",
     "resolve_config": "dfembed.core.config",
     "DfembedError": "dfembed.core.errors",
 }

@@ -210,6 +210,7 @@ class _LazyGroup(click.Group):
         "embed": ("dfembed.commands.embed", "embed_command"),
         "train-temporal": ("dfembed.commands.temporal", "temporal_command"),
         "infer": ("dfembed.commands.infer", "infer_command"),
+        "export": ("dfembed.commands.export", "export_command"),
         "evaluate": ("dfembed.commands.evaluate", "evaluate_command"),
         "gallery": ("dfembed.commands.gallery", "gallery_command"),
         "report": ("dfembed.commands.report", "report_command"),
@@ -234,6 +235,7 @@ def main() -> None:
     """dfembed: deepfake face detection by metric learning.
 
     crop → train → infer → evaluate (``demo`` runs all four on a sample); embed → train-temporal add a
-    temporal model (infer --aggregate temporal); ``detectors`` lists and compares the face detectors.
+    temporal model (infer --aggregate temporal); ``detectors`` lists and compares the face detectors; ``export``
+    writes a trained model and its classifier as one ONNX or SavedModel model.
     Run ``dfembed COMMAND --help`` for each stage.
     """

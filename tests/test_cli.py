@@ -16,12 +16,14 @@ from dfembed.commands.demo import demo_command
 from dfembed.commands.detectors import compare_command
 from dfembed.commands.embed import embed_command
 from dfembed.commands.evaluate import evaluate_command
+from dfembed.commands.export import export_command
 from dfembed.commands.infer import infer_command
 from dfembed.commands.temporal import temporal_command
 from dfembed.commands.train import train_command
 from dfembed.demo import DemoConfig
 from dfembed.detectors.config import CompareConfig
 from dfembed.evaluate.config import EvaluateConfig
+from dfembed.export.config import ExportConfig
 from dfembed.faces.config import CropConfig
 from dfembed.infer.config import InferConfig
 from dfembed.temporal.config import EmbedConfig, TemporalConfig
@@ -36,9 +38,11 @@ COMMANDS = [
     (temporal_command, TemporalConfig, True),
     (demo_command, DemoConfig, False),  # the demo exposes its seed; the rest goes through --config
     (compare_command, CompareConfig, True),
+    (export_command, ExportConfig, True),
 ]
 NONE_WORDS = ("none", "as in training", "one pass over the larger class", "the detector's default",
-              "mtcnn if compared, else the first", "evenly", "frame model", "1 without fake crops, else 0.5")
+              "mtcnn if compared, else the first", "evenly", "frame model", "1 without fake crops, else 0.5",
+              "tf2onnx's default", "one per core")
 
 
 def _default(cls: type, name: str) -> object:

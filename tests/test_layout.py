@@ -11,7 +11,7 @@ from tests.support import REPO
 
 PACKAGE = REPO / "dfembed"
 LAYERS = ("core", "faces", "model")  # shared by every stage; they import no stage
-STAGES = ("crop", "train", "infer", "evaluate", "detectors", "temporal")
+STAGES = ("crop", "train", "infer", "evaluate", "detectors", "temporal", "export")
 #: Modules of another stage that a stage may import (beside the shared layers).
 ALLOWED = {
     "crop": set(),
@@ -27,6 +27,7 @@ ALLOWED = {
     # splits videos by group, checkpoints and validates exactly as the training stage does.
     "temporal": {"crop.manifest", "crop.videos", "train.crops", "train.split", "train.run_folder",
                  "train.callbacks", "evaluate.metrics"},
+    "export": set(),  # the model layer holds what it exports (network, classifier, SVM head, contract)
 }
 
 

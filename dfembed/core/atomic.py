@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -102,6 +103,55 @@ def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> Path:
 def atomic_write_text(target: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` (UTF-8) to ``target`` atomically; see :func:`atomic_write_bytes`."""
     return atomic_write_bytes(target, text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def atomic_folder(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a new temporary folder beside ``target``; on success it becomes ``target``.
+
+    An existing ``target`` is first renamed aside, then deleted once the new folder is in
+    place, so a reader sees the old folder or the complete new one; a job killed between
+    the two renames leaves the old folder under a hidden ``.dfembed-tmp`` name, not lost.
+    Whether an existing ``target`` may be replaced is the caller's decision.
+
+    Args:
+        target: Final path of the folder.
+
+    Yields:
+        The temporary folder to fill (removed with its content if the block raises).
+
+    Raises:
+        OSError: Creating or renaming failed; ``filename`` names ``target`` when the
+            failing call named no file itself.
+    """
+    target = Path(target)
+    with _naming(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=TEMP_MARKER, dir=target.parent))
+    try:
+        with _naming(target):
+            yield tmp
+            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes owner-only folders; match mkdir()
+            _swap_in(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def _swap_in(new: Path, target: Path) -> None:
+    """Rename ``new`` to ``target``, moving an existing ``target`` aside first and deleting it after."""
+    if not (target.exists() or target.is_symlink()):
+        os.replace(new, target)
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", suffix=TEMP_MARKER, dir=target.parent))
+    os.replace(target, aside / target.name)
+    try:
+        os.replace(new, target)
+    except OSError:
+        os.replace(aside / target.name, target)  # put the old folder back
+        aside.rmdir()
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def remove_stale_temps(folder: str | os.PathLike[str]) -> int:

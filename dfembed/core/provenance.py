@@ -30,6 +30,10 @@ _LIBRARIES = (
     "scikit-learn",
     "joblib",
     "click",
+    "tf2onnx",
+    "onnx",
+    "onnxruntime",
+    "onnxruntime-gpu",
 )
 
 

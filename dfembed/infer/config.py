@@ -56,6 +56,10 @@ class InferConfig:
         split: The official subset (``all``, ``train``, ``val``, ``test``).
         compression: The FaceForensics++ quality folder.
         methods: The FaceForensics++ manipulations.
+        onnx_provider: ONNX Runtime provider of an exported model: ``auto`` (CUDA when
+            onnxruntime has it, else CPU), ``cpu`` or ``cuda``.
+        onnx_threads: ONNX Runtime's threads per operator on the CPU; none = its default
+            (one per physical core).
     """
 
     aggregate: Literal["mean", "max", "confident", "temporal"] = "confident"
@@ -79,6 +83,8 @@ class InferConfig:
     split: Literal["all", "train", "val", "test"] = "all"
     compression: Literal["raw", "c23", "c40"] = "c23"
     methods: tuple[str, ...] = FFPP_DEFAULT_METHODS
+    onnx_provider: Literal["auto", "cpu", "cuda"] = "auto"
+    onnx_threads: int | None = None
 
     def __post_init__(self) -> None:
         check(self.aggregate != "temporal" or bool(self.temporal_model), "temporal_model", self.temporal_model,
@@ -87,7 +93,7 @@ class InferConfig:
         check(0.0 <= self.threshold <= 1.0, "threshold", self.threshold, "in [0, 1]")
         check(self.clip is None or 0.0 <= self.clip[0] < self.clip[1] <= 1.0, "clip", self.clip,
               "two values 0 <= low < high <= 1")
-        for name in ("batch_size", "queue_size", "frames_per_video"):
+        for name in ("batch_size", "queue_size", "frames_per_video", "onnx_threads"):
             value = getattr(self, name)
             check(value is None or value >= 1, name, value, "at least 1")
         check(self.detector is None or self.detector in detector_names(), "detector", self.detector,

@@ -11,13 +11,20 @@ writable, not existing without ``force``) and the crop overrides are checked, th
 is locked against a concurrent job, the inputs (TEST, SUB_CSV) are read, and the model
 and the classifier are loaded and checked against each other — all before a single face
 is detected. The classifier is read from its safe file (no pickle is loaded unless
-``trust_pickle``).
+``trust_pickle``). MODEL may also be an exported model (``dfembed export``), run on ONNX
+Runtime with the crop settings of its contract (:mod:`dfembed.infer.models`).
+
+SUB_CSV ``-`` (no template) and ``output`` ``-`` write the CSV to standard output (no
+record, no lock: nothing is written to disk); SUB_CSV ``None`` writes no CSV at all, the
+scores are in the summary (``inference.py FILE MODEL`` prints the one file's score).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,8 +40,9 @@ from dfembed.faces.config import CropConfig
 from dfembed.faces.detector import Detector, build_detector, check_available, detector_record
 from dfembed.infer.aggregate import get_aggregator
 from dfembed.infer.config import InferConfig, check_crop_overrides, resolve_crop_config
+from dfembed.infer.models import InferenceModel, load_inference_model
 from dfembed.infer.pipeline import FaceExtractor, FileResult, score_files
-from dfembed.infer.scoring import FaceScorer, Scorer, load_checked
+from dfembed.infer.scoring import FaceScorer, Scorer
 from dfembed.infer.submission import (
     Matching,
     Submission,
@@ -47,13 +55,18 @@ from dfembed.infer.submission import (
     new_submission,
     provenance_path,
     read_submission,
+    submission_text,
     write_submission,
 )
+from dfembed.model.contract import ONNX_NAME, RECORD_NAME
 
 if TYPE_CHECKING:
     from dfembed.model.classifier import ClassifierBundle
 
 log = logging.getLogger(__name__)
+
+#: SUB_CSV or ``output`` ``-``: the CSV goes to standard output.
+STDOUT = Path("-")
 
 
 @dataclass
@@ -61,8 +74,8 @@ class InferSummary:
     """The outcome of :func:`run_inference`.
 
     Attributes:
-        output: The written submission CSV.
-        provenance: The JSON record beside it.
+        output: The written submission CSV (``-``: standard output; ``None``: no CSV).
+        provenance: The JSON record beside it (``None`` when no CSV file was written).
         format: ``"dacon"`` or ``"dfdc"``.
         rows: Rows written.
         media_files: Media files found under TEST.
@@ -74,10 +87,11 @@ class InferSummary:
         seconds: Wall time of the whole run.
         skipped: Entries of TEST that are not media files to score, relative path →
             ``"reason: detail"`` (broken or looping links, hidden entries, other files…).
+        scores: Every scored media file's final P(fake) (as written, before ``--clip``), by key.
     """
 
-    output: Path
-    provenance: Path
+    output: Path | None
+    provenance: Path | None
     format: str
     rows: int
     media_files: int
@@ -88,6 +102,7 @@ class InferSummary:
     unmatched_files: list[str]
     seconds: float
     skipped: dict[str, str] = dataclasses.field(default_factory=dict)
+    scores: dict[str, float] = dataclasses.field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------
@@ -175,11 +190,12 @@ def find_media(test: Path) -> list[Path]:
     return list_media(test).paths
 
 
-def plan_rows(sub_csv: Path, keys: Sequence[str], config: InferConfig) -> tuple[Submission, Matching]:
+def plan_rows(sub_csv: Path | None, keys: Sequence[str], config: InferConfig) -> tuple[Submission, Matching]:
     """Read SUB_CSV and match its rows to the media files, or plan a new CSV.
 
     Args:
-        sub_csv: The template; when it does not exist a new submission lists every file.
+        sub_csv: The template; when it does not exist (or is ``-`` or ``None``: no
+            template) a new submission lists every file.
         keys: Relative paths of the media files.
         config: For the new submission's format.
 
@@ -189,9 +205,11 @@ def plan_rows(sub_csv: Path, keys: Sequence[str], config: InferConfig) -> tuple[
     Raises:
         InputError: A bad template, an ambiguous row, or no row naming any file.
     """
-    if not sub_csv.exists():
+    if sub_csv is None or sub_csv == STDOUT or not sub_csv.exists():
         fmt = choose_format(config.submission_format, keys)
-        log.info("%s does not exist: writing a new %s submission with one row per file", sub_csv, fmt.name)
+        if sub_csv is not None:
+            why = "no template" if sub_csv == STDOUT else f"{sub_csv} does not exist"
+            log.info("%s: writing a new %s submission with one row per file", why, fmt.name)
         return new_submission(keys, fmt), Matching(list(keys))
     submission = read_submission(sub_csv)
     matching = match_rows(submission.keys, keys)
@@ -217,9 +235,9 @@ def _report_matching(sub_csv: Path, submission: Submission, matching: Matching) 
 
 def run_inference(
     test: Path,
-    sub_csv: Path,
+    sub_csv: Path | None,
     model_h5: Path,
-    svm_pkl: Path,
+    svm_pkl: Path | None,
     config: InferConfig,
     output: Path | None = None,
     force: bool = False,
@@ -233,11 +251,14 @@ def run_inference(
         test: Folder of images and/or videos (any depth), or one media file.
         sub_csv: Submission template (Dacon ``path,y`` or DFDC ``filename,label``); when
             it does not exist, a new submission listing every file is created there.
-        model_h5: Embedding model.
+            ``-``: a new submission, written to standard output; ``None``: no CSV (the
+            scores are in the summary).
+        model_h5: Embedding model, or an exported model (``.onnx`` or its export folder).
         svm_pkl: Classifier: ``train.py``'s OUT_PKL, whose safe ``.npz`` beside it is read,
-            or that ``.npz`` itself.
+            or that ``.npz`` itself; ``None`` for an exported model.
         config: Inference options.
-        output: Output CSV; default ``<name>_out.csv`` beside an existing SUB_CSV, else SUB_CSV.
+        output: Output CSV (``-``: standard output); default ``<name>_out.csv`` beside an
+            existing SUB_CSV, else SUB_CSV (standard output for SUB_CSV ``-``).
         force: Overwrite an existing output.
         detector: The face detector; ``None`` builds the resolved crop settings' detector
             (the model's, unless ``config.detector`` says otherwise) with
@@ -248,48 +269,85 @@ def run_inference(
             it. **Loading a pickle runs code**: only for files you made or trust.
 
     Returns:
-        The summary, also written to ``<output stem>.dfembed-infer.json``.
+        The summary, also written to ``<output stem>.dfembed-infer.json`` when the CSV goes to a file.
 
     Raises:
-        InputError: Missing/bad inputs or a model/SVM mismatch (before any detection).
-        ConfigError: The output is one of the inputs, or a bad crop override.
+        InputError: Missing/bad inputs, a model/SVM mismatch, or an exported model that is
+            not a valid dfembed export (before any detection).
+        ConfigError: The output is one of the inputs, a bad crop override, ``--aggregate
+            temporal`` with an exported model, or onnx/onnxruntime missing for one.
         OutputExistsError: The output exists and ``force`` is false.
         OutputError: The output's folder cannot be written.
         LockedError: Another job is writing the same output.
     """
     start = time.perf_counter()
-    output = output if output is not None else default_output(sub_csv)
+    output = _output(sub_csv, output)
     _check_paths(test, sub_csv, model_h5, svm_pkl, output, force)
     check_crop_overrides(config)  # a bad --crop-option fails now, not after the model has loaded
-    with OutputLock(lock_file_beside(output), f"output {output}"):
+    with _lock(output):
         media = list_media(test, config)
         submission, matching = plan_rows(sub_csv, media.keys, config)
-        model, bundle, info = load_checked(model_h5, svm_pkl, trust_pickle)
-        crop_config = resolve_crop_config(bundle.crop_config, config, info.image_size)
+        loaded = load_inference_model(model_h5, svm_pkl, config, trust_pickle)
+        crop_config = resolve_crop_config(loaded.crop_config, config, loaded.image_size)
         if detector is None:
             check_available(crop_config.detector)
-        trained_detector = _check_detector_versions(bundle, crop_config)
+        trained_detector = _check_detector_versions(loaded, crop_config)
         unmatched = set(matching.unmatched_files)
         wanted = [(p, k) for p, k in zip(media.paths, media.keys) if k not in unmatched]
         if scorer is None:
-            scorer = FaceScorer.from_bundle(model, bundle, config.batch_size, config.tta)
-        results = _score([p for p, _ in wanted], detector, scorer, info.image_size, crop_config, config)
+            scorer = loaded.make_scorer(config)
+        results = _score([p for p, _ in wanted], detector, scorer, loaded.image_size, crop_config, config)
         by_key = {key: result for (_, key), result in zip(wanted, results)}
         values = _row_values(matching, by_key, config)
-        write_submission(fill(submission, values), output, force=force)
-        summary = _summarise(output, submission, matching, by_key, media, time.perf_counter() - start)
-        inputs = {"test": test, "sub_csv": sub_csv, "model_h5": model_h5, "svm_pkl": svm_pkl}
-        _write_record(summary, config, crop_config, _file_records(by_key, config), inputs, trained_detector)
+        _emit(fill(submission, values), output, force)
+        summary = _summarise(output, submission, matching, by_key, media, time.perf_counter() - start, config)
+        if summary.provenance is not None:
+            inputs = {"test": test, "sub_csv": sub_csv, "model_h5": model_h5, "svm_pkl": svm_pkl}
+            _write_record(summary, config, crop_config, _file_records(by_key, config), inputs, trained_detector,
+                          loaded)
     _log_summary(summary)
     return summary
 
 
-def _check_paths(test: Path, sub_csv: Path, model_h5: Path, svm_pkl: Path, output: Path, force: bool) -> None:
+def _output(sub_csv: Path | None, output: Path | None) -> Path | None:
+    """Where the CSV goes: a file, :data:`STDOUT`, or ``None`` (no CSV)."""
+    if output is not None:
+        return output
+    if sub_csv is None:
+        return None
+    return STDOUT if sub_csv == STDOUT else default_output(sub_csv)
+
+
+def _lock(output: Path | None) -> contextlib.AbstractContextManager[Any]:
+    """The output file's lock; nothing to lock when no file is written."""
+    if output is None or output == STDOUT:
+        return contextlib.nullcontext()
+    return OutputLock(lock_file_beside(output), f"output {output}")
+
+
+def _emit(submission: Submission, output: Path | None, force: bool) -> None:
+    """Write the filled CSV to its file or to standard output (none without an output)."""
+    if output == STDOUT:
+        sys.stdout.write(submission_text(submission))
+        sys.stdout.flush()
+    elif output is not None:
+        write_submission(submission, output, force=force)
+
+
+def _check_paths(test: Path, sub_csv: Path | None, model_h5: Path, svm_pkl: Path | None, output: Path | None,
+                 force: bool) -> None:
     """The output and its record are new files, none of them an input, in a writable folder."""
     from dfembed.model.safe_bundle import safe_path
 
-    inputs = {"TEST": test, "MODEL_H5": model_h5, "SVM_PKL": svm_pkl, "the safe classifier": safe_path(svm_pkl)}
-    if sub_csv.exists():  # a SUB_CSV that does not exist is where a new submission goes
+    if output is None or output == STDOUT:
+        return
+    inputs = {"TEST": test, "MODEL_H5": model_h5}
+    if svm_pkl is not None:
+        inputs.update({"SVM_PKL": svm_pkl, "the safe classifier": safe_path(svm_pkl)})
+    else:  # an exported model: its folder's files, or the record beside the file
+        folder = model_h5 if model_h5.is_dir() else model_h5.parent
+        inputs.update({"the exported model": folder / ONNX_NAME, "the export's record": folder / RECORD_NAME})
+    if sub_csv is not None and sub_csv != STDOUT and sub_csv.exists():  # else it is where a new submission goes
         inputs["SUB_CSV"] = sub_csv
     check_distinct({"the output": output, "the output's record": provenance_path(output)}, inputs)
     check_output(output, force)
@@ -340,18 +398,20 @@ def _row_values(matching: Matching, by_key: dict[str, FileResult], config: Infer
 
 
 def _summarise(
-    output: Path,
+    output: Path | None,
     submission: Submission,
     matching: Matching,
     by_key: dict[str, FileResult],
     media: MediaFiles,
     seconds: float,
+    config: InferConfig,
 ) -> InferSummary:
     unreadable = {k: r.error for k, r in by_key.items() if r.error is not None}
     no_face = [k for k, r in by_key.items() if r.error is None and not r.scores]
+    aggregator = _frame_rule(config)
     return InferSummary(
         output=output,
-        provenance=provenance_path(output),
+        provenance=provenance_path(output) if output is not None and output != STDOUT else None,
         format=submission.format.name,
         rows=len(matching.row_files),
         media_files=len(media.paths),
@@ -362,6 +422,7 @@ def _summarise(
         unmatched_files=list(matching.unmatched_files),
         seconds=seconds,
         skipped={s.relative: f"{s.reason}: {s.detail}" if s.detail else s.reason for s in media.skipped},
+        scores={k: r.score(aggregator, config.no_face_score) for k, r in by_key.items()},
     )
 
 
@@ -382,8 +443,9 @@ def _file_records(by_key: dict[str, FileResult], config: InferConfig) -> dict[st
     }
 
 
-def _check_detector_versions(bundle: ClassifierBundle, crop_config: CropConfig) -> dict[str, Any] | None:
-    """The bundle's record of the training detector; warn when its packages had other versions.
+def _check_detector_versions(bundle: ClassifierBundle | InferenceModel,
+                             crop_config: CropConfig) -> dict[str, Any] | None:
+    """The bundle's (or model's) record of the training detector; warn when its packages had other versions.
 
     Returns:
         The record (``None`` for a bundle made before detectors were recorded).
@@ -401,7 +463,8 @@ def _check_detector_versions(bundle: ClassifierBundle, crop_config: CropConfig) 
 
 def _write_record(
     summary: InferSummary, config: InferConfig, crop_config: CropConfig, files: dict[str, Any],
-    inputs: dict[str, Path], trained_detector: dict[str, Any] | None = None,
+    inputs: dict[str, Path | None], trained_detector: dict[str, Any] | None = None,
+    model: InferenceModel | None = None,
 ) -> None:
     write_provenance(
         summary.provenance,
@@ -409,8 +472,9 @@ def _write_record(
         crop_config=dataclasses.asdict(crop_config),
         detector=detector_record(crop_config),
         trained_detector=trained_detector,
-        inputs={name: str(path) for name, path in inputs.items()},
-        summary=dataclasses.asdict(summary),
+        model=model.record if model is not None else None,
+        inputs={name: str(path) if path is not None else None for name, path in inputs.items()},
+        summary={k: v for k, v in dataclasses.asdict(summary).items() if k != "scores"},  # scores: under files
         files=files,
     )
 
@@ -420,7 +484,8 @@ def _log_summary(summary: InferSummary) -> None:
     log.info(
         "processed %d files (%d scored, %d without a face, %d unreadable) in %.1f s (%.2f files/s); %d rows → %s",
         processed, summary.scored, len(summary.no_face), len(summary.unreadable), summary.seconds,
-        processed / summary.seconds if summary.seconds > 0 else 0.0, summary.rows, summary.output,
+        processed / summary.seconds if summary.seconds > 0 else 0.0, summary.rows,
+        "standard output" if summary.output == STDOUT else summary.output or "no CSV",
     )
     if summary.no_face:
         log.warning("no face found in %d files (default score written), e.g. %s",
@@ -429,5 +494,6 @@ def _log_summary(summary: InferSummary) -> None:
         log.warning("%d files could not be read (default score written): %s",
                     len(summary.unreadable), list(summary.unreadable)[:5])
     if summary.skipped:
-        log.warning("%d entries of TEST were skipped (listed in %s), e.g. %s", len(summary.skipped),
-                    summary.provenance, [f"{k} ({v})" for k, v in list(summary.skipped.items())[:5]])
+        where = f" (listed in {summary.provenance})" if summary.provenance is not None else ""
+        log.warning("%d entries of TEST were skipped%s, e.g. %s", len(summary.skipped), where,
+                    [f"{k} ({v})" for k, v in list(summary.skipped.items())[:5]])

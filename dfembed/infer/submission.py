@@ -336,11 +336,16 @@ def write_submission(submission: Submission, path: Path, force: bool = False) ->
         OutputExistsError: ``path`` exists and ``force`` is false.
     """
     check_output(path, force)
+    return atomic_write_text(path, submission_text(submission))
+
+
+def submission_text(submission: Submission) -> str:
+    """The CSV text of a submission: header, then one line per row (``\\n`` line ends)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=submission.fieldnames, lineterminator="\n")
     writer.writeheader()
     writer.writerows(submission.rows)
-    return atomic_write_text(path, buffer.getvalue())
+    return buffer.getvalue()
 
 
 def provenance_path(output: Path) -> Path:
