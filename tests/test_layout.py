@@ -10,7 +10,7 @@ import pytest
 from tests.support import REPO
 
 PACKAGE = REPO / "dfembed"
-LAYERS = ("core", "faces", "model")  # shared by every stage; they import no stage
+LAYERS = ("core", "faces", "model", "audio")  # shared by every stage; they import no stage
 STAGES = ("crop", "train", "infer", "evaluate", "detectors", "temporal")
 #: Modules of another stage that a stage may import (beside the shared layers).
 ALLOWED = {
