@@ -76,12 +76,12 @@ class AudioConfig:
     @property
     def window_frames(self) -> int:
         """Spectrogram columns of one tile."""
-        return int(round(self.audio_window * self.sample_rate / self.hop_length))
+        return round(self.audio_window * self.sample_rate / self.hop_length)
 
     @property
     def hop_frames(self) -> int:
         """Spectrogram columns between the starts of two tiles."""
-        return int(round(self.audio_hop * self.sample_rate / self.hop_length))
+        return round(self.audio_hop * self.sample_rate / self.hop_length)
 
     @property
     def writes_tiles(self) -> bool:

@@ -127,7 +127,7 @@ def shifted_columns(tile: Tile, columns: int, config: AudioConfig, shift: float)
     Returns:
         Start columns, the tile's own first.
     """
-    step = int(round(shift * config.sample_rate / config.hop_length))
+    step = round(shift * config.sample_rate / config.hop_length)
     last = max(columns - config.window_frames, 0)
     views = [tile.column] + [tile.column + d for d in (-step, step) if step > 0]
     return [c for i, c in enumerate(views) if i == 0 or 0 <= c <= last]

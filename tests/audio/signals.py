@@ -12,7 +12,7 @@ av = __import__("pytest").importorskip("av", reason="the audio tests need PyAV (
 
 def sweep(seconds: float, rate: int, start_hz: float = 200.0, end_hz: float = 4000.0, level: float = 0.5) -> np.ndarray:
     """A logarithmic sine sweep from ``start_hz`` to ``end_hz``, float32 mono."""
-    t = np.arange(int(round(seconds * rate))) / rate
+    t = np.arange(round(seconds * rate)) / rate
     ratio = np.log(end_hz / start_hz)
     phase = 2 * np.pi * start_hz * seconds / ratio * (np.exp(t / seconds * ratio) - 1.0)
     return (level * np.sin(phase)).astype(np.float32)
@@ -20,7 +20,7 @@ def sweep(seconds: float, rate: int, start_hz: float = 200.0, end_hz: float = 40
 
 def tone(seconds: float, rate: int, hz: float, level: float = 0.5) -> np.ndarray:
     """A pure tone, float32 mono."""
-    t = np.arange(int(round(seconds * rate))) / rate
+    t = np.arange(round(seconds * rate)) / rate
     return (level * np.sin(2 * np.pi * hz * t)).astype(np.float32)
 
 
@@ -45,7 +45,7 @@ def write_video(path: Path, seconds: float, audio: np.ndarray | None, rate: int 
 
 def _write_frames(out: object, video: object, seconds: float, fps: int, size: tuple[int, int]) -> None:
     width, height = size
-    for index in range(int(round(seconds * fps))):
+    for index in range(round(seconds * fps)):
         ramp = (np.arange(width)[None, :] * 4 + index * 8 + np.arange(height)[:, None]) % 256
         frame = av.VideoFrame.from_ndarray(np.repeat(ramp[..., None], 3, axis=2).astype(np.uint8), format="rgb24")
         for packet in video.encode(frame):

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dfembed.audio.decode import AudioError, read_soundtrack  # noqa: E402,I001 - after the PyAV skip
+from dfembed.audio.decode import AudioError, read_soundtrack
 from tests.audio.signals import sweep, tone, write_video
 
 
