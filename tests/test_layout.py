@@ -15,7 +15,8 @@ STAGES = ("crop", "train", "infer", "evaluate", "detectors", "temporal")
 #: Modules of another stage that a stage may import (beside the shared layers).
 ALLOWED = {
     "crop": set(),
-    "train": {"crop.manifest", "crop.naming", "crop.videos", "evaluate.metrics"},
+    # the audio modality reads the tiles' groups and sources as it reads the face manifest's groups
+    "train": {"crop.manifest", "crop.naming", "crop.videos", "crop.audio_manifest", "evaluate.metrics"},
     "infer": set(),
     "evaluate": {"infer.submission", "infer.scoring", "crop.sources"},
     "detectors": set(),  # the detector comparison: faces' registry, media and geometry only
