@@ -44,6 +44,12 @@ _EXISTING = click.Path(exists=True, dir_okay=False, path_type=Path)
         help="Override any other crop setting (repeatable), e.g. --crop-option min_face_size=20.")
 @option("temporal_model", metavar="PATH", help="Sequence model (.keras) of --aggregate temporal (a learned video score).")
 @option("temporal_fallback", help="Frame rule of a file too short for the temporal model.")
+@option("audio_model", metavar="MODEL_H5 SVM_PKL",
+        help="Audio model (train.py --modality audio): score each video's soundtrack and fuse it with its faces.")
+@option("fuse", help="Face + audio → file score (weighted: the audio model's fitted weight).")
+@option("audio_aggregate", help="Tile scores → audio score.")
+@option("audio_tta", help="shift: also score each tile shifted by ±--audio-tta-shift and average.")
+@option("audio_tta_shift", help="Seconds of --audio-tta shift.")
 @stage_options
 def infer_command(test: Path, sub_csv: Path, model_h5: Path, svm_pkl: Path, output: Path | None, force: bool,
                   trust_pickle: bool, config_file: Path | None, **options: object) -> None:
@@ -57,6 +63,10 @@ def infer_command(test: Path, sub_csv: Path, model_h5: Path, svm_pkl: Path, outp
     is read instead from the safe file that train.py writes beside it (svm.pkl →
     svm.npz: plain arrays, checked by SHA-256, with the SHA-256 of the model it belongs
     to); a pickle without one is loaded only with --trust-pickle.
+
+    With --audio-model A.h5 A.pkl every video's soundtrack is scored too and fused with
+    its face score (--fuse); a file keeps the score of the one modality it has, and the
+    CSV gets face_score and audio_score columns.
     """
     from dfembed.core.config import resolve_config
     from dfembed.infer.run import run_inference

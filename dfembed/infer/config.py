@@ -49,6 +49,16 @@ class InferConfig:
         temporal_model: The ``.keras`` sequence model of ``aggregate: temporal`` (from
             ``dfembed train-temporal`` or ``train.py --temporal``), its record beside it.
         temporal_fallback: Frame rule of a file too short for the temporal model.
+        audio_model: The audio model (``MODEL_H5``, ``SVM_PKL`` of ``train.py --modality audio``): each
+            video's soundtrack is cut into the tiles it was trained on and scored, and the audio score
+            fused with the face score (``fuse``); ``None``: faces only.
+        fuse: Face and audio scores → the file's: ``mean``, ``max`` or ``weighted`` (the audio weight
+            fitted on validation videos, ``<audio model stem>.fusion.json``). A file with one of the two
+            keeps it; with neither it gets ``no_face_score``.
+        audio_aggregate: Tile scores → the audio score: ``mean`` or ``max``.
+        audio_tta: ``shift`` also scores each tile ``audio_tta_shift`` seconds earlier and later and
+            averages the views that fit in the track.
+        audio_tta_shift: The shift of ``audio_tta``, seconds.
     """
 
     aggregate: Literal["mean", "max", "confident", "temporal"] = "confident"
@@ -68,6 +78,11 @@ class InferConfig:
     crop_options: tuple[str, ...] = ()
     temporal_model: str | None = None
     temporal_fallback: Literal["mean", "max", "confident"] = "confident"
+    audio_model: tuple[str, str] | None = None
+    fuse: Literal["mean", "max", "weighted"] = "mean"
+    audio_aggregate: Literal["mean", "max"] = "mean"
+    audio_tta: Literal["none", "shift"] = "none"
+    audio_tta_shift: float = 0.1
 
     def __post_init__(self) -> None:
         check(self.aggregate != "temporal" or bool(self.temporal_model), "temporal_model", self.temporal_model,
@@ -82,6 +97,7 @@ class InferConfig:
         check(self.detector is None or self.detector in detector_names(), "detector", self.detector,
               f"a registered face detector ({', '.join(detector_names())}) or none (as in training)")
         parse_crop_options(self.crop_options)
+        check(0.0 < self.audio_tta_shift <= 5.0, "audio_tta_shift", self.audio_tta_shift, "in (0, 5] seconds")
 
     def crop_overrides(self) -> dict[str, Any]:
         """The crop settings this configuration overrides (named fields win over ``crop_options``)."""

@@ -241,6 +241,7 @@ def run_inference(
         media = list_media(test)
         submission, matching = plan_rows(sub_csv, media.keys, config)
         model, bundle, info = load_checked(model_h5, svm_pkl, trust_pickle)
+        audio = _load_audio(config, bundle, model_h5, svm_pkl, trust_pickle)
         crop_config = resolve_crop_config(bundle.crop_config, config, info.image_size)
         if detector is None:
             check_available(crop_config.detector)
@@ -251,11 +252,19 @@ def run_inference(
             scorer = FaceScorer.from_bundle(model, bundle, config.batch_size, config.tta)
         results = _score([p for p, _ in wanted], detector, scorer, info.image_size, crop_config, config)
         by_key = {key: result for (_, key), result in zip(wanted, results)}
-        values = _row_values(matching, by_key, config)
-        write_submission(fill(submission, values), output, force=force)
+        fused = None if audio is None else \
+            audio.fuse([k for _, k in wanted], [p for p, _ in wanted], _face_scores(by_key, config))
+        values = _row_values(matching, by_key, config, fused)
+        filled = fill(submission, values)
+        write_submission(filled if fused is None else fused.with_columns(filled, matching), output, force=force)
         summary = _summarise(output, submission, matching, by_key, media, time.perf_counter() - start)
         inputs = {"test": test, "sub_csv": sub_csv, "model_h5": model_h5, "svm_pkl": svm_pkl}
-        _write_record(summary, config, crop_config, _file_records(by_key, config), inputs, trained_detector)
+        files = _file_records(by_key, config)
+        if fused is not None:
+            for key in files:
+                files[key].update(fused.file_record(key), score=round(fused.score(key), 6))
+        _write_record(summary, config, crop_config, files, inputs, trained_detector,
+                      audio=None if fused is None else fused.record())
     _log_summary(summary)
     return summary
 
@@ -306,13 +315,36 @@ def _frame_rule(config: InferConfig) -> Any:
     return get_aggregator(config.temporal_fallback if config.aggregate == "temporal" else config.aggregate)
 
 
-def _row_values(matching: Matching, by_key: dict[str, FileResult], config: InferConfig) -> list[str]:
+def _row_values(matching: Matching, by_key: dict[str, FileResult], config: InferConfig, fused: Any = None) -> list[str]:
     aggregator = _frame_rule(config)
     values = []
     for key in matching.row_files:
-        score = by_key[key].score(aggregator, config.no_face_score) if key is not None else config.no_face_score
+        if key is None:
+            score = config.no_face_score
+        else:
+            score = fused.score(key) if fused is not None else by_key[key].score(aggregator, config.no_face_score)
         values.append(format_value(score, config.hard_labels, config.threshold, config.clip))
     return values
+
+
+def _load_audio(config: InferConfig, bundle: ClassifierBundle, model_h5: Path, svm_pkl: Path,
+                trust_pickle: bool) -> Any:
+    """The audio branch of ``--audio-model`` (loaded and checked now, before any detection), else ``None``."""
+    from dfembed.infer.audio import AudioBranch, check_face_bundle
+
+    check_face_bundle(bundle, svm_pkl)
+    if config.audio_model is None:
+        if config.fuse != "mean":
+            log.warning("--fuse is used only with --audio-model; ignoring --fuse %s", config.fuse)
+        return None
+    return AudioBranch.load(config, model_h5, trust_pickle)
+
+
+def _face_scores(by_key: dict[str, FileResult], config: InferConfig) -> dict[str, float | None]:
+    """Each file's face score (``None`` without a face or when unreadable), for the fusion with its audio."""
+    aggregator = _frame_rule(config)
+    return {k: r.score(aggregator, config.no_face_score) if r.error is None and r.scores else None
+            for k, r in by_key.items()}
 
 
 def _summarise(
@@ -382,7 +414,7 @@ def _check_detector_versions(bundle: ClassifierBundle, crop_config: CropConfig) 
 
 def _write_record(
     summary: InferSummary, config: InferConfig, crop_config: CropConfig, files: dict[str, Any],
-    inputs: dict[str, Path], trained_detector: dict[str, Any] | None = None,
+    inputs: dict[str, Path], trained_detector: dict[str, Any] | None = None, audio: dict[str, Any] | None = None,
 ) -> None:
     write_provenance(
         summary.provenance,
@@ -393,6 +425,7 @@ def _write_record(
         inputs={name: str(path) for name, path in inputs.items()},
         summary=dataclasses.asdict(summary),
         files=files,
+        **({"audio": audio} if audio is not None else {}),
     )
 
 

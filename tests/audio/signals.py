@@ -25,10 +25,12 @@ def tone(seconds: float, rate: int, hz: float, level: float = 0.5) -> np.ndarray
 
 
 def write_video(path: Path, seconds: float, audio: np.ndarray | None, rate: int = 48000, channels: int = 1,
-                fps: int = 10, size: tuple[int, int] = (64, 48), container: str = "mp4") -> Path:
+                fps: int = 10, size: tuple[int, int] = (64, 48), container: str = "mp4",
+                frame_value: int | None = None) -> Path:
     """Write a tiny MPEG-4 video of ``seconds`` with an AAC soundtrack (``audio`` samples at ``rate``), or none.
 
-    The frames are a moving gradient; ``channels`` 2 writes the same signal on both channels.
+    The frames are a moving gradient, or grey ``frame_value`` everywhere; ``channels`` 2 writes the
+    same signal on both channels.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), mode="w", format=container) as out:
@@ -37,16 +39,19 @@ def write_video(path: Path, seconds: float, audio: np.ndarray | None, rate: int 
         sound = None
         if audio is not None:
             sound = out.add_stream("aac", rate=rate, layout="mono" if channels == 1 else "stereo")
-        _write_frames(out, video, seconds, fps, size)
+        _write_frames(out, video, seconds, fps, size, frame_value)
         if sound is not None:
             _write_audio(out, sound, audio, rate, channels)
     return path
 
 
-def _write_frames(out: object, video: object, seconds: float, fps: int, size: tuple[int, int]) -> None:
+def _write_frames(out: object, video: object, seconds: float, fps: int, size: tuple[int, int],
+                  value: int | None) -> None:
     width, height = size
     for index in range(round(seconds * fps)):
         ramp = (np.arange(width)[None, :] * 4 + index * 8 + np.arange(height)[:, None]) % 256
+        if value is not None:
+            ramp = np.full((height, width), value)
         frame = av.VideoFrame.from_ndarray(np.repeat(ramp[..., None], 3, axis=2).astype(np.uint8), format="rgb24")
         for packet in video.encode(frame):
             out.mux(packet)
