@@ -58,7 +58,8 @@ def log_mel(samples: np.ndarray, config: AudioConfig) -> LogMel:
         y = np.pad(y, (0, config.n_fft - y.size))
     spectrum = np.abs(librosa.stft(y, n_fft=config.n_fft, hop_length=config.hop_length, window="hann",
                                    center=True, pad_mode="constant")) ** 2
-    power = mel_basis(config.sample_rate, config.n_fft, config.n_mels) @ spectrum
+    # einsum as librosa does: a BLAS matmul on the strided spectrum fights other threads for the cores
+    power = np.einsum("mf,ft->mt", mel_basis(config.sample_rate, config.n_fft, config.n_mels), spectrum, optimize=True)
     level = 10.0 * np.log10(np.maximum(power, AMIN))
     ref_db = float(level.max())
     db = np.maximum(level - ref_db, -config.audio_top_db)
