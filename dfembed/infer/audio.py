@@ -107,12 +107,8 @@ class AudioBranch:
             InputError: A file is missing or damaged, the classifier is not the audio model's or not an
                 audio model's, or ``fuse: weighted`` has no fusion weight fitted for this audio model.
         """
-        check_audio_available()
+        weight = check_audio_inputs(config, face_model)
         model_h5, svm_pkl = (Path(p) for p in config.audio_model or ())
-        for path in (model_h5, svm_pkl):
-            if not path.exists():
-                raise InputError(f"--audio-model: {path} does not exist")
-        weight = _fusion_weight(model_h5, face_model) if config.fuse == "weighted" else None  # cheap: first
         model, bundle, info = load_checked(model_h5, svm_pkl, trust_pickle)
         if bundle.train_config.get("modality", "face") != "audio":
             raise InputError(f"--audio-model: {svm_pkl} is the classifier of a face model; give the model and "
@@ -165,6 +161,29 @@ class AudioBranch:
         fused = FusedScores(dict(faces), audio, results, self.config, self.weight)
         fused.log()
         return fused
+
+
+def check_audio_inputs(config: InferConfig, face_model: Path) -> float | None:
+    """The checks of ``--audio-model`` that need no model loaded: packages, files, the fusion weight.
+
+    Args:
+        config: The inference options (``audio_model`` set).
+        face_model: MODEL_H5.
+
+    Returns:
+        The audio weight of ``fuse: weighted``, else ``None``.
+
+    Raises:
+        ConfigError: PyAV or librosa is missing.
+        InputError: A file of ``--audio-model`` is missing, or ``fuse: weighted`` has no fusion weight
+            fitted for this audio model.
+    """
+    check_audio_available()
+    paths = [Path(p) for p in config.audio_model or ()]
+    for path in paths:
+        if not path.is_file():
+            raise InputError(f"--audio-model: {path} does not exist")
+    return _fusion_weight(paths[0], face_model) if config.fuse == "weighted" else None
 
 
 def check_face_bundle(bundle: Any, svm_pkl: Path) -> None:

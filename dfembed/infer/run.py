@@ -237,6 +237,10 @@ def run_inference(
     output = output if output is not None else default_output(sub_csv)
     _check_paths(test, sub_csv, model_h5, svm_pkl, output, force)
     check_crop_overrides(config)  # a bad --crop-option fails now, not after the model has loaded
+    if config.audio_model is not None:  # so do the audio model's files and its fusion weight
+        from dfembed.infer.audio import check_audio_inputs
+
+        check_audio_inputs(config, model_h5)
     with OutputLock(lock_file_beside(output), f"output {output}"):
         media = list_media(test)
         submission, matching = plan_rows(sub_csv, media.keys, config)

@@ -33,13 +33,14 @@ def crop(*args: object) -> Result:
 
 @pytest.fixture(scope="module")
 def src(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """real/: a 3 s sweep (2 tiles) and a video without audio; fake/: a 4 s tone (3 tiles), a silent one, an image."""
+    """real/: a 3 s sweep (2 tiles), a video without audio; fake/: a 4 s tone (3 tiles), a silent one, junk, an image."""
     root = tmp_path_factory.mktemp("audio_src")
     write_video(root / "real" / "r1.mp4", 3.0, sweep(3.0, 48000))
     write_video(root / "real" / "mute.mp4", 1.0, None)
     write_video(root / "fake" / "sub" / "f1.mp4", 4.0, tone(4.0, 44100, 440.0), rate=44100, channels=2)
     write_video(root / "fake" / "silent.mp4", 1.0, np.zeros(48000, np.float32))
     cv2.imwrite(str(root / "fake" / "still.png"), np.zeros((8, 8, 3), np.uint8))
+    (root / "fake" / "junk.mp4").write_bytes(b"not a container " * 64)  # a damaged file: listed, the job goes on
     return root
 
 
@@ -47,7 +48,7 @@ def src(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def run(src: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     dst = tmp_path_factory.mktemp("audio_dst") / "out"
     summary = run_audio_crop(src, dst, AudioConfig(audio=True))
-    assert (summary.videos, summary.processed, summary.tiles_written, summary.tiles_total) == (4, 4, 5, 5)
+    assert (summary.videos, summary.processed, summary.tiles_written, summary.tiles_total) == (5, 5, 5, 5)
     return dst
 
 
@@ -65,11 +66,13 @@ def test_tiles_manifest_and_failures(run: Path) -> None:
     assert image.shape == (128, 128) and image.dtype == np.uint8
     failures = {r["source"]: (r["reason"], r["detail"]) for r in read_rows(root / "audio_failures.csv", FAILURE_COLUMNS)}
     assert {k: v[0] for k, v in failures.items()} == {
-        "real/mute.mp4": "no audio", "fake/silent.mp4": "no audio", "fake/still.png": "not a video"}
+        "real/mute.mp4": "no audio", "fake/silent.mp4": "no audio", "fake/still.png": "not a video",
+        "fake/junk.mp4": "cannot open"}
     assert "no audio stream" in failures["real/mute.mp4"][1] and "silence" in failures["fake/silent.mp4"][1]
     record = read_audio_record(root)
     assert record["status"] == "complete" and record["config"] == AudioConfig().tile_settings()
-    assert record["counts"]["failures"] == {"no audio": 2, "not a video": 1} and "librosa" in record["versions"]
+    assert record["counts"]["failures"] == {"cannot open": 1, "no audio": 2, "not a video": 1}
+    assert "librosa" in record["versions"] and "av" in record["versions"]
     assert not (run / "manifest.csv").exists()  # the face part did not run
 
 
@@ -97,16 +100,18 @@ def test_rerun_resumes_and_a_killed_video_is_redone(run: Path, src: Path) -> Non
     assert not list(root.rglob(f"*{TEMP_MARKER}*"))
 
 
-def test_other_settings_need_force_and_force_redoes_only_audio(src: Path, tmp_path: Path) -> None:
+def test_other_settings_need_force_and_force_redoes_only_audio(src: Path, run: Path, tmp_path: Path) -> None:
     run_audio_crop(src, tmp_path, AudioConfig(audio_only=True, n_mels=64))
     (tmp_path / "real").mkdir()
     (tmp_path / "real" / "keep_mp4_f00000_00.jpg").write_bytes(b"a face crop")  # the face part's, not ours
     with pytest.raises(OutputExistsError, match="n_mels: 64 -> 128.*--force"):
         run_audio_crop(src, tmp_path, AudioConfig(audio_only=True))
     summary = run_audio_crop(src, tmp_path, AudioConfig(audio_only=True), force=True)
-    assert summary.processed == 4 and summary.tiles_total == 5
-    assert cv2.imread(str(next((tmp_path / "audio").rglob("*_t000000.png"))), cv2.IMREAD_UNCHANGED).shape[0] == 128
+    assert summary.processed == 5 and summary.tiles_total == 5
     assert (tmp_path / "real" / "keep_mp4_f00000_00.jpg").exists()
+    # the same settings as the module's run: byte-identical tiles and manifest
+    for name in ("audio_manifest.csv", "real/r1_mp4_t000001.png", "fake/sub/f1_mp4_t000002.png"):
+        assert (tmp_path / "audio" / name).read_bytes() == (run / "audio" / name).read_bytes(), name
 
 
 def test_a_video_gone_from_src_loses_its_tiles(src: Path, tmp_path: Path) -> None:
@@ -151,7 +156,7 @@ def test_dfdc_layout_keeps_a_fake_with_its_original(tmp_path: Path) -> None:
 def test_cli_audio_only(src: Path, tmp_path: Path) -> None:
     result = crop(src, tmp_path / "dst", "--audio-only", "--n-mels", "64", "-q")
     assert result.exit_code == 0, result.output
-    assert "5 audio tiles of 4 videos" in result.output and "3 failures listed" in result.output
+    assert "5 audio tiles of 5 videos" in result.output and "4 failures listed" in result.output
     assert not (tmp_path / "dst" / "manifest.csv").exists()
     only_images = tmp_path / "images"
     (only_images / "fake").mkdir(parents=True)
