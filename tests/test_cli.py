@@ -10,6 +10,7 @@ import click
 import pytest
 import yaml
 
+from dfembed.audio.config import AudioConfig
 from dfembed.cli import ConfigOption
 from dfembed.commands.crop import crop_command
 from dfembed.commands.demo import demo_command
@@ -31,6 +32,7 @@ from dfembed.train.config import TrainConfig
 
 COMMANDS = [
     (crop_command, CropConfig, True),
+    (crop_command, AudioConfig, True),  # the audio tiles' options of the crop stage
     (train_command, TrainConfig, True),
     (infer_command, InferConfig, True),
     (evaluate_command, EvaluateConfig, True),
@@ -72,7 +74,7 @@ def test_help_shows_each_fields_default(command: click.Command, cls: type, compl
     options = [p for p in command.params if isinstance(p, ConfigOption)]
     assert options, command.name
     for option in options:
-        default = _default(cls, option.config_field)
+        default = _default(option.config_class, option.config_field)
         expected = list(default) if isinstance(default, tuple) else default
         if expected == []:
             expected = None
@@ -93,9 +95,8 @@ def test_every_option_of_a_field_is_built_from_it(command: click.Command, cls: t
 
 @pytest.mark.parametrize(("command", "cls", "complete"), COMMANDS, ids=lambda x: getattr(x, "name", ""))
 def test_choices_are_the_literal_values(command: click.Command, cls: type, complete: bool) -> None:
-    hints = typing.get_type_hints(cls)
     for option in (p for p in command.params if isinstance(p, ConfigOption)):
-        hint = hints[option.config_field]
+        hint = typing.get_type_hints(option.config_class)[option.config_field]
         literals = [h for h in (hint, *typing.get_args(hint)) if typing.get_origin(h) is typing.Literal]
         if literals:
             assert list(option.type.choices) == list(typing.get_args(literals[0])), option.name

@@ -133,6 +133,32 @@ def _(tmp: Path) -> list[object]:
     return ["crop", tmp / "src", tmp / "dst"]
 
 
+@case("crop --audio-only: an audio report that is a link")
+def _(tmp: Path) -> list[object]:
+    (tmp / "src" / "real").mkdir(parents=True)
+    (tmp / "src" / "real" / "a.mp4").write_bytes(b"a video, as far as the listing knows")
+    (tmp / "dst" / "audio").mkdir(parents=True)
+    (tmp / "elsewhere.csv").write_text("someone's file\n")
+    (tmp / "dst" / "audio" / "audio_manifest.csv").symlink_to(tmp / "elsewhere.csv")
+    return ["crop", tmp / "src", tmp / "dst", "--audio-only"]
+
+
+@case("crop --audio-only: mel bands that cover no FFT bin")
+def _(tmp: Path) -> list[object]:
+    (tmp / "src" / "real").mkdir(parents=True)
+    (tmp / "src" / "real" / "a.mp4").write_bytes(b"never read")
+    return ["crop", tmp / "src", tmp / "dst", "--audio-only", "--n-mels", "128", "--n-fft", "256"]
+
+
+@case("crop --audio-only: DST/audio in use by another job")
+def _(tmp: Path) -> list[object]:
+    (tmp / "src" / "real").mkdir(parents=True)
+    (tmp / "src" / "real" / "a.mp4").write_bytes(b"never read")
+    (tmp / "dst" / "audio").mkdir(parents=True)
+    HELD.append(OutputLock(tmp / "dst" / "audio" / ".dfembed-audio.lock", "the other job").acquire())
+    return ["crop", tmp / "src", tmp / "dst", "--audio-only"]
+
+
 # --- train ----------------------------------------------------------------------------
 
 
@@ -302,6 +328,20 @@ def _(tmp: Path) -> list[object]:
     return ["evaluate", tmp / "pred.csv", tmp / "out" / "metrics.json", "--out", tmp / "out", "--force"]
 
 
+@case("infer: an --audio-model file that does not exist (before the models load)")
+def _(tmp: Path) -> list[object]:
+    test, model, svm = _infer_inputs(tmp)
+    return ["infer", test, tmp / "sub.csv", model, svm, "--audio-model", tmp / "audio.h5", svm]
+
+
+@case("infer: --fuse weighted without a fusion weight (before the models load)")
+def _(tmp: Path) -> list[object]:
+    test, model, svm = _infer_inputs(tmp)
+    audio = tmp / "audio.h5"
+    audio.write_bytes(b"a stand-in audio model")
+    return ["infer", test, tmp / "sub.csv", model, svm, "--audio-model", audio, svm, "--fuse", "weighted"]
+
+
 @case("demo: OUT inside DATA")
 def _(tmp: Path) -> list[object]:
     _image(tmp / "data" / "real" / "a.png")
@@ -348,6 +388,10 @@ def test_the_messages_say_what_is_wrong_and_where(tmp_path: Path) -> None:
         "infer: only a pickle, without --trust-pickle": "loading a pickle runs the code stored in it",
         "infer: an unknown --crop-option (before the model loads)": "unknown option 'min_face'",
         "evaluate: an output is the labels file": "is the same file as the input LABELS",
+        "crop --audio-only: an audio report that is a link": "audio_manifest.csv is a link",
+        "crop --audio-only: mel bands that cover no FFT bin": "n_mels 128 is too many for n_fft 256",
+        "infer: an --audio-model file that does not exist (before the models load)": "audio.h5 does not exist",
+        "infer: --fuse weighted without a fusion weight (before the models load)": "audio.fusion.json does not exist",
     }
     for index, (name, fragment) in enumerate(expected.items()):
         folder = tmp_path / str(index)

@@ -10,12 +10,13 @@ import pytest
 from tests.support import REPO
 
 PACKAGE = REPO / "dfembed"
-LAYERS = ("core", "faces", "model")  # shared by every stage; they import no stage
+LAYERS = ("core", "faces", "model", "audio")  # shared by every stage; they import no stage
 STAGES = ("crop", "train", "infer", "evaluate", "detectors", "temporal", "export")
 #: Modules of another stage that a stage may import (beside the shared layers).
 ALLOWED = {
     "crop": set(),
-    "train": {"crop.manifest", "crop.naming", "crop.videos", "evaluate.metrics"},
+    # the audio modality reads the tiles' groups and sources as it reads the face manifest's groups
+    "train": {"crop.manifest", "crop.naming", "crop.videos", "crop.audio_manifest", "evaluate.metrics"},
     "infer": {"crop.sources", "crop.datasets"},
     # evaluate reads inference's CSV and record (submission), scores a gallery (scoring), aggregates frames as
     # inference does (aggregate), reads labels as the crop stage finds media (sources, datasets), and draws

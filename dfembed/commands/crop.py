@@ -7,10 +7,12 @@ from pathlib import Path
 
 import click
 
+from dfembed.audio.config import AudioConfig
 from dfembed.cli import config_option, split_names, stage_options
 from dfembed.faces.config import CropConfig
 
 option = functools.partial(config_option, CropConfig)
+audio_option = functools.partial(config_option, AudioConfig)
 
 
 @click.command(name="crop")
@@ -42,6 +44,16 @@ option = functools.partial(config_option, CropConfig)
 @option("methods", metavar="M[,M...]", callback=lambda ctx, param, value: split_names(value),
         help="FaceForensics++ manipulations (repeat or comma-separate).")
 @option("device", help="TensorFlow device of the detector.")
+@audio_option("audio", "--audio", is_flag=True, help="Also write log-mel tiles of every video's soundtrack to DST/audio/.")
+@audio_option("audio_only", "--audio-only", is_flag=True, help="Write the audio tiles only: no face detection.")
+@audio_option("audio_window", help="Audio tile duration, seconds.")
+@audio_option("audio_hop", help="Seconds between audio tile starts.")
+@audio_option("sample_rate", help="Soundtracks are mixed to mono and resampled to this rate, Hz.")
+@audio_option("n_mels", help="Mel bands (tile rows).")
+@audio_option("n_fft", help="FFT window, samples.")
+@audio_option("hop_length", help="Samples between spectrogram columns.")
+@audio_option("audio_top_db", help="Tile dynamic range, dB below the track's loudest bin.")
+@audio_option("audio_silence_db", help="A soundtrack whose peak is below this, dB of full scale, is silent.")
 @click.option("--force", is_flag=True, help="Delete the crops and reports of an earlier run in DST and redo all.")
 @stage_options
 def crop_command(src: Path, dst: Path, force: bool, config_file: Path | None, **options: object) -> None:
@@ -55,17 +67,43 @@ def crop_command(src: Path, dst: Path, force: bool, config_file: Path | None, **
     it must not be inside SRC nor contain it, and one job at a time may write into it. A
     rerun resumes where a previous run stopped. Exits with status 1 when no crop could be made.
 
+    With --audio (or --audio-only, which skips the faces) every video's soundtrack is
+    also cut into log-mel tiles, written with their own manifest, failures and journal
+    to DST/audio/ (a training folder for train.py --modality audio); a video without a
+    soundtrack or with a silent one is listed there as "no audio". Needs the extra
+    audio (pip install -e ".[audio]").
+
     Security: mtcnn loads the network weights shipped inside its own package with joblib,
     that is from pickles, and loading a pickle runs code: install mtcnn only from a source
     you trust. dfembed loads no other pickle in this stage.
     """
+    from dfembed.audio.config import check_audio_available
     from dfembed.core.errors import InputError
     from dfembed.crop.job import run_crop
-    from dfembed.crop.presets import resolve_crop_options
+    from dfembed.crop.presets import resolve_crop_configs
 
-    config = resolve_crop_options(config_file, options)
-    summary = run_crop(src, dst, config, force=force)
-    if summary.crops_total == 0:
-        raise InputError(f"no face crop was made from {src}; see {dst / 'failures.csv'}")
-    click.echo(f"{summary.crops_total} crops in {dst} ({summary.crops_written} new); "
-               f"{sum(summary.failures.values())} failures listed in {dst / 'failures.csv'}")
+    config, audio = resolve_crop_configs(config_file, options, also=(AudioConfig,))
+    if audio.writes_tiles:
+        check_audio_available()  # before the faces: a missing package must not wait for them
+    empty = []
+    if not audio.audio_only:
+        summary = run_crop(src, dst, config, force=force)
+        click.echo(f"{summary.crops_total} crops in {dst} ({summary.crops_written} new); "
+                   f"{sum(summary.failures.values())} failures listed in {dst / 'failures.csv'}")
+        if summary.crops_total == 0:
+            empty.append(f"no face crop was made from {src}; see {dst / 'failures.csv'}")
+    if audio.writes_tiles:
+        empty += _audio_tiles(src, dst, audio, config.group_regex, force)
+    if empty:
+        raise InputError("; ".join(empty))
+
+
+def _audio_tiles(src: Path, dst: Path, audio: AudioConfig, group_regex: str | None, force: bool) -> list[str]:
+    """Run the audio part, echo its counts; the problem to report when it made no tile."""
+    from dfembed.crop.audio_job import run_audio_crop
+
+    summary = run_audio_crop(src, dst, audio, force=force, group_regex=group_regex)
+    failures = summary.dst / "audio_failures.csv"
+    click.echo(f"{summary.tiles_total} audio tiles of {summary.videos} videos in {summary.dst} "
+               f"({summary.tiles_written} new); {sum(summary.failures.values())} failures listed in {failures}")
+    return [] if summary.tiles_total else [f"no audio tile was made from {src}; see {failures}"]

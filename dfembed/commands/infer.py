@@ -52,6 +52,12 @@ option = functools.partial(config_option, InferConfig)
         help="FaceForensics++ manipulations (repeat or comma-separate).")
 @option("onnx_provider", help="ONNX Runtime provider of an exported MODEL (auto: CUDA when present, else CPU).")
 @option("onnx_threads", none_text="one per core", help="ONNX Runtime threads per operator on the CPU.")
+@option("audio_model", metavar="MODEL_H5 SVM_PKL",
+        help="Audio model (train.py --modality audio): score each video's soundtrack and fuse it with its faces.")
+@option("fuse", help="Face + audio → file score (weighted: the audio model's fitted weight).")
+@option("audio_aggregate", help="Tile scores → audio score.")
+@option("audio_tta", help="shift: also score each tile shifted by ±--audio-tta-shift and average.")
+@option("audio_tta_shift", help="Seconds of --audio-tta shift.")
 @stage_options
 def infer_command(test: Path, models: tuple[Path, ...], output: Path | None, force: bool, trust_pickle: bool,
                   config_file: Path | None, **options: object) -> None:
@@ -75,6 +81,10 @@ def infer_command(test: Path, models: tuple[Path, ...], output: Path | None, for
     svm.npz: plain arrays, checked by SHA-256, with the SHA-256 of the model it belongs
     to); a pickle without one is loaded only with --trust-pickle. Loading an ONNX model
     runs no Python code.
+
+    With --audio-model A.h5 A.pkl every video's soundtrack is scored too and fused with
+    its face score (--fuse); a file keeps the score of the one modality it has, and the
+    CSV gets face_score and audio_score columns.
     """
     from dfembed.core.config import resolve_config
     from dfembed.infer.run import run_inference

@@ -61,6 +61,15 @@ option = functools.partial(config_option, TrainConfig)
 @option("temporal", metavar="T", none_text="frame model",
         help="Train the end-to-end clip model on T consecutive frames (each step costs T frame steps).")
 @option("temporal_network", help="Sequence model of --temporal.")
+@option("modality", help="face crops, or audio: log-mel tiles (DST/audio of crop_face.py --audio); audio starts "
+                         "from B0 at 128 px without face augmentations.")
+@option("freq_masks", help="Audio: frequency masks per tile (SpecAugment).")
+@option("freq_mask_width", help="Audio: largest frequency mask, share of the rows.")
+@option("time_masks", help="Audio: time masks per tile.")
+@option("time_mask_width", help="Audio: largest time mask, share of the columns.")
+@option("fuse_face_model", metavar="MODEL_H5 SVM_PKL",
+        help="Audio: fit inference's --fuse weighted on the validation videos with this face model "
+             "(their face crops in DATA/..) → <OUT_H5 stem>.fusion.json.")
 @click.option("--force", is_flag=True, help="Replace existing outputs; without --resume also restart the run folder.")
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint in <OUT_H5 stem>.run/.")
 @stage_options
@@ -82,17 +91,21 @@ def train_command(
     Checkpoints, state.json and TensorBoard logs go to <OUT_H5 stem>.run/, the resolved
     configuration and library versions to <OUT_H5 stem>.dfembed-train.json.
 
+    With --modality audio, DATA is the audio tiles of crop_face.py --audio (DST/audio):
+    the same pipeline on log-mel tiles, masked with SpecAugment; --fuse-face-model also
+    fits the weight of inference's --fuse weighted on the validation videos.
+
     OUT_PKL is a pickle (joblib): loading a pickle runs code, so only load files you
     made or trust. The same classifier is written beside it without pickle (svm.pkl →
     svm.npz, with the SHA-256 of the model); inference reads that file.
     """
-    from dfembed.core.config import resolve_config
+    from dfembed.train.config import resolve_train_config
     from dfembed.train.run import run_train
 
-    config = resolve_config(TrainConfig, config_file, options)
+    config = resolve_train_config(config_file, options)
     summary = run_train(data, out_h5, out_pkl, config, force=force, resume=resume, val=val)
     best = f"; best validation AUC {summary.best_val_auc:.4f} at epoch {summary.best_epoch}" if summary.best_epoch else ""
-    unit = "videos" if config.temporal else "crops"
+    unit = "videos" if config.temporal else ("audio tiles" if config.modality == "audio" else "crops")
     click.echo(
         f"trained epochs {summary.initial_epoch + 1}..{summary.epochs} on {summary.n_train} {unit} "
         f"({summary.n_val} validation, {summary.n_unreadable} unreadable skipped){best}; "

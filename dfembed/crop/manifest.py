@@ -7,8 +7,8 @@ metadata entry) that gave no crop, ``DST/sources.csv`` one row per finished sour
 process writes them, so worker processes never interleave rows. Paths in the files are
 relative, with ``/``: ``source`` to SRC, ``crop`` to DST.
 
-Later stages read a crop folder through :func:`read_manifest_groups` and
-:func:`read_crop_record` only.
+Later stages read a crop folder through :func:`read_manifest_groups`,
+:func:`read_manifest_crops` and :func:`read_crop_record` only.
 """
 
 from __future__ import annotations
@@ -202,6 +202,37 @@ def read_manifest_groups(root: Path) -> dict[Path, str]:
         raise InputError(f"{manifest}, line {reader.line_num}: not a valid CSV file ({err})") from err
     log.info("read %d group keys from %s", len(groups), manifest)
     return groups
+
+
+def read_manifest_crops(root: Path) -> dict[str, list[tuple[int, Path]]]:
+    """The crops of each source listed in ``root/manifest.csv``, with their frame index (empty without one).
+
+    Only the ``source``, ``frame_index`` and ``crop`` columns are read.
+
+    Args:
+        root: A crop folder.
+
+    Returns:
+        Source (relative to SRC) → ``(frame_index, resolved crop path)`` in manifest order.
+
+    Raises:
+        InputError: The manifest lacks one of those columns or is not UTF-8 CSV.
+    """
+    manifest = Path(root) / MANIFEST_NAME
+    if not manifest.is_file():
+        return {}
+    reader = csv.DictReader(io.StringIO(read_csv_text(manifest), newline=""))
+    crops: dict[str, list[tuple[int, Path]]] = {}
+    try:
+        missing = {"source", "frame_index", "crop"} - set(reader.fieldnames or ())
+        if missing:
+            raise InputError(f"{manifest}: missing column(s) {', '.join(sorted(missing))}")
+        for row in reader:
+            if row["crop"] and "\x00" not in row["crop"] and row["frame_index"].isdigit():
+                crops.setdefault(row["source"], []).append((int(row["frame_index"]), (root / row["crop"]).resolve()))
+    except csv.Error as err:
+        raise InputError(f"{manifest}, line {reader.line_num}: not a valid CSV file ({err})") from err
+    return crops
 
 
 def read_crop_record(root: Path) -> dict | None:

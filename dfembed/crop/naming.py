@@ -3,7 +3,8 @@
 A source's crops are named ``<label>/<folders>/<name>_<ext>[_<hash>]_f<frame:05d>_<face:02d>.<format>``
 relative to DST (see :func:`crop_stems`); :func:`is_crop_name` recognises such a file
 and :func:`group_from_stem` gives back the source part of a crop's stem, the group of
-crops of one source when no manifest says otherwise.
+crops of one source when no manifest says otherwise. A video's audio tiles use the same
+stem, relative to ``DST/audio``: ``<stem>_t<tile:06d>.png`` (:func:`tile_file`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ from dfembed.crop.sources import Source
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _CROP_NAME = re.compile(r"_f\d{5}_\d{2}\.(jpg|png)$")
-# crop_face's _f<frame:05d>_<face:02d>, or the <video>-<frame>[-<face>] of other crop trees
-_INDEX_SUFFIX = re.compile(r"(_f\d{5}_\d{2}|(-\d+){1,2})$")
+_TILE_NAME = re.compile(r"_t\d{6}\.png$")
+# crop_face's _f<frame:05d>_<face:02d> or audio tiles' _t<tile:06d>, or the <video>-<frame>[-<face>] of other trees
+_INDEX_SUFFIX = re.compile(r"(_f\d{5}_\d{2}|_t\d{6}|(-\d+){1,2})$")
 _MAX_PART = 120
 
 
@@ -60,12 +62,22 @@ def is_crop_name(name: str) -> bool:
     return bool(_CROP_NAME.search(name))
 
 
+def tile_file(stem: PurePosixPath, index: int) -> PurePosixPath:
+    """Relative path (to ``DST/audio``) of a video's audio tile number ``index``: ``<stem>_t<index:06d>.png``."""
+    return stem.with_name(f"{stem.name}_t{index:06d}.png")
+
+
+def is_tile_name(name: str) -> bool:
+    """Whether a file name is one :func:`tile_file` makes (so a clean-up may delete it)."""
+    return bool(_TILE_NAME.search(name))
+
+
 def group_from_stem(stem: str) -> str:
     """Group key of a crop file: its name without the frame and face indices.
 
-    Two namings are understood: crop_face's ``<name>_<ext>[_<hash>]_f<frame:05d>_<face:02d>``
-    (the group keeps the hash, which tells apart sources whose names collided) and
-    ``<video>-<frame>[-<face>]``.
+    Three namings are understood: crop_face's ``<name>_<ext>[_<hash>]_f<frame:05d>_<face:02d>``
+    (the group keeps the hash, which tells apart sources whose names collided), its audio
+    tiles' ``<name>_<ext>[_<hash>]_t<tile:06d>`` and ``<video>-<frame>[-<face>]``.
 
     Args:
         stem: File name without suffix, e.g. ``"abarnvbtwb_mp4_f00003_01"`` or ``"abarnvbtwb-003-01"``.

@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from dfembed.core.config import read_config_file, resolve_config
+from dfembed.core.config import read_config_file, resolve_configs
 from dfembed.core.errors import ConfigError
 from dfembed.core.resources import resource_path
 from dfembed.faces.config import PRESET_NAMES, CropConfig
@@ -53,6 +53,25 @@ def resolve_crop_options(
     Raises:
         ConfigError: An unknown preset, key or value.
     """
+    return resolve_crop_configs(config_file, flags)[0]
+
+
+def resolve_crop_configs(
+    config_file: str | os.PathLike[str] | None, flags: Mapping[str, Any] | None = None, also: tuple[type, ...] = ()
+) -> tuple[Any, ...]:
+    """The crop configuration (preset applied) and those of ``also``, from one config file and its flags.
+
+    Args:
+        config_file: Optional YAML/TOML file of options of any of the classes.
+        flags: Command-line values of any of them (``None``: not given).
+        also: Further config classes of the command (e.g. the audio tiles'), without presets.
+
+    Returns:
+        The :class:`~dfembed.faces.config.CropConfig`, then one instance per class of ``also``.
+
+    Raises:
+        ConfigError: An unknown preset, key or value.
+    """
     flags = dict(flags or {})
     file_values = read_config_file(config_file) if config_file is not None else {}
     from_file = next((v for k, v in file_values.items() if str(k).replace("-", "_") == "preset"), None)
@@ -60,4 +79,4 @@ def resolve_crop_options(
     if not isinstance(name, str):
         raise ConfigError(f"option 'preset': expected a name, got {name!r}")
     base = {**preset_values(name), "preset": name}
-    return resolve_config(CropConfig, config_file, flags, base=base, base_source=f"preset {name}")
+    return resolve_configs((CropConfig, *also), config_file, flags, bases=((base, f"preset {name}"),))

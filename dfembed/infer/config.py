@@ -60,6 +60,16 @@ class InferConfig:
             onnxruntime has it, else CPU), ``cpu`` or ``cuda``.
         onnx_threads: ONNX Runtime's threads per operator on the CPU; none = its default
             (one per physical core).
+        audio_model: The audio model (``MODEL_H5``, ``SVM_PKL`` of ``train.py --modality audio``): each
+            video's soundtrack is cut into the tiles it was trained on and scored, and the audio score
+            fused with the face score (``fuse``); ``None``: faces only.
+        fuse: Face and audio scores → the file's: ``mean``, ``max`` or ``weighted`` (the audio weight
+            fitted on validation videos, ``<audio model stem>.fusion.json``). A file with one of the two
+            keeps it; with neither it gets ``no_face_score``.
+        audio_aggregate: Tile scores → the audio score: ``mean`` or ``max``.
+        audio_tta: ``shift`` also scores each tile ``audio_tta_shift`` seconds earlier and later and
+            averages the views that fit in the track.
+        audio_tta_shift: The shift of ``audio_tta``, seconds.
     """
 
     aggregate: Literal["mean", "max", "confident", "temporal"] = "confident"
@@ -85,6 +95,11 @@ class InferConfig:
     methods: tuple[str, ...] = FFPP_DEFAULT_METHODS
     onnx_provider: Literal["auto", "cpu", "cuda"] = "auto"
     onnx_threads: int | None = None
+    audio_model: tuple[str, str] | None = None
+    fuse: Literal["mean", "max", "weighted"] = "mean"
+    audio_aggregate: Literal["mean", "max"] = "mean"
+    audio_tta: Literal["none", "shift"] = "none"
+    audio_tta_shift: float = 0.1
 
     def __post_init__(self) -> None:
         check(self.aggregate != "temporal" or bool(self.temporal_model), "temporal_model", self.temporal_model,
@@ -100,6 +115,7 @@ class InferConfig:
               f"a registered face detector ({', '.join(detector_names())}) or none (as in training)")
         parse_crop_options(self.crop_options)
         check(check_methods(self.methods), "methods", self.methods, f"one or more of {', '.join(FFPP_METHODS)}")
+        check(0.0 < self.audio_tta_shift <= 5.0, "audio_tta_shift", self.audio_tta_shift, "in (0, 5] seconds")
 
     def crop_overrides(self) -> dict[str, Any]:
         """The crop settings this configuration overrides (named fields win over ``crop_options``)."""

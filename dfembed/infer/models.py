@@ -48,6 +48,7 @@ class InferenceModel:
         make_scorer: Inference options → the scorer of face crops.
         model: The Keras embedding model (``None`` for an exported model).
         record: What the JSON record says about the model (kind, file, runtime).
+        bundle: The classifier bundle of a Keras model (``None`` for an exported model).
     """
 
     kind: str
@@ -57,6 +58,7 @@ class InferenceModel:
     make_scorer: Callable[[InferConfig], Scorer]
     model: Any = None
     record: dict[str, Any] = field(default_factory=dict)
+    bundle: Any = None
 
 
 class ExportedScorer:
@@ -127,7 +129,7 @@ def _keras(model_h5: Path, svm_pkl: Path, trust_pickle: bool) -> InferenceModel:
         return FaceScorer.from_bundle(model, bundle, config.batch_size, config.tta)
 
     return InferenceModel("keras", info.image_size, bundle.crop_config, getattr(bundle, "detector", None),
-                          make_scorer, model, {"kind": "keras", "backbone": info.backbone})
+                          make_scorer, model, {"kind": "keras", "backbone": info.backbone}, bundle)
 
 
 def _exported(path: Path, config: InferConfig) -> InferenceModel:

@@ -284,10 +284,15 @@ def run_inference(
     output = _output(sub_csv, output)
     _check_paths(test, sub_csv, model_h5, svm_pkl, output, force)
     check_crop_overrides(config)  # a bad --crop-option fails now, not after the model has loaded
+    if config.audio_model is not None:  # so do the audio model's files and its fusion weight
+        from dfembed.infer.audio import check_audio_inputs
+
+        check_audio_inputs(config, model_h5)
     with _lock(output):
         media = list_media(test, config)
         submission, matching = plan_rows(sub_csv, media.keys, config)
         loaded = load_inference_model(model_h5, svm_pkl, config, trust_pickle)
+        audio = _load_audio(config, loaded, model_h5, svm_pkl, trust_pickle)
         crop_config = resolve_crop_config(loaded.crop_config, config, loaded.image_size)
         if detector is None:
             check_available(crop_config.detector)
@@ -298,13 +303,20 @@ def run_inference(
             scorer = loaded.make_scorer(config)
         results = _score([p for p, _ in wanted], detector, scorer, loaded.image_size, crop_config, config)
         by_key = {key: result for (_, key), result in zip(wanted, results)}
-        values = _row_values(matching, by_key, config)
-        _emit(fill(submission, values), output, force)
-        summary = _summarise(output, submission, matching, by_key, media, time.perf_counter() - start, config)
+        fused = None if audio is None else \
+            audio.fuse([k for _, k in wanted], [p for p, _ in wanted], _face_scores(by_key, config))
+        values = _row_values(matching, by_key, config, fused)
+        filled = fill(submission, values)
+        _emit(filled if fused is None else fused.with_columns(filled, matching), output, force)
+        summary = _summarise(output, submission, matching, by_key, media, time.perf_counter() - start, config, fused)
         if summary.provenance is not None:
             inputs = {"test": test, "sub_csv": sub_csv, "model_h5": model_h5, "svm_pkl": svm_pkl}
-            _write_record(summary, config, crop_config, _file_records(by_key, config), inputs, trained_detector,
-                          loaded)
+            files = _file_records(by_key, config)
+            if fused is not None:
+                for key in files:
+                    files[key].update(fused.file_record(key), score=round(fused.score(key), 6))
+            _write_record(summary, config, crop_config, files, inputs, trained_detector, loaded,
+                          audio=None if fused is None else fused.record())
     _log_summary(summary)
     return summary
 
@@ -388,13 +400,37 @@ def _frame_rule(config: InferConfig) -> Any:
     return get_aggregator(config.temporal_fallback if config.aggregate == "temporal" else config.aggregate)
 
 
-def _row_values(matching: Matching, by_key: dict[str, FileResult], config: InferConfig) -> list[str]:
+def _row_values(matching: Matching, by_key: dict[str, FileResult], config: InferConfig, fused: Any = None) -> list[str]:
     aggregator = _frame_rule(config)
     values = []
     for key in matching.row_files:
-        score = by_key[key].score(aggregator, config.no_face_score) if key is not None else config.no_face_score
+        if key is None:
+            score = config.no_face_score
+        else:
+            score = fused.score(key) if fused is not None else by_key[key].score(aggregator, config.no_face_score)
         values.append(format_value(score, config.hard_labels, config.threshold, config.clip))
     return values
+
+
+def _load_audio(config: InferConfig, loaded: InferenceModel, model_h5: Path, svm_pkl: Path | None,
+                trust_pickle: bool) -> Any:
+    """The audio branch of ``--audio-model`` (loaded and checked now, before any detection), else ``None``."""
+    from dfembed.infer.audio import AudioBranch, check_face_bundle
+
+    if loaded.bundle is not None:
+        check_face_bundle(loaded.bundle, svm_pkl)
+    if config.audio_model is None:
+        if config.fuse != "mean":
+            log.warning("--fuse is used only with --audio-model; ignoring --fuse %s", config.fuse)
+        return None
+    return AudioBranch.load(config, model_h5, trust_pickle)
+
+
+def _face_scores(by_key: dict[str, FileResult], config: InferConfig) -> dict[str, float | None]:
+    """Each file's face score (``None`` without a face or when unreadable), for the fusion with its audio."""
+    aggregator = _frame_rule(config)
+    return {k: r.score(aggregator, config.no_face_score) if r.error is None and r.scores else None
+            for k, r in by_key.items()}
 
 
 def _summarise(
@@ -405,6 +441,7 @@ def _summarise(
     media: MediaFiles,
     seconds: float,
     config: InferConfig,
+    fused: Any = None,
 ) -> InferSummary:
     unreadable = {k: r.error for k, r in by_key.items() if r.error is not None}
     no_face = [k for k, r in by_key.items() if r.error is None and not r.scores]
@@ -422,7 +459,8 @@ def _summarise(
         unmatched_files=list(matching.unmatched_files),
         seconds=seconds,
         skipped={s.relative: f"{s.reason}: {s.detail}" if s.detail else s.reason for s in media.skipped},
-        scores={k: r.score(aggregator, config.no_face_score) for k, r in by_key.items()},
+        scores={k: fused.score(k) if fused is not None else r.score(aggregator, config.no_face_score)
+                for k, r in by_key.items()},
     )
 
 
@@ -464,7 +502,7 @@ def _check_detector_versions(bundle: ClassifierBundle | InferenceModel,
 def _write_record(
     summary: InferSummary, config: InferConfig, crop_config: CropConfig, files: dict[str, Any],
     inputs: dict[str, Path | None], trained_detector: dict[str, Any] | None = None,
-    model: InferenceModel | None = None,
+    model: InferenceModel | None = None, audio: dict[str, Any] | None = None,
 ) -> None:
     write_provenance(
         summary.provenance,
@@ -476,6 +514,7 @@ def _write_record(
         inputs={name: str(path) if path is not None else None for name, path in inputs.items()},
         summary={k: v for k, v in dataclasses.asdict(summary).items() if k != "scores"},  # scores: under files
         files=files,
+        **({"audio": audio} if audio is not None else {}),
     )
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -303,6 +304,35 @@ def fill(submission: Submission, values: Sequence[str]) -> Submission:
     column = submission.format.value
     rows = [{**row, column: value} for row, value in zip(submission.rows, values)]
     return Submission(submission.format, list(submission.fieldnames), rows, submission.source)
+
+
+def add_columns(submission: Submission, columns: dict[str, Sequence[str]]) -> Submission:
+    """Return a copy of ``submission`` with more columns, one value per row, after its own columns.
+
+    A column the template already has is replaced (with a warning): it would otherwise hold
+    stale values beside the new scores.
+
+    Args:
+        submission: The filled submission.
+        columns: Column name → one rendered value per row.
+
+    Returns:
+        The submission with the columns.
+
+    Raises:
+        ValueError: A column does not have one value per row, or is the key or value column.
+    """
+    for name, values in columns.items():
+        if len(values) != len(submission.rows):
+            raise ValueError(f"column {name}: {len(values)} values for {len(submission.rows)} rows")
+        if name in (submission.format.key, submission.format.value):
+            raise ValueError(f"column {name} is the submission's own {name} column")
+    replaced = [name for name in columns if name in submission.fieldnames]
+    if replaced:
+        logging.getLogger(__name__).warning("the template's column(s) %s are replaced by this run's scores", replaced)
+    fieldnames = list(submission.fieldnames) + [name for name in columns if name not in submission.fieldnames]
+    rows = [{**row, **{name: values[i] for name, values in columns.items()}} for i, row in enumerate(submission.rows)]
+    return Submission(submission.format, fieldnames, rows, submission.source)
 
 
 def default_output(sub_csv: Path) -> Path:

@@ -8,10 +8,12 @@ it does not import Keras.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from dfembed.core.config import check
+from dfembed.core.config import check, resolve_config
 from dfembed.model.names import BACKBONE_NAMES, DEFAULT_DISTANCE, MIN_IMAGE_SIZE
 
 
@@ -69,6 +71,17 @@ class TrainConfig:
             triplet embedding; ``None``: the frame model.
         temporal_network: The clip model's sequence model: ``"gru"``, ``"lstm"`` (bidirectional,
             on the pooled embeddings) or ``"transformer"``.
+        modality: ``"face"`` (face crops) or ``"audio"``: log-mel tiles (``DST/audio`` of
+            ``crop_face.py --audio``); audio starts from :data:`AUDIO_DEFAULTS` (B0 at 128 px, the
+            tiles' own size, face augmentations off) under the config file and the flags, and
+            augments with SpecAugment's masks instead.
+        freq_masks: Audio: frequency masks per tile (SpecAugment), each filled with the tile's mean.
+        freq_mask_width: Audio: a frequency mask's height is drawn from 0 to this share of the tile's rows.
+        time_masks: Audio: time masks per tile.
+        time_mask_width: Audio: a time mask's width is drawn from 0 to this share of the tile's columns.
+        fuse_face_model: Audio: a face model (``MODEL_H5``, ``SVM_PKL``) whose scores of the validation
+            videos' face crops (the crop folder above DATA) fit the weight of ``inference.py --fuse
+            weighted``, saved as ``<OUT_H5 stem>.fusion.json``; ``None``: no weight.
     """
 
     backbone: Literal["b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7"] = "b4"
@@ -110,6 +123,12 @@ class TrainConfig:
     tensorboard: bool = True
     temporal: int | None = None
     temporal_network: Literal["gru", "lstm", "transformer"] = "gru"
+    modality: Literal["face", "audio"] = "face"
+    freq_masks: int = 2
+    freq_mask_width: float = 0.15
+    time_masks: int = 2
+    time_mask_width: float = 0.15
+    fuse_face_model: tuple[str, str] | None = None
 
     def __post_init__(self) -> None:
         """Reject values out of range with a message naming the option.
@@ -121,6 +140,7 @@ class TrainConfig:
         self._check_schedule()
         self._check_augmentation()
         self._check_resources()
+        self._check_audio()
 
     def _check_model(self) -> None:
         check(self.backbone in BACKBONE_NAMES, "backbone", self.backbone, f"one of {', '.join(BACKBONE_NAMES)}")
@@ -163,7 +183,47 @@ class TrainConfig:
         check(self.embed_batch_size >= 1, "embed_batch_size", self.embed_batch_size, "at least 1")
         check(self.temporal is None or self.temporal >= 2, "temporal", self.temporal, "at least 2 frames (or unset)")
 
+    def _check_audio(self) -> None:
+        for name in ("freq_masks", "time_masks"):
+            check(0 <= getattr(self, name) <= 10, name, getattr(self, name), "in [0, 10]")
+        for name in ("freq_mask_width", "time_mask_width"):
+            check(0.0 <= getattr(self, name) <= 1.0, name, getattr(self, name), "in [0, 1]")
+        check(self.modality == "face" or self.temporal is None, "temporal", self.temporal,
+              "unset with --modality audio (the clip model is a face model)")
+        check(self.modality == "face" or self.pseudo_fakes == "none", "pseudo_fakes", self.pseudo_fakes,
+              "none with --modality audio (self-blending blends faces)")
+        check(self.fuse_face_model is None or self.modality == "audio", "fuse_face_model", self.fuse_face_model,
+              "unset unless --modality audio (the fusion weight belongs to an audio model)")
+
 
 def _check_range(name: str, bounds: tuple[float, float], low: float, high: float) -> None:
     first, last = bounds
     check(low <= first <= last <= high, name, bounds, f"a range (min, max) with {low} <= min <= max <= {high}")
+
+
+#: The training defaults of ``modality: audio``, between the dataclass defaults and the config file:
+#: EfficientNet-B0 at 128 px — the default tile is 128 mel bands × 128 columns (2 s), so it is not resized —
+#: and none of the face augmentations (a flip would reverse time, JPEG blocks and blur mean nothing on a
+#: spectrogram); SpecAugment's masks (``freq_masks``…) augment the tiles instead.
+AUDIO_DEFAULTS: dict[str, object] = {"backbone": "b0", "image_size": 128, "noise_p": 0.0, "jpeg_p": 0.0,
+                                     "blur_p": 0.0, "flip_p": 0.0}
+
+
+def resolve_train_config(config_file: str | os.PathLike[str] | None, overrides: Mapping[str, Any]) -> TrainConfig:
+    """The training configuration of a command: defaults < (audio defaults) < config file < flags.
+
+    Args:
+        config_file: Optional YAML/TOML file.
+        overrides: The command-line values (``None``: not given).
+
+    Returns:
+        The configuration; with ``modality: audio`` (from the file or a flag) :data:`AUDIO_DEFAULTS`
+        replace the face defaults they name.
+
+    Raises:
+        ConfigError: An unknown key or a bad value.
+    """
+    config = resolve_config(TrainConfig, config_file, overrides)
+    if config.modality == "audio":
+        config = resolve_config(TrainConfig, config_file, overrides, base=AUDIO_DEFAULTS, base_name="audio defaults")
+    return config

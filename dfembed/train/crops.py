@@ -1,9 +1,10 @@
 """Training crops: listing a ``real/``/``fake/`` tree, with each crop's label and group.
 
-DATA is the crop stage's output (``real/``, ``fake/`` and ``manifest.csv``) or any tree
-with ``real/`` and ``fake/`` folders (images at any depth). Every crop belongs to a
-*group*, the unit that must not straddle train and validation: the manifest's ``group``
-column when there is one (the crop stage puts a fake with its original video), else the
+DATA is the crop stage's output (``real/``, ``fake/`` and ``manifest.csv``; or its audio
+tiles, ``DST/audio`` with ``audio_manifest.csv``) or any tree with ``real/`` and ``fake/``
+folders (images at any depth). Every crop belongs to a *group*, the unit that must not
+straddle train and validation: the manifest's ``group`` column when there is one (the
+crop stage puts a fake with its original video), else the
 file stem without its trailing frame and face indices
 (:func:`dfembed.crop.naming.group_from_stem`).
 """
@@ -22,6 +23,7 @@ from tqdm import tqdm
 from dfembed.core.classes import CLASSES, FAKE, REAL
 from dfembed.core.errors import InputError
 from dfembed.core.walk import walk_files
+from dfembed.crop.audio_manifest import read_tile_column
 from dfembed.crop.manifest import read_manifest_groups
 from dfembed.crop.naming import group_from_stem
 from dfembed.faces.media import IMAGE_SUFFIXES, MediaError, read_image
@@ -94,7 +96,7 @@ def list_crops(root: Path, workers: int = 1, verify: bool = True, fakes_optional
     for name in needed:
         if not (root / name).is_dir():
             raise InputError(f"data folder {root} has no {name}/ folder (expected {root}/real and {root}/fake){hint}")
-    groups = read_manifest_groups(root)
+    groups = read_manifest_groups(root) or read_tile_column(root, "group")  # face crops, else audio tiles
     crops = [crop for name, label in CLASSES.items() if name in needed or (root / name).is_dir()
              for crop in _class_crops(root, name, label, groups, required=name in needed)]
     unreadable: list[tuple[Path, str]] = []

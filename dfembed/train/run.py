@@ -53,6 +53,7 @@ from dfembed.model.classifier import ClassifierBundle, save_bundle
 from dfembed.model.losses import TripletSemiHardLoss
 from dfembed.model.network import build_embedding_model, model_info, save_model
 from dfembed.model.safe_bundle import safe_path, sha256_file
+from dfembed.train.audio import check_fusion_output, check_modality, fit_fusion, log_ignored_options, read_tile_settings
 from dfembed.train.augment import Augmenter, AugmentParams
 from dfembed.train.batches import BalancedBatches, check_balanced_batch, opencv_threads, resolve_workers
 from dfembed.train.callbacks import make_callbacks
@@ -69,6 +70,7 @@ from dfembed.train.run_folder import (
     read_state,
     resume_checkpoint,
 )
+from dfembed.train.spec_augment import SpecAugmenter, SpecAugmentParams
 from dfembed.train.split import check_disjoint, split_by_group
 
 log = logging.getLogger(__name__)
@@ -201,11 +203,16 @@ def _train(
     data: Path, paths: OutputPaths, config: TrainConfig, force: bool, resume: bool, val: Path | None, started: float
 ) -> TrainSummary:
     """:func:`run_train` once the outputs are checked and the run folder is locked."""
+    check_modality(Path(data), config)
+    check_fusion_output(paths.model, config, force)
     train_data = load_data(Path(data), val, config)
     if config.pseudo_fakes != "none":  # record the share that was used
         config = dataclasses.replace(config, pseudo_fake_fraction=train_data.pseudo_fraction)
-    crop_config = read_crop_config(Path(data))  # read now: a bad record must not wait for the end of training
-    crop_detector = read_crop_detector(Path(data))
+    if config.modality == "audio":  # the tile settings, as the crop settings of faces, go into the bundle
+        crop_config, crop_detector = read_tile_settings(Path(data)), None
+    else:
+        crop_config = read_crop_config(Path(data))  # read now: a bad record must not wait for the end of training
+        crop_detector = read_crop_detector(Path(data))
     prepare_run_dir(paths.run_dir, force=force, resume=resume)
     batches = _training_batches(train_data, config)
     with opencv_threads(1), precision_policy(config.precision), distribution_scope(config.batch_size) as scope:
@@ -225,6 +232,8 @@ def _train(
         bundle = fit_final_classifier(model, train_data.train, config, crop_config, train_data.pseudo,
                                       crop_detector)
     write_outputs(model, bundle, paths, config)
+    if config.modality == "audio":
+        fit_fusion(model, bundle, train_data.val, Path(data), paths.model, config)
     summary = _summary(paths, train_data, initial_epoch, state, time.monotonic() - started)
     _write_record(summary, config, Path(data), val)
     log.info("wrote %s and %s in %.0f s", paths.model, paths.classifier, summary.seconds)
@@ -360,10 +369,13 @@ def pseudo_fraction(config: TrainConfig, crops: CropSet) -> float:
 
 
 def _training_batches(data: TrainData, config: TrainConfig) -> BalancedBatches:
+    log_ignored_options(config)
+    augmenter = SpecAugmenter(SpecAugmentParams.from_config(config)) if config.modality == "audio" else \
+        Augmenter(AugmentParams.from_config(config))
     return BalancedBatches(
         data.train,
         config.batch_size,
-        Augmenter(AugmentParams.from_config(config)),
+        augmenter,
         seed=config.seed,
         steps_per_epoch=config.steps_per_epoch,
         workers=resolve_workers(config.workers),

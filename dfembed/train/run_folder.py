@@ -29,7 +29,7 @@ CHECKPOINT_GLOB = "epoch-*.keras"
 BEST_WEIGHTS_GLOB = "best-epoch-*.weights.h5"
 #: Options that change the network; a run cannot be resumed with other values.
 ARCHITECTURE_KEYS = ("backbone", "image_size", "embedding_dim", "dropout", "l2", "margin", "distance", "batch_size",
-                     "temporal", "temporal_network")
+                     "temporal", "temporal_network", "modality")
 #: Options that decide the train/validation split; another value would leak validation groups.
 SPLIT_KEYS = ("seed", "val_fraction", "pseudo_fakes")
 

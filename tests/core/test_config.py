@@ -10,7 +10,7 @@ from typing import Literal
 import pytest
 
 from dfembed.core.atomic import atomic_path, atomic_write_text, remove_stale_temps
-from dfembed.core.config import config_to_yaml, resolve_config
+from dfembed.core.config import config_to_yaml, resolve_config, resolve_configs
 from dfembed.core.errors import ConfigError
 from dfembed.core.provenance import write_provenance
 
@@ -145,3 +145,31 @@ def test_unreadable_config_files_are_config_errors(tmp_path: Path, name: str, co
     cfg.write_bytes(content)
     with pytest.raises(ConfigError, match=fragment):
         resolve_config(_Stage, cfg)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Other:
+    rate: int = 16000
+    window: float = 2.0
+
+
+def test_a_base_layer_sits_between_the_defaults_and_the_file(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("margin: 0.5\n")
+    out = resolve_config(_Stage, cfg, {"faces": "all"}, base={"size": 128, "margin": 0.1, "faces": "largest"})
+    assert out == _Stage(size=128, margin=0.5, faces="all")
+    with pytest.raises(ConfigError, match="audio defaults: unknown option 'colour'"):
+        resolve_config(_Stage, None, None, base={"colour": 1}, base_name="audio defaults")
+
+
+def test_one_file_and_one_set_of_flags_for_two_configurations(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("size: 64\nwindow: 1.5\n")
+    stage, other = resolve_configs((_Stage, _Other), cfg, {"rate": 8000, "name": "z", "margin": None})
+    assert stage == _Stage(size=64, name="z") and other == _Other(rate=8000, window=1.5)
+    cfg.write_text("size: 64\nwindoe: 1.5\n")
+    with pytest.raises(ConfigError, match=r"c.yaml: unknown option 'windoe'; known options: clip, .*window"):
+        resolve_configs((_Stage, _Other), cfg)
+    cfg.write_text("rate: fast\n")
+    with pytest.raises(ConfigError, match="option 'rate': expected int"):
+        resolve_configs((_Stage, _Other), cfg)

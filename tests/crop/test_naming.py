@@ -6,7 +6,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from dfembed.crop.naming import crop_file, crop_stems, group_from_stem, is_crop_name
+from dfembed.crop.naming import crop_file, crop_stems, group_from_stem, is_crop_name, is_tile_name, tile_file
 from dfembed.crop.sources import Source
 
 
@@ -44,3 +44,11 @@ def test_group_from_stem_drops_frame_and_face_indices(stem: str, group: str) -> 
 )
 def test_is_crop_name_recognises_only_crop_files(name: str, ours: bool) -> None:
     assert is_crop_name(name) is ours
+
+
+def test_audio_tiles_use_the_crop_stem_and_are_recognised() -> None:
+    stem = crop_stems([_source("fake/sub/abc.mp4", "fake")])["fake/sub/abc.mp4"]
+    assert tile_file(stem, 12) == PurePosixPath("fake/sub/abc_mp4_t000012.png")
+    assert group_from_stem("abc_mp4_t000012") == "abc_mp4"
+    assert is_tile_name("abc_mp4_t000012.png") and not is_tile_name("abc_mp4_t12.png")
+    assert not is_tile_name("abc_mp4_f00012_00.png") and not is_crop_name("abc_mp4_t000012.png")

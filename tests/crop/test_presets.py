@@ -53,3 +53,17 @@ def test_unknown_preset_is_a_config_error() -> None:
     for call in (lambda: resolve_crop_options(None, {"preset": "nope"}), lambda: preset_values("nope")):
         with pytest.raises(ConfigError, match="unknown crop preset 'nope'; choose one of: dfembed, deepfakebench"):
             call()
+
+
+def test_one_file_sets_a_preset_and_the_audio_tiles(tmp_path: Path) -> None:
+    from dfembed.audio.config import AudioConfig
+    from dfembed.crop.presets import resolve_crop_configs
+
+    file = tmp_path / "crop.yaml"
+    file.write_text("preset: sbi\nsize: 300\naudio: true\nn_mels: 64\n")
+    crop, audio = resolve_crop_configs(file, {"audio_hop": 0.5, "size": None}, also=(AudioConfig,))
+    assert (crop.preset, crop.margin, crop.size) == ("sbi", 0.125, 300)
+    assert (audio.audio, audio.n_mels, audio.audio_hop) == (True, 64, 0.5)
+    file.write_text("preset: sbi\nsample_rte: 8000\n")
+    with pytest.raises(ConfigError, match=r"unknown option 'sample_rte'"):
+        resolve_crop_configs(file, {}, also=(AudioConfig,))

@@ -66,6 +66,7 @@ def test_flags_override_file(tmp_path: Path) -> None:
         ({"backbone": "b9"}, "'b9' is not one of"),
         ({"schedule": "linear"}, "'linear' is not one of"),
         ({"batchsize": 8}, "unknown option 'batchsize'"),
+        ({"modality": "audio", "pseudo_fakes": "sbi"}, "pseudo_fakes must be none with --modality audio"),
     ],
 )
 def test_bad_values_are_rejected_by_name(overrides: dict, message: str) -> None:
