@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 from pathlib import Path
 
 from dfembed.core.errors import InputError
+from dfembed.core.jsonfile import read_json
 from dfembed.crop.manifest import read_csv_text
 
 log = logging.getLogger(__name__)
@@ -88,14 +88,7 @@ def read_audio_record(root: Path) -> dict | None:
     path = Path(root) / AUDIO_RECORD_NAME
     if not path.is_file():
         return None
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InputError(f"{path} is not valid JSON: {err}") from err
-    except RecursionError as err:
-        raise InputError(f"{path} is not an audio record: nested too deeply to read") from err
-    except OSError as err:
-        raise InputError(f"cannot read {path}: {err.strerror or err}") from err
+    record = read_json(path, "an audio record")
     if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
         raise InputError(f"{path}: expected a JSON object with the tile settings under 'config'")
     return record

@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import json
 import logging
 import math
 import os
@@ -27,6 +26,7 @@ import numpy as np
 
 from dfembed.core.atomic import atomic_write_text
 from dfembed.core.errors import InputError
+from dfembed.core.jsonfile import read_json
 from dfembed.faces.detector import LANDMARK_NAMES
 
 log = logging.getLogger(__name__)
@@ -250,14 +250,7 @@ def read_crop_record(root: Path) -> dict | None:
     path = Path(root) / PROVENANCE_NAME
     if not path.is_file():
         return None
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InputError(f"{path} is not valid JSON: {err}") from err
-    except RecursionError as err:
-        raise InputError(f"{path} is not a crop record: nested too deeply to read") from err
-    except OSError as err:
-        raise InputError(f"cannot read {path}: {err.strerror or err}") from err
+    record = read_json(path, "a crop record")
     if not isinstance(record, dict):
         raise InputError(f"{path}: expected a JSON object, the record of a crop run")
     return record

@@ -14,7 +14,6 @@ unless ``--force``. Crops that no longer decode are logged, counted and become g
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from tqdm import tqdm
 
 from dfembed.core.atomic import atomic_write_text, remove_stale_temps
 from dfembed.core.errors import InputError, OutputExistsError
+from dfembed.core.jsonfile import read_json
 from dfembed.core.lock import OutputLock, lock_file_beside
 from dfembed.core.paths import check_distinct, check_separate, check_writable
 from dfembed.core.provenance import file_sha256, write_provenance
@@ -210,10 +210,7 @@ def _read_earlier_record(out: Path) -> dict[str, Any] | None:
     path = out / RECORD_NAME
     if not path.is_file():
         return None
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InputError(f"{path} is not valid JSON ({err}); use --force to start over") from err
+    record = read_json(path, "an embedding record", "use --force to start over")
     return record if isinstance(record, dict) else None
 
 

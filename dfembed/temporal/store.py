@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import re
 import zipfile
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ import numpy as np
 from dfembed.core.atomic import atomic_path
 from dfembed.core.classes import class_name, label_of
 from dfembed.core.errors import InputError
+from dfembed.core.jsonfile import read_json
 
 INDEX_NAME = "index.csv"
 VIDEOS_DIR = "videos"
@@ -163,10 +163,7 @@ def read_record(root: Path) -> dict[str, Any]:
     path = Path(root) / RECORD_NAME
     if not path.is_file():
         raise InputError(f"{root} holds no {RECORD_NAME}: give a folder written by dfembed embed")
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InputError(f"{path} is not valid JSON: {err}") from err
+    record = read_json(path, "an embedding record")
     if not isinstance(record, dict) or record.get("status") != "complete":
         raise InputError(f"{path}: the embedding job did not finish; run dfembed embed again to complete it")
     return record

@@ -20,6 +20,7 @@ from typing import Any
 from dfembed.core.atomic import atomic_write_text, remove_stale_temps
 from dfembed.core.config import json_ready
 from dfembed.core.errors import ConfigError, InputError
+from dfembed.core.jsonfile import read_json
 from dfembed.train.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -80,15 +81,7 @@ def read_state(run_dir: Path) -> RunState | None:
     path = run_dir / STATE_NAME
     if not path.is_file():
         return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InputError(f"{path} is not valid JSON: {err}; use --force to start over") from err
-    except RecursionError as err:
-        raise InputError(f"{path} is not a run state: nested too deeply to read; use --force to start over") from err
-    except OSError as err:
-        raise InputError(f"cannot read {path}: {err.strerror or err}") from err
-    return _state_from(data, path)
+    return _state_from(read_json(path, "a run state", "use --force to start over"), path)
 
 
 def _state_from(data: Any, path: Path) -> RunState:
