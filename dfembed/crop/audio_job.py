@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 from collections import Counter
 from pathlib import Path, PurePosixPath
 
@@ -46,6 +45,7 @@ from dfembed.crop.audio_manifest import (
 )
 from dfembed.crop.manifest import FAILURE_COLUMNS, CsvAppender, Row, read_rows, write_rows
 from dfembed.crop.naming import crop_stems, is_tile_name, tile_file
+from dfembed.crop.resume import delete_previous_run
 from dfembed.crop.sources import Discovery, Source, discover_sources
 from dfembed.faces.media import is_video
 
@@ -193,14 +193,7 @@ def _check_layout(root: Path) -> None:
 
 
 def _delete_previous(root: Path) -> None:
-    deleted = 0
-    for folder in CROP_FOLDERS:
-        for parent, _, names in os.walk(root / folder):  # links to folders are not followed
-            for name in filter(is_tile_name, names):
-                deleted += remove_inside(Path(parent) / name, root)
-    for name in AUDIO_REPORT_NAMES:
-        remove_inside(root / name, root)
-    log.info("--force: deleted %d audio tiles and the reports of the previous run in %s", deleted, root)
+    delete_previous_run(root, is_tile_name, AUDIO_REPORT_NAMES, "audio tiles")
 
 
 def restore_audio_journal(root: Path, discovery: Discovery, videos: list[Source]) -> set[str]:

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import logging
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from dfembed.core.atomic import remove_stale_temps
@@ -144,14 +145,26 @@ def _other_detectors_options(name: str) -> set[str]:
 
 def _delete_previous(dst: Path) -> None:
     """Delete the crops (files named like ours below the label folders) and reports of a run."""
+    delete_previous_run(dst, is_crop_name, REPORT_NAMES, "crops")
+
+
+def delete_previous_run(root: Path, is_output: Callable[[str], bool], reports: Iterable[str], what: str) -> None:
+    """``--force``: delete the files a run wrote below the label folders of ``root``, and its reports.
+
+    Args:
+        root: DST (or DST/audio).
+        is_output: Whether a file name is one the run writes (others are left alone).
+        reports: The report files' names in ``root``.
+        what: What the files are, for the log line (``"crops"``).
+    """
     deleted = 0
     for folder in CROP_FOLDERS:
-        for parent, _, names in os.walk(dst / folder):  # links to folders are not followed
-            for name in filter(is_crop_name, names):
-                deleted += remove_inside(Path(parent) / name, dst)
-    for name in REPORT_NAMES:
-        remove_inside(dst / name, dst)
-    log.info("--force: deleted %d crops and the reports of the previous run in %s", deleted, dst)
+        for parent, _, names in os.walk(root / folder):  # links to folders are not followed
+            for name in filter(is_output, names):
+                deleted += remove_inside(Path(parent) / name, root)
+    for name in reports:
+        remove_inside(root / name, root)
+    log.info("--force: deleted %d %s and the reports of the previous run in %s", deleted, what, root)
 
 
 def restore_journal(dst: Path, discovery: Discovery) -> set[str]:
