@@ -37,7 +37,7 @@ COMMANDS = [
     (demo_command, DemoConfig, False),  # the demo exposes its seed; the rest goes through --config
     (compare_command, CompareConfig, True),
 ]
-NONE_WORDS = ("none", "as in training", "one pass over the larger class", "the detector's default",
+NONE_WORDS = ("none", "as in training", "start a local cluster", "one pass over the larger class", "the detector's default",
               "mtcnn if compared, else the first", "evenly", "frame model")
 
 

@@ -34,6 +34,10 @@ option = functools.partial(config_option, CropConfig)
 @option("batch_size", help="Video frames per detector call.")
 @option("group_regex", help="Regex on an image's relative path giving its group key (first group).")
 @option("device", help="TensorFlow device of the detector.")
+@option("engine", help="Where the detectors run: this machine (--jobs) or a Ray cluster (pip install -e '.[ray]').")
+@option("ray_address", metavar="ADDRESS", none_text="start a local cluster",
+        help="Ray cluster to join with --engine ray: auto (this machine's cluster) or HOST:PORT.")
+@option("ray_workers", help="Detector workers on Ray, one CPU each; 0: one per CPU of the cluster.")
 @click.option("--force", is_flag=True, help="Delete the crops and reports of an earlier run in DST and redo all.")
 @stage_options
 def crop_command(src: Path, dst: Path, force: bool, config_file: Path | None, **options: object) -> None:
@@ -46,6 +50,10 @@ def crop_command(src: Path, dst: Path, force: bool, config_file: Path | None, **
     manifest.csv, failures.csv, sources.csv and dfembed-crop.json; it must not be inside
     SRC nor contain it, and one job at a time may write into it. A rerun resumes where a
     previous run stopped. Exits with status 1 when no crop could be made.
+
+    With --engine ray the detectors run on a Ray cluster and write the crops into DST
+    themselves: SRC and DST must be storage that every node mounts at the same path
+    (checked before any work); this process alone writes the reports.
 
     Security: mtcnn loads the network weights shipped inside its own package with joblib,
     that is from pickles, and loading a pickle runs code: install mtcnn only from a source

@@ -16,7 +16,7 @@ import yaml
 from dfembed.core.config import check
 
 # Options that change how fast a run is but not what it writes; a resumed run may change them.
-RUNTIME_ONLY_FIELDS = frozenset({"jobs", "batch_size", "device"})
+RUNTIME_ONLY_FIELDS = frozenset({"jobs", "batch_size", "device", "engine", "ray_address", "ray_workers"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +55,12 @@ class CropConfig:
         group_regex: Optional regular expression applied to an image's relative path; its
             first group (or whole match) becomes the group key. See ``dfembed.crop.sources``.
         device: TensorFlow device of the detector, e.g. ``"CPU:0"`` or ``"GPU:0"``.
+        engine: ``"local"`` (this machine: ``jobs`` processes) or ``"ray"`` (detector workers
+            on a Ray cluster, see :mod:`dfembed.crop.ray_engine`).
+        ray_address: The Ray cluster to join (``"auto"`` or ``"HOST:PORT"``); ``None`` starts a
+            local one. Only with ``engine="ray"``.
+        ray_workers: Detector workers (Ray actors, one CPU each) with ``engine="ray"``; 0 = one
+            per CPU of the cluster.
     """
 
     size: int = 380
@@ -75,6 +81,9 @@ class CropConfig:
     batch_size: int = 8
     group_regex: str | None = None
     device: str = "CPU:0"
+    engine: Literal["local", "ray"] = "local"
+    ray_address: str | None = None
+    ray_workers: int = 0
 
     def __post_init__(self) -> None:
         check(self.size >= 8, "size", self.size, "an integer >= 8")
@@ -100,6 +109,8 @@ class CropConfig:
         check(self.batch_size >= 1, "batch_size", self.batch_size, ">= 1")
         check(self.group_regex is None or _compiles(self.group_regex), "group_regex", self.group_regex,
               "a valid regular expression")
+        check(self.engine in ("local", "ray"), "engine", self.engine, "'local' or 'ray'")
+        check(self.ray_workers >= 0, "ray_workers", self.ray_workers, "0 (one per CPU of the cluster) or more")
 
 
 def parse_crop_options(options: tuple[str, ...]) -> dict[str, Any]:
