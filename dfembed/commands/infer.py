@@ -44,6 +44,12 @@ _EXISTING = click.Path(exists=True, dir_okay=False, path_type=Path)
         help="Override any other crop setting (repeatable), e.g. --crop-option min_face_size=20.")
 @option("temporal_model", metavar="PATH", help="Sequence model (.keras) of --aggregate temporal (a learned video score).")
 @option("temporal_fallback", help="Frame rule of a file too short for the temporal model.")
+@option("engine", help="Where files are decoded, detected and scored: this machine or a Ray cluster "
+                       "(pip install -e '.[ray]').")
+@option("ray_address", metavar="ADDRESS", none_text="start a local cluster",
+        help="Ray cluster to join with --engine ray: auto (this machine's cluster) or HOST:PORT.")
+@option("ray_workers", help="Detector workers on Ray, one CPU each; 0: the CPUs not taken by model workers.")
+@option("ray_model_workers", help="Model workers on Ray, a GPU each where there are that many; 0: one per GPU, or one.")
 @stage_options
 def infer_command(test: Path, sub_csv: Path, model_h5: Path, svm_pkl: Path, output: Path | None, force: bool,
                   trust_pickle: bool, config_file: Path | None, **options: object) -> None:

@@ -25,6 +25,7 @@ import logging
 import os
 import secrets
 import socket
+import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import ModuleType, TracebackType
@@ -208,3 +209,36 @@ def remote_error(err: BaseException) -> BaseException:
     """
     cause = getattr(err, "cause", None)
     return cause if isinstance(cause, BaseException) else err
+
+
+def restarted(ray: ModuleType, worker: Any, patience: float = 120.0) -> bool:
+    """After a worker (an actor with a ``setup()`` method) died: whether Ray restarted it, or gave it up.
+
+    Calls ``setup()`` until it answers, while Ray says the actor is only unavailable
+    (restarting), for at most ``patience`` seconds.
+
+    Args:
+        ray: The connected ``ray`` module.
+        worker: The actor handle.
+        patience: Seconds to wait for a restart.
+
+    Returns:
+        ``True`` once the restarted worker is set up again, ``False`` when Ray gave it up.
+
+    Raises:
+        Exception: The worker's own error in ``setup()`` (e.g. its new node does not see
+            the shared folder), without Ray's wrapper.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            ray.get(worker.setup.remote())
+            return True
+        except ray.exceptions.RayTaskError as err:
+            raise remote_error(err) from None
+        except ray.exceptions.ActorUnavailableError:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.5)
+        except ray.exceptions.RayError:
+            return False

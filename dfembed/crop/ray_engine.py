@@ -35,6 +35,7 @@ from dfembed.core.cluster import (
     node_name,
     ray_cluster,
     remote_error,
+    restarted,
 )
 from dfembed.core.errors import DfembedError
 from dfembed.core.logs import setup_logging
@@ -235,11 +236,7 @@ class _Dispatcher:
 
     def _alive(self, worker: Any) -> bool:
         """Whether Ray restarted the worker (its setup runs again), or gave it up."""
-        try:
-            self.ray.get(worker.setup.remote())
-        except self.ray.exceptions.RayTaskError as err:  # restarted on a node that does not see DST
-            raise remote_error(err) from None
-        except self.ray.exceptions.RayError:
-            log.warning("a Ray crop worker was given up after %d restarts", MAX_RESTARTS)
-            return False
-        return True
+        if restarted(self.ray, worker):
+            return True
+        log.warning("a Ray crop worker was given up after %d restarts", MAX_RESTARTS)
+        return False

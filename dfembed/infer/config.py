@@ -49,6 +49,14 @@ class InferConfig:
         temporal_model: The ``.keras`` sequence model of ``aggregate: temporal`` (from
             ``dfembed train-temporal`` or ``train.py --temporal``), its record beside it.
         temporal_fallback: Frame rule of a file too short for the temporal model.
+        engine: ``local`` (this machine's threads) or ``ray``: decoding and detection on CPU
+            workers and the model on workers that hold it, on a Ray cluster
+            (:mod:`dfembed.infer.ray_engine`).
+        ray_address: The Ray cluster to join (``auto`` or ``HOST:PORT``); none starts a local one.
+        ray_workers: Detector workers (one CPU each) with ``engine: ray``; 0 = the cluster's CPUs
+            not taken by model workers.
+        ray_model_workers: Model workers with ``engine: ray`` (a GPU each when the cluster has that
+            many, else a CPU); 0 = one per GPU of the cluster, or one.
     """
 
     aggregate: Literal["mean", "max", "confident", "temporal"] = "confident"
@@ -68,6 +76,10 @@ class InferConfig:
     crop_options: tuple[str, ...] = ()
     temporal_model: str | None = None
     temporal_fallback: Literal["mean", "max", "confident"] = "confident"
+    engine: Literal["local", "ray"] = "local"
+    ray_address: str | None = None
+    ray_workers: int = 0
+    ray_model_workers: int = 0
 
     def __post_init__(self) -> None:
         check(self.aggregate != "temporal" or bool(self.temporal_model), "temporal_model", self.temporal_model,
@@ -82,6 +94,9 @@ class InferConfig:
         check(self.detector is None or self.detector in detector_names(), "detector", self.detector,
               f"a registered face detector ({', '.join(detector_names())}) or none (as in training)")
         parse_crop_options(self.crop_options)
+        check(self.engine in ("local", "ray"), "engine", self.engine, "'local' or 'ray'")
+        for name in ("ray_workers", "ray_model_workers"):
+            check(getattr(self, name) >= 0, name, getattr(self, name), "0 (automatic) or more")
 
     def crop_overrides(self) -> dict[str, Any]:
         """The crop settings this configuration overrides (named fields win over ``crop_options``)."""

@@ -10,11 +10,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -23,65 +21,12 @@ from dfembed.core.errors import InputError
 from dfembed.crop.job import run_crop
 from dfembed.crop.manifest import FAILURE_COLUMNS, MANIFEST_COLUMNS, SOURCE_COLUMNS, read_rows
 from dfembed.faces.config import CropConfig
-from dfembed.faces.detector import Face
+from tests.fakes import BrightSquareDetector, frame, video
 from tests.support import REPO, shared_path
 
 pytestmark = pytest.mark.slow
 
 CONFIG = CropConfig(size=32, image_format="png", frames_per_video=4)
-
-
-class BrightSquareDetector:
-    """Finds the one bright square a generated frame holds (its box is the face), or nothing.
-
-    ``die_on`` maps a frame width to what happens in the worker that sees it: ``"always"``
-    ends the process each time, ``"once"`` the first time (a marker file in ``markers``
-    remembers it across processes). ``pids`` collects the process ids of the detectors.
-    """
-
-    def __init__(self, die_on: dict[int, str] | None = None, markers: Path | None = None,
-                 delay: float = 0.0, pids: Path | None = None) -> None:
-        self.die_on = die_on or {}
-        self.markers = markers
-        self.delay = delay
-        self.pids = pids
-
-    def detect(self, frames: Sequence[np.ndarray]) -> list[list[Face]]:
-        if self.pids is not None:
-            (self.pids / str(os.getpid())).touch()
-        time.sleep(self.delay)
-        return [self._one(frame) for frame in frames]
-
-    def _one(self, frame: np.ndarray) -> list[Face]:
-        self._maybe_die(frame.shape[1])
-        ys, xs = np.nonzero(frame.mean(axis=2) > 200)
-        if not len(xs):
-            return []
-        return [Face(box=(float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)), confidence=0.99)]
-
-    def _maybe_die(self, width: int) -> None:
-        how = self.die_on.get(width)
-        if how == "always":
-            os._exit(3)
-        if how == "once" and self.markers is not None:
-            marker = self.markers / f"died-{width}"
-            if not marker.exists():
-                marker.touch()
-                os._exit(3)
-
-
-def _frame(width: int, height: int, x: int, y: int, side: int, seed: int) -> np.ndarray:
-    frame = np.random.default_rng(seed).integers(0, 120, (height, width, 3), dtype=np.uint8)
-    if side:
-        frame[y:y + side, x:x + side] = 255
-    return frame
-
-
-def _video(path: Path, frames: int, seed: int) -> None:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (96, 64))
-    for k in range(frames):
-        writer.write(_frame(96, 64, 4 + 3 * k, 10, 30, seed + k))
-    writer.release()
 
 
 @pytest.fixture(scope="module")
@@ -92,11 +37,11 @@ def src(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (root / label).mkdir(parents=True)
     for k in range(6):
         label = ("real", "fake")[k % 2]
-        cv2.imwrite(str(root / label / f"i{k}.png"), _frame(80 + 2 * k, 60, 5 + k, 8, 24 + k, k))
-    cv2.imwrite(str(root / "real" / "noface.png"), _frame(70, 50, 0, 0, 0, 9))
+        cv2.imwrite(str(root / label / f"i{k}.png"), frame(80 + 2 * k, 60, 5 + k, 8, 24 + k, k))
+    cv2.imwrite(str(root / "real" / "noface.png"), frame(70, 50, 0, 0, 0, 9))
     (root / "fake" / "empty.jpg").write_bytes(b"")
     (root / "fake" / "notes.txt").write_text("not a medium\n")
-    _video(root / "fake" / "clip.avi", 12, 20)
+    video(root / "fake" / "clip.avi", 12, 20)
     return root
 
 
@@ -193,7 +138,8 @@ DRIVER = """
 import dataclasses, sys
 from pathlib import Path
 from dfembed.crop.job import run_crop
-from tests.crop.test_ray_engine import CONFIG, BrightSquareDetector
+from tests.crop.test_ray_engine import CONFIG
+from tests.fakes import BrightSquareDetector
 run_crop(Path(sys.argv[1]), Path(sys.argv[2]), dataclasses.replace(CONFIG, engine="ray", ray_workers=2),
          detector=BrightSquareDetector(delay=0.4, pids=Path(sys.argv[3])))
 """
