@@ -58,6 +58,8 @@ option = functools.partial(config_option, TrainConfig)
 @option("temporal", metavar="T", none_text="frame model",
         help="Train the end-to-end clip model on T consecutive frames (each step costs T frame steps).")
 @option("temporal_network", help="Sequence model of --temporal.")
+@option("distribute", help="Several devices or machines: mirrored (this machine's GPUs; JAX: all its devices), "
+                           "multi-worker (TensorFlow, from TF_CONFIG; the chief writes), auto, none.")
 @click.option("--force", is_flag=True, help="Replace existing outputs; without --resume also restart the run folder.")
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint in <OUT_H5 stem>.run/.")
 @stage_options
@@ -79,6 +81,11 @@ def train_command(
     Checkpoints, state.json and TensorBoard logs go to <OUT_H5 stem>.run/, the resolved
     configuration and library versions to <OUT_H5 stem>.dfembed-train.json.
 
+    With --distribute multi-worker (TF_CONFIG set on each machine) run the same command on
+    every worker, with DATA and the output folders on storage they all see: each worker
+    trains on its share of every batch, and the chief alone writes the run folder and the
+    outputs.
+
     OUT_PKL is a pickle (joblib): loading a pickle runs code, so only load files you
     made or trust. The same classifier is written beside it without pickle (svm.pkl →
     svm.npz, with the SHA-256 of the model); inference reads that file.
@@ -88,6 +95,10 @@ def train_command(
 
     config = resolve_config(TrainConfig, config_file, options)
     summary = run_train(data, out_h5, out_pkl, config, force=force, resume=resume, val=val)
+    if not summary.chief:
+        click.echo(f"trained epochs {summary.initial_epoch + 1}..{summary.epochs} as a worker of a multi-worker "
+                   f"run; the chief writes {summary.outputs.model} and {summary.outputs.classifier}")
+        return
     best = f"; best validation AUC {summary.best_val_auc:.4f} at epoch {summary.best_epoch}" if summary.best_epoch else ""
     unit = "videos" if config.temporal else "crops"
     click.echo(

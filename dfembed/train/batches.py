@@ -73,6 +73,7 @@ class BalancedBatches(keras.utils.PyDataset):
         self.batch_size = batch_size
         self.augmenter = augmenter
         self.seed = seed
+        self.threads = workers
         self.epoch = 0
         self._paths = {lab: [c.path for c in crops if c.label == lab] for lab in CLASSES.values()}
         self._permutations: dict[tuple[int, int], np.ndarray] = {}
@@ -102,11 +103,29 @@ class BalancedBatches(keras.utils.PyDataset):
 
     def batch(self, epoch: int, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Batch ``index`` of ``epoch``, independent of any state (see ``__getitem__``)."""
+        return self._rows(epoch, index, 0, self.half)
+
+    def replica_batch(self, epoch: int, index: int, replica: int, replicas: int) -> tuple[np.ndarray, np.ndarray]:
+        """Replica ``replica``'s share of batch ``index`` of ``epoch``: rows ``replica × B/R`` to ``(replica + 1) × B/R``.
+
+        Only those rows are read and augmented, exactly as :meth:`batch` makes them, so the
+        shares of all replicas together are the batch; each share alternates real and fake.
+
+        Raises:
+            ValueError: The batch does not split into balanced shares (``B`` a multiple of ``2R``).
+        """
+        if self.batch_size % (2 * replicas) or not 0 <= replica < replicas:
+            raise ValueError(f"batch of {self.batch_size} has no balanced share {replica} of {replicas}")
+        pairs = self.half // replicas
+        return self._rows(epoch, index, replica * pairs, pairs)
+
+    def _rows(self, epoch: int, index: int, first: int, pairs: int) -> tuple[np.ndarray, np.ndarray]:
+        """``pairs`` real-fake pairs of batch ``(epoch, index)``, from its pair ``first`` on."""
         if not 0 <= index < self.steps:
             raise IndexError(f"batch index {index} out of range 0..{self.steps - 1}")
-        start = (epoch * self.steps + index) * self.half
+        start = (epoch * self.steps + index) * self.half + first
         images, labels = [], []
-        for position in range(start, start + self.half):
+        for position in range(start, start + pairs):
             for label in CLASSES.values():  # real, fake, real, fake, ...
                 path = self._draw(label, position)
                 seed = _seed_of(self.seed, label, position)

@@ -65,6 +65,12 @@ class TrainConfig:
             triplet embedding; ``None``: the frame model.
         temporal_network: The clip model's sequence model: ``"gru"``, ``"lstm"`` (bidirectional,
             on the pooled embeddings) or ``"transformer"``.
+        distribute: How the frame model trains on several devices or machines: ``"auto"``
+            (``multi-worker`` when ``TF_CONFIG`` names several tasks, ``mirrored`` when the
+            backend sees several local devices, else ``none``), ``"none"``, ``"mirrored"``
+            (TensorFlow: ``MirroredStrategy`` over this machine's GPUs; JAX:
+            ``keras.distribution.DataParallel`` over its devices) or ``"multi-worker"``
+            (TensorFlow ``MultiWorkerMirroredStrategy`` from ``TF_CONFIG``; the chief writes).
     """
 
     backbone: Literal["b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7"] = "b4"
@@ -104,6 +110,7 @@ class TrainConfig:
     tensorboard: bool = True
     temporal: int | None = None
     temporal_network: Literal["gru", "lstm", "transformer"] = "gru"
+    distribute: Literal["auto", "none", "mirrored", "multi-worker"] = "auto"
 
     def __post_init__(self) -> None:
         """Reject values out of range with a message naming the option.

@@ -58,7 +58,8 @@ from dfembed.train.batches import BalancedBatches, check_balanced_batch, opencv_
 from dfembed.train.callbacks import make_callbacks
 from dfembed.train.config import TrainConfig
 from dfembed.train.crops import VALIDATION_DIR, Crop, list_crops
-from dfembed.train.devices import distribution_scope, precision_policy
+from dfembed.train.devices import Distribution, precision_policy, resolve_distribution
+from dfembed.train.distributed import fit_distributed
 from dfembed.train.head import fit_final_classifier
 from dfembed.train.run_folder import (
     RunState,
@@ -128,6 +129,7 @@ class TrainSummary:
         n_val: Validation crops.
         n_unreadable: Skipped unreadable files.
         seconds: Wall time of the call.
+        chief: This process wrote the outputs (``False``: another worker of a multi-worker run did).
     """
 
     outputs: OutputPaths
@@ -140,6 +142,7 @@ class TrainSummary:
     n_val: int
     n_unreadable: int
     seconds: float
+    chief: bool = True
 
 
 def run_train(
@@ -178,7 +181,10 @@ def run_train(
         LockedError: Another job trains into the same run folder.
     """
     started = time.monotonic()
+    dist = _distribution(config)  # first: MultiWorkerMirroredStrategy must exist before TensorFlow runs an op
     paths = resolve_outputs(Path(data), Path(out_h5), Path(out_pkl), config, force, resume)
+    if not dist.chief:  # a multi-worker run's other workers train; the chief checks, locks and writes
+        return _train(Path(data), paths, config, force, resume, val, started, dist)
     for folder in {paths.model.parent, paths.classifier.parent}:
         check_writable(folder, "output folder")
     with OutputLock(lock_file_beside(paths.run_dir), f"run folder {paths.run_dir}"):
@@ -186,33 +192,51 @@ def run_train(
             from dfembed.train.run_clips import run_train_clips
 
             return run_train_clips(data, out_h5, out_pkl, config, force=force, resume=resume, val=val)
-        return _train(Path(data), paths, config, force, resume, val, started)
+        return _train(Path(data), paths, config, force, resume, val, started, dist)
+
+
+def _distribution(config: TrainConfig) -> Distribution:
+    """This process's part of the run (``--distribute``); the clip model keeps its own one-machine scope."""
+    if config.temporal is not None:
+        if config.distribute not in ("auto", "none"):
+            raise ConfigError(f"--distribute {config.distribute} trains the frame model; the clip model "
+                              "(--temporal) trains on one machine (several local GPUs with --distribute auto)")
+        return Distribution()
+    dist = resolve_distribution(config.distribute, config.batch_size)
+    if dist.keras_distribution is not None and config.embed_batch_size % dist.replicas:
+        raise ConfigError(f"embed batch size {config.embed_batch_size} cannot be split over {dist.replicas} "
+                          f"devices: use a multiple of {dist.replicas} (--embed-batch-size)")
+    return dist
 
 
 def _train(
-    data: Path, paths: OutputPaths, config: TrainConfig, force: bool, resume: bool, val: Path | None, started: float
+    data: Path, paths: OutputPaths, config: TrainConfig, force: bool, resume: bool, val: Path | None, started: float,
+    dist: Distribution,
 ) -> TrainSummary:
-    """:func:`run_train` once the outputs are checked and the run folder is locked."""
+    """:func:`run_train` once the outputs are checked and the run folder is locked (by the chief)."""
     train_data = load_data(Path(data), val, config)
     crop_config = read_crop_config(Path(data))  # read now: a bad record must not wait for the end of training
     crop_detector = read_crop_detector(Path(data))
-    prepare_run_dir(paths.run_dir, force=force, resume=resume)
+    if dist.chief:
+        prepare_run_dir(paths.run_dir, force=force, resume=resume)
     batches = _training_batches(train_data.train, config)
-    with opencv_threads(1), precision_policy(config.precision), distribution_scope(config.batch_size) as scope:
-        with scope:
+    with opencv_threads(1), precision_policy(config.precision), dist.run_scope():
+        with dist.build_scope():
             model, initial_epoch, state = prepare_model(config, paths.run_dir, resume, len(batches))
-        callbacks = make_callbacks(config, train_data.train, train_data.val, batches, paths.run_dir, state)
+        callbacks = make_callbacks(config, train_data.train, train_data.val, batches, paths.run_dir, state,
+                                   chief=dist.chief)
         log.info("training on %d crops (%d validation) for epochs %d..%d of %d steps",
                  len(train_data.train), len(train_data.val), initial_epoch + 1, config.epochs, len(batches))
-        batches.set_epoch(initial_epoch)
-        model.fit(batches, epochs=config.epochs, initial_epoch=initial_epoch, callbacks=callbacks,
-                  shuffle=False, verbose=_verbosity())
+        _fit(model, batches, dist, config, initial_epoch, callbacks)
+        if not dist.chief:
+            return _summary(paths, train_data, initial_epoch, RunState(epoch=config.epochs),
+                            time.monotonic() - started, chief=False)
         state = read_state(paths.run_dir) or state
         _restore_best(model, config, paths.run_dir, state)
         bundle = fit_final_classifier(model, train_data.train, config, crop_config, crop_detector)
     write_outputs(model, bundle, paths, config)
     summary = _summary(paths, train_data, initial_epoch, state, time.monotonic() - started)
-    _write_record(summary, config, Path(data), val)
+    _write_record(summary, config, Path(data), val, dist)
     log.info("wrote %s and %s in %.0f s", paths.model, paths.classifier, summary.seconds)
     return summary
 
@@ -449,6 +473,17 @@ def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizer
     return keras.optimizers.SGD(learning_rate=lr, momentum=config.momentum, nesterov=config.nesterov)
 
 
+def _fit(model: keras.Model, batches: BalancedBatches, dist: Distribution, config: TrainConfig, initial_epoch: int,
+         callbacks: list[keras.callbacks.Callback]) -> None:
+    """``Model.fit``, or under a TensorFlow strategy its equivalent :func:`~dfembed.train.distributed.fit_distributed`."""
+    if dist.strategy is not None:
+        fit_distributed(model, batches, dist, config.epochs, initial_epoch, callbacks, _verbosity())
+        return
+    batches.set_epoch(initial_epoch)
+    model.fit(batches, epochs=config.epochs, initial_epoch=initial_epoch, callbacks=callbacks,
+              shuffle=False, verbose=_verbosity())
+
+
 def _verbosity() -> int:
     return 1 if logging.getLogger("dfembed").isEnabledFor(logging.INFO) else 0
 
@@ -478,7 +513,8 @@ def write_outputs(model: keras.Model, bundle: ClassifierBundle, paths: OutputPat
     save_bundle(bundle, paths.classifier, models=models)
 
 
-def _summary(paths: OutputPaths, data: TrainData, initial_epoch: int, state: RunState, seconds: float) -> TrainSummary:
+def _summary(paths: OutputPaths, data: TrainData, initial_epoch: int, state: RunState, seconds: float,
+             chief: bool = True) -> TrainSummary:
     history = tuple({k: (math.nan if v is None else float(v)) for k, v in entry.items()} for entry in state.history)
     return TrainSummary(
         outputs=paths,
@@ -491,10 +527,12 @@ def _summary(paths: OutputPaths, data: TrainData, initial_epoch: int, state: Run
         n_val=len(data.val),
         n_unreadable=data.unreadable,
         seconds=seconds,
+        chief=chief,
     )
 
 
-def _write_record(summary: TrainSummary, config: TrainConfig, data: Path, val: Path | None) -> None:
+def _write_record(summary: TrainSummary, config: TrainConfig, data: Path, val: Path | None,
+                  dist: Distribution) -> None:
     record = json_ready(summary)
     outputs = summary.outputs
     files = (outputs.model, outputs.keras_model, outputs.classifier, outputs.safe_classifier)
@@ -502,6 +540,7 @@ def _write_record(summary: TrainSummary, config: TrainConfig, data: Path, val: P
         outputs.provenance,
         config,
         inputs={"data": str(data), "val": str(val) if val is not None else None},
+        distribution={"mode": dist.mode, "replicas": dist.replicas, "workers": dist.workers},
         summary=record,
         sha256={str(path): sha256_file(path) for path in files if path is not None},
     )
