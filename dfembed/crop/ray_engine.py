@@ -8,7 +8,8 @@ driver's token file, :func:`~dfembed.core.cluster.check_shared_token`), builds i
 detector once, and crops the sources it is given with
 :func:`~dfembed.crop.job.process_source`, writing the crop files into DST itself; only
 the manifest rows or the failure come back. SRC and DST must therefore be on storage that
-every node mounts at the same path.
+every node mounts at the same path; each worker also checks that it sees a few sources of
+SRC with the driver's sizes (:func:`~dfembed.core.cluster.check_visible_files`).
 
 A worker that dies (out of memory, a crashing decoder, a lost node) is restarted by Ray
 (``max_restarts``); the sources it held go back to the queue, each for at most
@@ -23,7 +24,7 @@ import collections
 import dataclasses
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from types import ModuleType
 from typing import Any
@@ -31,6 +32,7 @@ from typing import Any
 from dfembed.core.cluster import (
     SharedFolderToken,
     check_shared_token,
+    check_visible_files,
     cluster_count,
     node_name,
     ray_cluster,
@@ -56,6 +58,8 @@ MAX_RESTARTS = 4
 IN_FLIGHT = 2
 #: CPUs of one worker, and its detector's threads.
 WORKER_CPUS = 1
+#: Sources of SRC that each worker checks it sees, by size, before any work.
+VISIBILITY_SAMPLE = 3
 
 
 class CropWorker:
@@ -71,10 +75,13 @@ class CropWorker:
         detector: A detector to copy into this worker (it must pickle); ``None`` builds
             ``config.detector``.
         log_level: The driver's log level.
+        visible: ``(absolute path, size)`` of a few sources of SRC, which this node must see too.
     """
 
-    def __init__(self, dst: Path, token: str, config: CropConfig, detector: Detector | None, log_level: int) -> None:
+    def __init__(self, dst: Path, token: str, config: CropConfig, detector: Detector | None, log_level: int,
+                 visible: Sequence[tuple[str, int]] = ()) -> None:
         self.dst = dst
+        self.visible = list(visible)
         self.token = token
         self.config = config
         self.detector = detector
@@ -85,12 +92,13 @@ class CropWorker:
         """Bind to the node manager's life, check DST, build the detector (once); return this node's name.
 
         Raises:
-            InputError: This node does not see DST.
+            InputError: This node does not see DST, or SRC.
         """
         if not self.ready:
             die_with_parent(os.getppid())
             setup_logging(verbose=int(self.log_level <= logging.DEBUG), quiet=self.log_level >= logging.WARNING)
             check_shared_token(self.dst, self.token, "DST")
+            check_visible_files(self.visible, "SRC")
             if self.detector is None:
                 self.detector = build_detector(worker_config(self.config, WORKER_CPUS))
             self.ready = True
@@ -144,18 +152,31 @@ def results_on_ray(
         DfembedError: Every worker died.
     """
     with ray_cluster(config.ray_address) as ray, SharedFolderToken(dst) as token:
-        workers = start_workers(ray, len(todo), dst, token.token, config, detector)
+        workers = start_workers(ray, len(todo), dst, token.token, config, detector, visible_sample(todo))
         yield from _Dispatcher(ray, workers, todo, stems).run()
 
 
+def visible_sample(todo: Sequence[Source]) -> list[tuple[str, int]]:
+    """``(absolute path, size)`` of the first few sources the driver can stat, for the workers to check."""
+    sample = []
+    for source in todo:
+        try:
+            sample.append((str(source.path.resolve()), source.path.stat().st_size))
+        except OSError:  # the driver cannot read it either: it becomes a failure row, not a check
+            continue
+        if len(sample) == VISIBILITY_SAMPLE:
+            break
+    return sample
+
+
 def start_workers(ray: ModuleType, sources: int, dst: Path, token: str, config: CropConfig,
-                   detector: Detector | None) -> list[Any]:
-    """Start the workers and wait until each has checked DST and built its detector."""
+                  detector: Detector | None, visible: Sequence[tuple[str, int]] = ()) -> list[Any]:
+    """Start the workers and wait until each has checked DST (and ``visible`` of SRC) and built its detector."""
     count = config.ray_workers or max(1, cluster_count(ray, "CPU") // WORKER_CPUS)
     count = max(1, min(count, sources))
     actor = ray.remote(num_cpus=WORKER_CPUS, max_restarts=MAX_RESTARTS, max_task_retries=0)(CropWorker)
     level = logging.getLogger("dfembed").getEffectiveLevel()
-    workers = [actor.remote(dst, token, config, detector, level) for _ in range(count)]
+    workers = [actor.remote(dst, token, config, detector, level, visible) for _ in range(count)]
     try:
         nodes = ray.get([worker.setup.remote() for worker in workers])
     except ray.exceptions.RayTaskError as err:

@@ -124,6 +124,16 @@ def test_a_worker_that_does_not_see_dst_fails_the_job_naming_it(ray_session: obj
         start_workers(ray_session, 1, tmp_path, "a-token-this-folder-does-not-hold", CONFIG, BrightSquareDetector())
 
 
+def test_a_worker_that_does_not_see_src_fails_the_job_naming_it(ray_session: object, tmp_path: Path) -> None:
+    from dfembed.core.cluster import SharedFolderToken
+    from dfembed.crop.ray_engine import start_workers
+
+    elsewhere = [(str(tmp_path / "src" / "fake" / "v.mp4"), 1234)]  # a source the driver saw, absent here
+    with SharedFolderToken(tmp_path) as token, \
+            pytest.raises(InputError, match=r"SRC is not reachable from the Ray worker on node .*v\.mp4: missing"):
+        start_workers(ray_session, 1, tmp_path, token.token, CONFIG, BrightSquareDetector(), elsewhere)
+
+
 def test_engine_ray_without_ray_is_one_line_saying_how_to_install(
     src: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
