@@ -42,9 +42,9 @@ COMMANDS = [
     (compare_command, CompareConfig, True),
     (export_command, ExportConfig, True),
 ]
-NONE_WORDS = ("none", "as in training", "one pass over the larger class", "the detector's default",
-              "mtcnn if compared, else the first", "evenly", "frame model", "1 without fake crops, else 0.5",
-              "tf2onnx's default", "one per core")
+NONE_WORDS = ("none", "as in training", "start a local cluster", "one pass over the larger class",
+              "the detector's default", "mtcnn if compared, else the first", "evenly", "frame model",
+              "1 without fake crops, else 0.5", "tf2onnx's default", "one per core")
 
 
 def _default(cls: type, name: str) -> object:

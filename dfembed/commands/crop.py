@@ -44,6 +44,10 @@ audio_option = functools.partial(config_option, AudioConfig)
 @option("methods", metavar="M[,M...]", callback=lambda ctx, param, value: split_names(value),
         help="FaceForensics++ manipulations (repeat or comma-separate).")
 @option("device", help="TensorFlow device of the detector.")
+@option("engine", help="Where the detectors run: this machine (--jobs) or a Ray cluster (pip install -e '.[ray]').")
+@option("ray_address", metavar="ADDRESS", none_text="start a local cluster",
+        help="Ray cluster to join with --engine ray: auto (this machine's cluster) or HOST:PORT.")
+@option("ray_workers", help="Detector workers on Ray, one CPU each; 0: one per CPU of the cluster.")
 @audio_option("audio", "--audio", is_flag=True, help="Also write log-mel tiles of every video's soundtrack to DST/audio/.")
 @audio_option("audio_only", "--audio-only", is_flag=True, help="Write the audio tiles only: no face detection.")
 @audio_option("audio_window", help="Audio tile duration, seconds.")
@@ -72,6 +76,10 @@ def crop_command(src: Path, dst: Path, force: bool, config_file: Path | None, **
     to DST/audio/ (a training folder for train.py --modality audio); a video without a
     soundtrack or with a silent one is listed there as "no audio". Needs the extra
     audio (pip install -e ".[audio]").
+
+    With --engine ray the detectors run on a Ray cluster and write the crops into DST
+    themselves: SRC and DST must be storage that every node mounts at the same path
+    (checked before any work); this process alone writes the reports.
 
     Security: mtcnn loads the network weights shipped inside its own package with joblib,
     that is from pickles, and loading a pickle runs code: install mtcnn only from a source

@@ -58,6 +58,12 @@ option = functools.partial(config_option, InferConfig)
 @option("audio_aggregate", help="Tile scores → audio score.")
 @option("audio_tta", help="shift: also score each tile shifted by ±--audio-tta-shift and average.")
 @option("audio_tta_shift", help="Seconds of --audio-tta shift.")
+@option("engine", help="Where files are decoded, detected and scored: this machine or a Ray cluster "
+                       "(pip install -e '.[ray]').")
+@option("ray_address", metavar="ADDRESS", none_text="start a local cluster",
+        help="Ray cluster to join with --engine ray: auto (this machine's cluster) or HOST:PORT.")
+@option("ray_workers", help="Detector workers on Ray, one CPU each; 0: the CPUs not taken by model workers.")
+@option("ray_model_workers", help="Model workers on Ray, a GPU each where there are that many; 0: one per GPU, or one.")
 @stage_options
 def infer_command(test: Path, models: tuple[Path, ...], output: Path | None, force: bool, trust_pickle: bool,
                   config_file: Path | None, **options: object) -> None:

@@ -70,6 +70,8 @@ option = functools.partial(config_option, TrainConfig)
 @option("fuse_face_model", metavar="MODEL_H5 SVM_PKL",
         help="Audio: fit inference's --fuse weighted on the validation videos with this face model "
              "(their face crops in DATA/..) → <OUT_H5 stem>.fusion.json.")
+@option("distribute", help="Several devices or machines: mirrored (this machine's GPUs; JAX: all its devices), "
+                           "multi-worker (TensorFlow, from TF_CONFIG; the chief writes), auto, none.")
 @click.option("--force", is_flag=True, help="Replace existing outputs; without --resume also restart the run folder.")
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint in <OUT_H5 stem>.run/.")
 @stage_options
@@ -95,6 +97,11 @@ def train_command(
     the same pipeline on log-mel tiles, masked with SpecAugment; --fuse-face-model also
     fits the weight of inference's --fuse weighted on the validation videos.
 
+    With --distribute multi-worker (TF_CONFIG set on each machine) run the same command on
+    every worker, with DATA and the output folders on storage they all see: each worker
+    trains on its share of every batch, and the chief alone writes the run folder and the
+    outputs.
+
     OUT_PKL is a pickle (joblib): loading a pickle runs code, so only load files you
     made or trust. The same classifier is written beside it without pickle (svm.pkl →
     svm.npz, with the SHA-256 of the model); inference reads that file.
@@ -104,6 +111,10 @@ def train_command(
 
     config = resolve_train_config(config_file, options)
     summary = run_train(data, out_h5, out_pkl, config, force=force, resume=resume, val=val)
+    if not summary.chief:
+        click.echo(f"trained epochs {summary.initial_epoch + 1}..{summary.epochs} as a worker of a multi-worker "
+                   f"run; the chief writes {summary.outputs.model} and {summary.outputs.classifier}")
+        return
     best = f"; best validation AUC {summary.best_val_auc:.4f} at epoch {summary.best_epoch}" if summary.best_epoch else ""
     unit = "videos" if config.temporal else ("audio tiles" if config.modality == "audio" else "crops")
     click.echo(

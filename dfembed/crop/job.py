@@ -19,7 +19,9 @@ sources that have no journal row (:mod:`dfembed.crop.resume`).
 Before any work: SRC and DST must not overlap (in either direction, links resolved), DST
 must be writable, and the job takes DST's lock (``DST/.dfembed-crop.lock``), so a second
 job on the same DST fails at once naming the first. Worker processes (``--jobs``) end
-with the main process, even when it is killed with ``kill -9``.
+with the main process, even when it is killed with ``kill -9``. With ``--engine ray`` the
+sources are cropped by workers on a Ray cluster (:mod:`dfembed.crop.ray_engine`); this
+process still writes every report.
 """
 
 from __future__ import annotations
@@ -134,11 +136,16 @@ def run_crop(
             from another SRC and ``force`` is false.
         OutputError: ``dst`` cannot be created or written to.
         LockedError: Another job is writing into ``dst``.
-        ConfigError: A detector is given with ``config.jobs > 1``, or ``config.detector``
-            cannot be built (its package is missing).
+        ConfigError: A detector is given with ``config.jobs > 1`` (local engine), or
+            ``config.detector`` cannot be built (its package is missing), or ``engine="ray"``
+            without Ray installed.
     """
-    if detector is not None and config.jobs > 1:
+    if detector is not None and config.jobs > 1 and config.engine == "local":
         raise ConfigError("a detector can be passed to run_crop only with jobs=1: each worker builds its own")
+    if config.engine == "ray":  # a missing Ray is an error now, before any work
+        from dfembed.core.cluster import import_ray
+
+        import_ray()
     if detector is None:
         check_available(config.detector)  # a missing package is an error now, not in a worker
     src, dst = Path(src).resolve(), Path(dst)
@@ -252,8 +259,7 @@ def _process_all(
         CsvAppender(dst / SOURCES_NAME, SOURCE_COLUMNS) as journal,
     ):
         written = 0
-        results = _results_in_process(todo, stems, dst, config, detector) if config.jobs == 1 else \
-            _results_in_workers(todo, stems, dst, config)
+        results = _results(todo, stems, dst, config, detector)
         for result in tqdm(results, total=len(todo), unit="source", desc="crop", disable=None):
             _record(result, manifest, failures, journal)
             written += len(result.rows)
@@ -271,6 +277,21 @@ def _record(result: SourceResult, manifest: CsvAppender, failures: CsvAppender, 
         log.log(level, "%s: %s", source.relative, result.detail or result.status)
     journal.append([{"source": source.relative, "label": source.label, "group": source.group,
                      "status": result.status, "crops": str(len(result.rows)), "detail": result.detail}])
+
+
+def _results(
+    todo: list[Source], stems: dict[str, PurePosixPath], dst: Path, config: CropConfig, detector: Detector | None
+) -> Iterator[SourceResult]:
+    """Each source's result, from this process, local worker processes, or Ray workers."""
+    if config.engine == "ray":
+        from dfembed.crop.ray_engine import results_on_ray
+
+        if config.jobs > 1:
+            log.info("--jobs is the local engine's: the Ray engine runs --ray-workers workers")
+        return results_on_ray(todo, stems, dst, config, detector)
+    if config.jobs == 1:
+        return _results_in_process(todo, stems, dst, config, detector)
+    return _results_in_workers(todo, stems, dst, config)
 
 
 def _results_in_process(

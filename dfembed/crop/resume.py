@@ -39,6 +39,9 @@ from dfembed.faces.detector import detector_names, detector_spec
 
 log = logging.getLogger(__name__)
 
+#: Journal status of a source whose (Ray) worker died on every attempt: a rerun tries it again.
+WORKER_DIED = "worker died"
+
 
 def prepare_dst(src: Path, dst: Path, config: CropConfig, force: bool) -> None:
     """Create ``dst``; on ``force`` delete the previous run, else check it is compatible.
@@ -170,7 +173,8 @@ def delete_previous_run(root: Path, is_output: Callable[[str], bool], reports: I
 def restore_journal(dst: Path, discovery: Discovery) -> set[str]:
     """Keep the rows of complete sources still in SRC; re-add SRC-level skips to ``failures.csv``.
 
-    Crop files of sources no longer in SRC are deleted with their rows.
+    Crop files of sources no longer in SRC are deleted with their rows. A source whose
+    worker died (:data:`WORKER_DIED`) is not complete: its rows go, and it is cropped again.
 
     Args:
         dst: The output folder.
@@ -180,7 +184,8 @@ def restore_journal(dst: Path, discovery: Discovery) -> set[str]:
         The relative paths of the sources that are complete.
     """
     present = {s.relative for s in discovery.sources}
-    journal = [r for r in read_rows(dst / SOURCES_NAME, SOURCE_COLUMNS) if r["source"] in present]
+    journal = [r for r in read_rows(dst / SOURCES_NAME, SOURCE_COLUMNS)
+               if r["source"] in present and r["status"] != WORKER_DIED]
     done = {row["source"] for row in journal}
     manifest = []
     for row in read_rows(dst / MANIFEST_NAME, MANIFEST_COLUMNS):

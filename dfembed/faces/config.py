@@ -17,7 +17,7 @@ from dfembed.core.config import check
 from dfembed.core.datasets import FFPP_DEFAULT_METHODS, FFPP_METHODS, check_methods
 
 # Options that change how fast a run is but not what it writes; a resumed run may change them.
-RUNTIME_ONLY_FIELDS = frozenset({"jobs", "batch_size", "device"})
+RUNTIME_ONLY_FIELDS = frozenset({"jobs", "batch_size", "device", "engine", "ray_address", "ray_workers"})
 # Options that choose which media of SRC are cropped, not how a face is cut (inference picks its own).
 SOURCE_FIELDS = frozenset({"layout", "split", "compression", "methods", "group_regex"})
 #: Named option sets (``resources/presets/<name>.yaml``), see :mod:`dfembed.crop.presets`.
@@ -72,6 +72,12 @@ class CropConfig:
         compression: The FaceForensics++ quality: ``raw``, ``c23`` or ``c40``.
         methods: The FaceForensics++ manipulations to take.
         device: TensorFlow device of the detector, e.g. ``"CPU:0"`` or ``"GPU:0"``.
+        engine: ``"local"`` (this machine: ``jobs`` processes) or ``"ray"`` (detector workers
+            on a Ray cluster, see :mod:`dfembed.crop.ray_engine`).
+        ray_address: The Ray cluster to join (``"auto"`` or ``"HOST:PORT"``); ``None`` starts a
+            local one. Only with ``engine="ray"``.
+        ray_workers: Detector workers (Ray actors, one CPU each) with ``engine="ray"``; 0 = one
+            per CPU of the cluster.
     """
 
     preset: Literal["dfembed", "deepfakebench", "sbi", "dfdc-winner"] = "dfembed"
@@ -99,6 +105,9 @@ class CropConfig:
     compression: Literal["raw", "c23", "c40"] = "c23"
     methods: tuple[str, ...] = FFPP_DEFAULT_METHODS
     device: str = "CPU:0"
+    engine: Literal["local", "ray"] = "local"
+    ray_address: str | None = None
+    ray_workers: int = 0
 
     def __post_init__(self) -> None:
         check(self.size >= 8, "size", self.size, "an integer >= 8")
@@ -128,6 +137,8 @@ class CropConfig:
         check(self.align in ("none", "similarity"), "align", self.align, "'none' or 'similarity'")
         check(0.5 <= self.align_scale <= 4.0, "align_scale", self.align_scale, "in [0.5, 4]")
         check(check_methods(self.methods), "methods", self.methods, f"one or more of {', '.join(FFPP_METHODS)}")
+        check(self.engine in ("local", "ray"), "engine", self.engine, "'local' or 'ray'")
+        check(self.ray_workers >= 0, "ray_workers", self.ray_workers, "0 (one per CPU of the cluster) or more")
 
 
 def parse_crop_options(options: tuple[str, ...]) -> dict[str, Any]:

@@ -70,6 +70,14 @@ class InferConfig:
         audio_tta: ``shift`` also scores each tile ``audio_tta_shift`` seconds earlier and later and
             averages the views that fit in the track.
         audio_tta_shift: The shift of ``audio_tta``, seconds.
+        engine: ``local`` (this machine's threads) or ``ray``: decoding and detection on CPU
+            workers and the model on workers that hold it, on a Ray cluster
+            (:mod:`dfembed.infer.ray_engine`).
+        ray_address: The Ray cluster to join (``auto`` or ``HOST:PORT``); none starts a local one.
+        ray_workers: Detector workers (one CPU each) with ``engine: ray``; 0 = the cluster's CPUs
+            not taken by model workers.
+        ray_model_workers: Model workers with ``engine: ray`` (a GPU each when the cluster has that
+            many, else a CPU); 0 = one per GPU of the cluster, or one.
     """
 
     aggregate: Literal["mean", "max", "confident", "temporal"] = "confident"
@@ -100,6 +108,10 @@ class InferConfig:
     audio_aggregate: Literal["mean", "max"] = "mean"
     audio_tta: Literal["none", "shift"] = "none"
     audio_tta_shift: float = 0.1
+    engine: Literal["local", "ray"] = "local"
+    ray_address: str | None = None
+    ray_workers: int = 0
+    ray_model_workers: int = 0
 
     def __post_init__(self) -> None:
         check(self.aggregate != "temporal" or bool(self.temporal_model), "temporal_model", self.temporal_model,
@@ -116,6 +128,9 @@ class InferConfig:
         parse_crop_options(self.crop_options)
         check(check_methods(self.methods), "methods", self.methods, f"one or more of {', '.join(FFPP_METHODS)}")
         check(0.0 < self.audio_tta_shift <= 5.0, "audio_tta_shift", self.audio_tta_shift, "in (0, 5] seconds")
+        check(self.engine in ("local", "ray"), "engine", self.engine, "'local' or 'ray'")
+        for name in ("ray_workers", "ray_model_workers"):
+            check(getattr(self, name) >= 0, name, getattr(self, name), "0 (automatic) or more")
 
     def crop_overrides(self) -> dict[str, Any]:
         """The crop settings this configuration overrides (named fields win over ``crop_options``)."""

@@ -288,6 +288,10 @@ def run_inference(
         from dfembed.infer.audio import check_audio_inputs
 
         check_audio_inputs(config, model_h5)
+    if config.engine == "ray":  # so does a missing Ray
+        from dfembed.core.cluster import import_ray
+
+        import_ray()
     with _lock(output):
         media = list_media(test, config)
         submission, matching = plan_rows(sub_csv, media.keys, config)
@@ -371,6 +375,8 @@ def _score(
     config: InferConfig,
 ) -> list[FileResult]:
     temporal = _load_temporal(config, scorer, crop_config)  # before any detection, like every check
+    if config.engine == "ray":
+        return _score_on_ray(paths, detector, scorer, image_size, crop_config, config, temporal)
     if detector is None:  # loads the network: only once the inputs are checked
         detector = build_detector(crop_config)
     extractor = FaceExtractor(detector, crop_config, image_size)
@@ -380,6 +386,23 @@ def _score(
 
     with_embeddings = scorer.scores_and_embeddings if isinstance(scorer, FaceScorer) else scorer
     results = score_files(paths, extractor, with_embeddings, config.batch_size, config.queue_size, embeddings=True)
+    return apply_temporal(results, temporal)
+
+
+def _score_on_ray(
+    paths: list[Path], detector: Detector | None, scorer: Scorer, image_size: int, crop_config: CropConfig,
+    config: InferConfig, temporal: Any,
+) -> list[FileResult]:
+    """:func:`_score` on a Ray cluster: the same results, from detector and model workers."""
+    from dfembed.infer.ray_engine import score_files_ray
+
+    embeddings = temporal is not None
+    score = scorer.scores_and_embeddings if embeddings and isinstance(scorer, FaceScorer) else scorer
+    results = score_files_ray(paths, crop_config, image_size, score, detector, config, embeddings=embeddings)
+    if temporal is None:
+        return results
+    from dfembed.infer.temporal import apply_temporal
+
     return apply_temporal(results, temporal)
 
 

@@ -264,17 +264,27 @@ def providers_for(choice: str, available: list[str]) -> list[str]:
 class ExportedModel:
     """An exported model on ONNX Runtime: uint8 crops → P(fake) and embeddings.
 
+    It pickles as its file and options, not its session: a Ray worker that unpickles it loads
+    the same file (checked by SHA-256) on its own devices.
+
     Args:
         exported: The checked file.
         session: An ``onnxruntime.InferenceSession`` on its bytes.
+        provider: The provider choice it was loaded with (``auto``, ``cpu``, ``cuda``).
+        threads: Its threads per operator on the CPU (``None``: ONNX Runtime's default).
     """
 
-    def __init__(self, exported: ExportedFile, session: Any) -> None:
+    def __init__(self, exported: ExportedFile, session: Any, provider: str = "auto", threads: int | None = None) -> None:
         self.path = exported.path
         self.contract = exported.contract
         self.sha256 = exported.sha256
         self.session = session
         self.providers = list(session.get_providers())
+        self.provider = provider
+        self.threads = threads
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str, int | None, str]]:
+        return _load_same, (str(self.path), self.provider, self.threads, self.sha256)
 
     def predict(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Run the model on a batch of crops.
@@ -331,8 +341,17 @@ def load_exported(path: str | os.PathLike[str], provider: str = "auto", threads:
     except Exception as err:  # noqa: BLE001 - onnxruntime's errors are pybind classes derived from Exception only
         raise InputError(f"ONNX Runtime cannot load model file {exported.path}: "
                          f"{type(err).__name__}: {str(err)[:300]}") from err
-    model = ExportedModel(exported, session)
+    model = ExportedModel(exported, session, provider, threads)
     log.info("exported model %s: %s, %d px, %d-d embeddings, %s SVM; ONNX Runtime on %s", exported.path,
              exported.contract.backbone, exported.contract.image_size, exported.contract.embedding_dim,
              exported.contract.kernel, ", ".join(model.providers))
+    return model
+
+
+def _load_same(path: str, provider: str, threads: int | None, sha256: str) -> ExportedModel:
+    """An unpickled :class:`ExportedModel`: its file loaded again, refused if it has changed since."""
+    model = load_exported(path, provider, threads)
+    if model.sha256 != sha256:
+        raise InputError(f"model file {path} has changed since it was loaded (its SHA-256 differs): "
+                         "a worker must see the same file as the driver")
     return model

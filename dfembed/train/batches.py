@@ -87,6 +87,7 @@ class BalancedBatches(keras.utils.PyDataset):
         self.batch_size = batch_size
         self.augmenter = augmenter
         self.seed = seed
+        self.threads = workers
         self.epoch = 0
         self.pseudo = pseudo
         self.n_pseudo = round(fraction * self.half)
@@ -119,13 +120,31 @@ class BalancedBatches(keras.utils.PyDataset):
 
     def batch(self, epoch: int, index: int) -> tuple[np.ndarray, np.ndarray]:
         """Batch ``index`` of ``epoch``, independent of any state (see ``__getitem__``)."""
+        return self._rows(epoch, index, 0, self.half)
+
+    def replica_batch(self, epoch: int, index: int, replica: int, replicas: int) -> tuple[np.ndarray, np.ndarray]:
+        """Replica ``replica``'s share of batch ``index`` of ``epoch``: rows ``replica × B/R`` to ``(replica + 1) × B/R``.
+
+        Only those rows are read and augmented, exactly as :meth:`batch` makes them, so the
+        shares of all replicas together are the batch; each share alternates real and fake.
+
+        Raises:
+            ValueError: The batch does not split into balanced shares (``B`` a multiple of ``2R``).
+        """
+        if self.batch_size % (2 * replicas) or not 0 <= replica < replicas:
+            raise ValueError(f"batch of {self.batch_size} has no balanced share {replica} of {replicas}")
+        pairs = self.half // replicas
+        return self._rows(epoch, index, replica * pairs, pairs)
+
+    def _rows(self, epoch: int, index: int, first: int, pairs: int) -> tuple[np.ndarray, np.ndarray]:
+        """``pairs`` real-fake pairs of batch ``(epoch, index)``, from its pair ``first`` on."""
         if not 0 <= index < self.steps:
             raise IndexError(f"batch index {index} out of range 0..{self.steps - 1}")
         number = epoch * self.steps + index
-        start = number * self.half
-        blended = self._pseudo_slots(number)
+        start = number * self.half + first
+        blended = self._pseudo_slots(number)  # slots of the whole batch: a share keeps its own
         images, labels = [], []
-        for slot, position in enumerate(range(start, start + self.half)):
+        for slot, position in enumerate(range(start, start + pairs), start=first):
             real_path = self._draw(REAL, position)
             real = _read_training_crop(real_path)
             if slot in blended:

@@ -44,6 +44,7 @@ def make_callbacks(
     run_dir: Path,
     state: RunState,
     pseudo: PseudoFakes | None = None,
+    chief: bool = True,
 ) -> list[keras.callbacks.Callback]:
     """Epoch selection, validation (when there is a validation set), checkpoint and TensorBoard.
 
@@ -55,11 +56,15 @@ def make_callbacks(
         run_dir: The run folder (checkpoints, state, TensorBoard logs).
         state: The run folder's state so far.
         pseudo: Maker of the pseudo-fakes among ``train`` and ``val``.
+        chief: This process writes the run folder; the other workers of a multi-worker run
+            only select and seed their epochs (validation is the chief's, and needs no other worker).
 
     Returns:
         The callbacks for ``Model.fit``, in the order they run.
     """
     callbacks: list[keras.callbacks.Callback] = [EpochSeed(batches, config.seed)]
+    if not chief:
+        return callbacks
     if val:
         callbacks.append(EmbeddingValidation(train, val, config, pseudo))
     callbacks.append(RunCheckpoint(run_dir, config, state))

@@ -82,6 +82,12 @@ class TrainConfig:
         fuse_face_model: Audio: a face model (``MODEL_H5``, ``SVM_PKL``) whose scores of the validation
             videos' face crops (the crop folder above DATA) fit the weight of ``inference.py --fuse
             weighted``, saved as ``<OUT_H5 stem>.fusion.json``; ``None``: no weight.
+        distribute: How the frame model trains on several devices or machines: ``"auto"``
+            (``multi-worker`` when ``TF_CONFIG`` names several tasks, ``mirrored`` when the
+            backend sees several local devices, else ``none``), ``"none"``, ``"mirrored"``
+            (TensorFlow: ``MirroredStrategy`` over this machine's GPUs; JAX:
+            ``keras.distribution.DataParallel`` over its devices) or ``"multi-worker"``
+            (TensorFlow ``MultiWorkerMirroredStrategy`` from ``TF_CONFIG``; the chief writes).
     """
 
     backbone: Literal["b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7"] = "b4"
@@ -129,6 +135,7 @@ class TrainConfig:
     time_masks: int = 2
     time_mask_width: float = 0.15
     fuse_face_model: tuple[str, str] | None = None
+    distribute: Literal["auto", "none", "mirrored", "multi-worker"] = "auto"
 
     def __post_init__(self) -> None:
         """Reject values out of range with a message naming the option.

@@ -20,6 +20,7 @@ from dfembed.model.classifier import ClassifierBundle, EmbeddingSVM
 from dfembed.train.batches import CropImages, resolve_workers
 from dfembed.train.config import TrainConfig
 from dfembed.train.crops import Crop
+from dfembed.train.distributed import local_embedder
 from dfembed.train.pseudo import PseudoFakes
 
 log = logging.getLogger(__name__)
@@ -40,10 +41,17 @@ def embed(
     model: keras.Model, crops: Sequence[Crop], config: TrainConfig, pseudo: PseudoFakes | None = None
 ) -> np.ndarray:
     """Embeddings of ``crops`` (resized, not augmented; a pseudo-fake crop is its self-blend),
-    shape ``(n, embedding_dim)``."""
+    shape ``(n, embedding_dim)``.
+
+    A model trained under a TensorFlow strategy is run on this process alone
+    (:func:`~dfembed.train.distributed.local_embedder`): no other worker takes part.
+    """
     paths = [c.path for c in crops]
     images = CropImages(paths, config.image_size, config.embed_batch_size, workers=resolve_workers(config.workers),
                         blend_seeds=[c.blend_seed for c in crops], pseudo=pseudo)
+    local = local_embedder(model)
+    if local is not None:
+        return np.concatenate([local(images[i]) for i in range(len(images))]).astype(np.float32)[: len(paths)]
     return np.asarray(model.predict(images, verbose=0), dtype=np.float32)[: len(paths)]
 
 

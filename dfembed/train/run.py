@@ -59,7 +59,8 @@ from dfembed.train.batches import BalancedBatches, check_balanced_batch, opencv_
 from dfembed.train.callbacks import make_callbacks
 from dfembed.train.config import TrainConfig
 from dfembed.train.crops import VALIDATION_DIR, Crop, CropSet, list_crops, self_blend_crops
-from dfembed.train.devices import distribution_scope, precision_policy
+from dfembed.train.devices import Distribution, precision_policy, resolve_distribution
+from dfembed.train.distributed import fit_distributed
 from dfembed.train.head import fit_final_classifier
 from dfembed.train.pseudo import PseudoFakes, build_pseudo_fakes
 from dfembed.train.run_folder import (
@@ -137,6 +138,7 @@ class TrainSummary:
         n_unreadable: Skipped unreadable files.
         seconds: Wall time of the call.
         n_pseudo: Fixed self-blended pseudo-fakes in the SVM's training set and in validation.
+        chief: This process wrote the outputs (``False``: another worker of a multi-worker run did).
     """
 
     outputs: OutputPaths
@@ -150,6 +152,7 @@ class TrainSummary:
     n_unreadable: int
     seconds: float
     n_pseudo: int = 0
+    chief: bool = True
 
 
 def run_train(
@@ -188,7 +191,10 @@ def run_train(
         LockedError: Another job trains into the same run folder.
     """
     started = time.monotonic()
+    dist = _distribution(config)  # first: MultiWorkerMirroredStrategy must exist before TensorFlow runs an op
     paths = resolve_outputs(Path(data), Path(out_h5), Path(out_pkl), config, force, resume)
+    if not dist.chief:  # a multi-worker run's other workers train; the chief checks, locks and writes
+        return _train(Path(data), paths, config, force, resume, val, started, dist)
     for folder in {paths.model.parent, paths.classifier.parent}:
         check_writable(folder, "output folder")
     with OutputLock(lock_file_beside(paths.run_dir), f"run folder {paths.run_dir}"):
@@ -196,13 +202,28 @@ def run_train(
             from dfembed.train.run_clips import run_train_clips
 
             return run_train_clips(data, out_h5, out_pkl, config, force=force, resume=resume, val=val)
-        return _train(Path(data), paths, config, force, resume, val, started)
+        return _train(Path(data), paths, config, force, resume, val, started, dist)
+
+
+def _distribution(config: TrainConfig) -> Distribution:
+    """This process's part of the run (``--distribute``); the clip model keeps its own one-machine scope."""
+    if config.temporal is not None:
+        if config.distribute not in ("auto", "none"):
+            raise ConfigError(f"--distribute {config.distribute} trains the frame model; the clip model "
+                              "(--temporal) trains on one machine (several local GPUs with --distribute auto)")
+        return Distribution()
+    dist = resolve_distribution(config.distribute, config.batch_size)
+    if dist.keras_distribution is not None and config.embed_batch_size % dist.replicas:
+        raise ConfigError(f"embed batch size {config.embed_batch_size} cannot be split over {dist.replicas} "
+                          f"devices: use a multiple of {dist.replicas} (--embed-batch-size)")
+    return dist
 
 
 def _train(
-    data: Path, paths: OutputPaths, config: TrainConfig, force: bool, resume: bool, val: Path | None, started: float
+    data: Path, paths: OutputPaths, config: TrainConfig, force: bool, resume: bool, val: Path | None, started: float,
+    dist: Distribution,
 ) -> TrainSummary:
-    """:func:`run_train` once the outputs are checked and the run folder is locked."""
+    """:func:`run_train` once the outputs are checked and the run folder is locked (by the chief)."""
     check_modality(Path(data), config)
     check_fusion_output(paths.model, config, force)
     train_data = load_data(Path(data), val, config)
@@ -213,20 +234,22 @@ def _train(
     else:
         crop_config = read_crop_config(Path(data))  # read now: a bad record must not wait for the end of training
         crop_detector = read_crop_detector(Path(data))
-    prepare_run_dir(paths.run_dir, force=force, resume=resume)
+    if dist.chief:
+        prepare_run_dir(paths.run_dir, force=force, resume=resume)
     batches = _training_batches(train_data, config)
-    with opencv_threads(1), precision_policy(config.precision), distribution_scope(config.batch_size) as scope:
-        with scope:
+    with opencv_threads(1), precision_policy(config.precision), dist.run_scope():
+        with dist.build_scope():
             model, initial_epoch, state = prepare_model(config, paths.run_dir, resume, len(batches))
         callbacks = make_callbacks(config, train_data.train, train_data.val, batches, paths.run_dir, state,
-                                   train_data.pseudo)
+                                   train_data.pseudo, chief=dist.chief)
         n_train, n_val = (sum(c.blend_seed is None for c in crops) for crops in (train_data.train, train_data.val))
         n_fixed = len(train_data.train) + len(train_data.val) - n_train - n_val
         log.info("training on %d crops (%d validation, %d fixed self-blends) for epochs %d..%d of %d steps",
                  n_train, n_val, n_fixed, initial_epoch + 1, config.epochs, len(batches))
-        batches.set_epoch(initial_epoch)
-        model.fit(batches, epochs=config.epochs, initial_epoch=initial_epoch, callbacks=callbacks,
-                  shuffle=False, verbose=_verbosity())
+        _fit(model, batches, dist, config, initial_epoch, callbacks)
+        if not dist.chief:
+            return _summary(paths, train_data, initial_epoch, RunState(epoch=config.epochs),
+                            time.monotonic() - started, chief=False)
         state = read_state(paths.run_dir) or state
         _restore_best(model, config, paths.run_dir, state)
         bundle = fit_final_classifier(model, train_data.train, config, crop_config, train_data.pseudo,
@@ -235,7 +258,7 @@ def _train(
     if config.modality == "audio":
         fit_fusion(model, bundle, train_data.val, Path(data), paths.model, config)
     summary = _summary(paths, train_data, initial_epoch, state, time.monotonic() - started)
-    _write_record(summary, config, Path(data), val)
+    _write_record(summary, config, Path(data), val, dist)
     log.info("wrote %s and %s in %.0f s", paths.model, paths.classifier, summary.seconds)
     return summary
 
@@ -498,6 +521,17 @@ def make_optimizer(config: TrainConfig, steps_per_epoch: int) -> keras.optimizer
     return keras.optimizers.SGD(learning_rate=lr, momentum=config.momentum, nesterov=config.nesterov)
 
 
+def _fit(model: keras.Model, batches: BalancedBatches, dist: Distribution, config: TrainConfig, initial_epoch: int,
+         callbacks: list[keras.callbacks.Callback]) -> None:
+    """``Model.fit``, or under a TensorFlow strategy its equivalent :func:`~dfembed.train.distributed.fit_distributed`."""
+    if dist.strategy is not None:
+        fit_distributed(model, batches, dist, config.epochs, initial_epoch, callbacks, _verbosity())
+        return
+    batches.set_epoch(initial_epoch)
+    model.fit(batches, epochs=config.epochs, initial_epoch=initial_epoch, callbacks=callbacks,
+              shuffle=False, verbose=_verbosity())
+
+
 def _verbosity() -> int:
     return 1 if logging.getLogger("dfembed").isEnabledFor(logging.INFO) else 0
 
@@ -527,7 +561,8 @@ def write_outputs(model: keras.Model, bundle: ClassifierBundle, paths: OutputPat
     save_bundle(bundle, paths.classifier, models=models)
 
 
-def _summary(paths: OutputPaths, data: TrainData, initial_epoch: int, state: RunState, seconds: float) -> TrainSummary:
+def _summary(paths: OutputPaths, data: TrainData, initial_epoch: int, state: RunState, seconds: float,
+             chief: bool = True) -> TrainSummary:
     history = tuple({k: (math.nan if v is None else float(v)) for k, v in entry.items()} for entry in state.history)
     return TrainSummary(
         outputs=paths,
@@ -541,10 +576,12 @@ def _summary(paths: OutputPaths, data: TrainData, initial_epoch: int, state: Run
         n_unreadable=data.unreadable,
         seconds=seconds,
         n_pseudo=sum(c.blend_seed is not None for c in (*data.train, *data.val)),
+        chief=chief,
     )
 
 
-def _write_record(summary: TrainSummary, config: TrainConfig, data: Path, val: Path | None) -> None:
+def _write_record(summary: TrainSummary, config: TrainConfig, data: Path, val: Path | None,
+                  dist: Distribution) -> None:
     record = json_ready(summary)
     outputs = summary.outputs
     files = (outputs.model, outputs.keras_model, outputs.classifier, outputs.safe_classifier)
@@ -552,6 +589,7 @@ def _write_record(summary: TrainSummary, config: TrainConfig, data: Path, val: P
         outputs.provenance,
         config,
         inputs={"data": str(data), "val": str(val) if val is not None else None},
+        distribution={"mode": dist.mode, "replicas": dist.replicas, "workers": dist.workers},
         summary=record,
         sha256={str(path): sha256_file(path) for path in files if path is not None},
     )

@@ -195,3 +195,24 @@ def test_the_scorer_batches_and_averages_the_mirror_image() -> None:
     scores, embeddings = ExportedScorer(model, batch_size=8, tta="flip").scores_and_embeddings(images)
     np.testing.assert_allclose(scores, [0.5, 0.6, 0.7, 0.8, 0.9])
     np.testing.assert_array_equal(embeddings[:, 0], images[:, 0, 0, 0])  # the crops as given, not mirrored
+
+
+def test_an_exported_model_pickles_as_its_file_for_ray_workers(tiny_onnx: Path, tmp_path: Path) -> None:
+    import pickle
+
+    import numpy as np
+
+    from dfembed.core.errors import InputError
+    from dfembed.model.exported import load_exported
+
+    folder = shutil.copytree(tiny_onnx, tmp_path / "export")
+    model = load_exported(folder, "cpu", 1)
+    crops = np.random.default_rng(0).integers(0, 256, (3, *(model.contract.image_size,) * 2, 3), dtype=np.uint8)
+    blob = pickle.dumps(model)
+    assert len(blob) < 2000  # the file's name and options, not the network
+    again = pickle.loads(blob)
+    assert (again.provider, again.threads, again.sha256) == ("cpu", 1, model.sha256)
+    np.testing.assert_array_equal(again.predict(crops)[0], model.predict(crops)[0])
+    model.sha256 = "0" * 64  # as if the driver had loaded another export than the one now at this path
+    with pytest.raises(InputError, match="model.onnx has changed since it was loaded"):
+        pickle.loads(pickle.dumps(model))

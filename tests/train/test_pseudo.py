@@ -147,3 +147,15 @@ def test_geometry_follows_the_files_own_size_per_axis() -> None:
     landmarks, box = face.scaled(40, (10, 20))  # a 20 x 10 file stretched to 40 x 40: x twice, y four times
     np.testing.assert_allclose(box, [0.5 * 2 - 0.5, 0.5 * 4 - 0.5, 19.5 * 2 - 0.5, 9.5 * 4 - 0.5])
     np.testing.assert_allclose(landmarks[0], [10 * 2 - 0.5, 5 * 4 - 0.5])
+
+
+def test_replica_shares_keep_the_batch_self_blends(tmp_path: Path) -> None:
+    root = _real_tree(tmp_path / "d", 8, fakes=4)
+    crops = list(list_crops(root).crops)
+    pseudo = build_pseudo_fakes([(root, [c.path for c in crops if c.label == 0])], 32)
+    batches = BalancedBatches(crops, 8, PLAIN, seed=0, pseudo=pseudo, pseudo_fraction=0.5)
+    for index in range(len(batches)):
+        images, labels = batches.batch(0, index)
+        shares = [batches.replica_batch(0, index, replica, 2) for replica in range(2)]
+        np.testing.assert_array_equal(np.concatenate([s[0] for s in shares]), images)
+        np.testing.assert_array_equal(np.concatenate([s[1] for s in shares]), labels)
