@@ -170,9 +170,11 @@ def _row(name: str, result: dict, seconds: float) -> str:
 @click.option("--frames-per-video", type=int, default=16, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--only", type=click.Choice(["baseline", "sbi"]), default=None, help="Train and evaluate one model only.")
+@click.option("--class-loss-weight", type=float, default=0.0, show_default=True,
+              help="train.py --class-loss-weight of both models (the real/fake cross-entropy on the first axis).")
 def main(work: Path | None, backbone: str, weights: str, image_size: int, batch_size: int, steps: int, epochs: int,
          embedding_dim: int, lr: float, momentum: float, per_source: int, frames_per_video: int, seed: int,
-         only: str | None) -> None:
+         only: str | None, class_loss_weight: float) -> None:
     """Train the baseline and the SBI model with the same budget and compare them on the DFDC sample."""
     from dfembed.core.logs import setup_logging
 
@@ -183,7 +185,8 @@ def main(work: Path | None, backbone: str, weights: str, image_size: int, batch_
     work.mkdir(parents=True, exist_ok=True)
     options = {"backbone": backbone, "weights": weights, "image_size": image_size, "batch_size": batch_size,
                "epochs": epochs, "steps_per_epoch": max(1, steps // epochs), "embedding_dim": embedding_dim,
-               "lr": lr, "momentum": momentum, "val_fraction": 0.0, "seed": seed, "tensorboard": False}
+               "lr": lr, "momentum": momentum, "val_fraction": 0.0, "seed": seed, "tensorboard": False,
+               "class_loss_weight": class_loss_weight}
     times = {}
     images = choose_real_images(SHARED / "real_faces" / "images", per_source)
     if only != "sbi":
@@ -202,6 +205,7 @@ def main(work: Path | None, backbone: str, weights: str, image_size: int, batch_
     (work / "sbi_eval.json").write_text(json.dumps(record, indent=2) + "\n")
     click.echo(f"\n{len(images)} real images chosen; {backbone} @ {image_size} px, batch {batch_size}, "
                f"{options['steps_per_epoch'] * epochs} steps, SGD lr {lr} momentum {momentum}, seed {seed}, "
+               f"class loss weight {class_loss_weight}, "
                f"weights {weights}; load average "
                f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     click.echo("| model | frames ROC AUC | frames log loss | videos ROC AUC | videos log loss | "

@@ -27,6 +27,8 @@ option = functools.partial(config_option, TrainConfig)
 @option("dropout", help="Dropout before the embedding layer.")
 @option("l2", help="L2 factor of the embedding layer.")
 @option("margin", help="Triplet loss margin.")
+@option("class_loss_weight", help="Weight of a real/fake cross-entropy on the embedding's first axis, added to the "
+                                  "triplet loss (e.g. 1 with --pseudo-fakes sbi).")
 @option("distance", help="Triplet distance.")
 @option("batch_size", help="Even, ≥ 4; half real, half fake.")
 @option("epochs", help="Epochs.")

@@ -30,6 +30,11 @@ class TrainConfig:
         dropout: Dropout rate before the embedding layer.
         l2: L2 factor of the embedding layer's kernel.
         margin: Margin of the semi-hard triplet loss.
+        class_loss_weight: Weight of an auxiliary cross-entropy of real against fake on the
+            embedding's first axis (:func:`~dfembed.model.losses.class_axis_loss`, a fixed
+            linear head with no weights of its own), added to the triplet loss; 0: the
+            triplet loss alone. It gives self-blends (``pseudo_fakes: sbi``), which semi-hard
+            mining rarely picks, a direct training signal.
         distance: ``"squared-L2"`` (what the original solution trained with) or ``"L2"``.
         batch_size: Images per batch, half real and half fake; even and at least 4.
         epochs: Number of epochs.
@@ -97,6 +102,7 @@ class TrainConfig:
     dropout: float = 0.4
     l2: float = 1e-4
     margin: float = 1.0
+    class_loss_weight: float = 0.0
     distance: Literal["squared-L2", "L2"] = DEFAULT_DISTANCE
     batch_size: int = 28
     epochs: int = 10
@@ -157,6 +163,7 @@ class TrainConfig:
         check(0.0 <= self.dropout < 1.0, "dropout", self.dropout, "in [0, 1)")
         check(self.l2 >= 0.0, "l2", self.l2, "0 or more")
         check(self.margin > 0.0, "margin", self.margin, "positive")
+        check(0.0 <= self.class_loss_weight <= 100.0, "class_loss_weight", self.class_loss_weight, "in [0, 100]")
 
     def _check_schedule(self) -> None:
         check(self.batch_size >= 4 and self.batch_size % 2 == 0, "batch_size", self.batch_size,

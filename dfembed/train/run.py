@@ -480,7 +480,7 @@ def prepare_model(
         backbone=config.backbone, image_size=config.image_size, weights=config.weights,
         embedding_dim=config.embedding_dim, dropout=config.dropout, l2=config.l2,
     )
-    model.compile(optimizer=make_optimizer(config, steps_per_epoch), loss=TripletSemiHardLoss(config.margin, config.distance))
+    model.compile(optimizer=make_optimizer(config, steps_per_epoch), loss=TripletSemiHardLoss(config.margin, config.distance, config.class_loss_weight))
     return model, 0, RunState()
 
 

@@ -153,6 +153,39 @@ def test_loss_class_serialises_and_matches_the_function() -> None:
     assert float(restored(labels.reshape(-1, 1), embeddings)) == pytest.approx(expected, rel=1e-6)
 
 
+
+def test_class_axis_loss_is_the_cross_entropy_of_the_first_axis() -> None:
+    from dfembed.model.losses import class_axis_loss
+
+    labels = np.array([0, 1, 1, 0])
+    first = np.array([-0.5, 0.25, -1.0, 0.0])  # the first axis of each embedding; the other axis is ignored
+    embeddings = np.stack([first, np.array([0.9, -0.1, 0.3, 1.0])], axis=1).astype(np.float32)
+    # by hand, logit z = 2 x: real -0.5 -> ln(1 + e^-1); fake 0.25 -> ln(1 + e^-0.5); fake -1 -> ln(1 + e^2);
+    # real 0 -> ln 2
+    expected = (np.log1p(np.exp(-1.0)) + np.log1p(np.exp(-0.5)) + np.log1p(np.exp(2.0)) + np.log(2.0)) / 4
+    assert float(class_axis_loss(labels, embeddings, scale=2.0)) == pytest.approx(expected, rel=1e-6)
+    far = np.array([[-1.0, 0.0], [1.0, 0.0]], np.float32)  # each class far on its side: a tiny loss, no overflow
+    assert 0.0 <= float(class_axis_loss(np.array([0, 1]), far, scale=100.0)) < 1e-6
+    wrong = float(class_axis_loss(np.array([1, 0]), far, scale=100.0))  # both on the wrong side: 100 each
+    assert wrong == pytest.approx(100.0, rel=1e-6)
+
+
+def test_the_class_weight_adds_the_axis_loss_and_serialises() -> None:
+    from dfembed.model.losses import CLASS_AXIS_SCALE, class_axis_loss
+
+    rng = np.random.default_rng(5)
+    labels = np.array([0, 1, 1, 0, 1, 0])
+    embeddings = rng.normal(size=(6, 3)).astype(np.float32)
+    triplet = float(triplet_semihard_loss(labels, embeddings))
+    axis = float(class_axis_loss(labels, embeddings, CLASS_AXIS_SCALE))
+    assert float(TripletSemiHardLoss()(labels, embeddings)) == pytest.approx(triplet, rel=1e-6)
+    weighted = TripletSemiHardLoss(class_weight=0.5)
+    assert float(weighted(labels, embeddings)) == pytest.approx(triplet + 0.5 * axis, rel=1e-6)
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(weighted))
+    assert restored.class_weight == 0.5
+    old = {k: v for k, v in TripletSemiHardLoss().get_config().items() if k != "class_weight"}
+    assert TripletSemiHardLoss.from_config(old).class_weight == 0.0  # a checkpoint saved before the option
+
 _JAX_SCRIPT = """
 import json, sys
 import jax, keras, numpy as np
