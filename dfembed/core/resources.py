@@ -1,4 +1,4 @@
-"""The ``resources/`` folder beside the package: default configurations, presets, split lists."""
+"""The package's ``resources/`` folder (``dfembed/resources``): default configurations, presets, split lists."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 from dfembed.core.errors import ConfigError
 
-#: The repository's ``resources/`` folder (dfembed is installed from a clone with ``pip install -e .``).
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+#: ``dfembed/resources``, installed with the package (package data of the wheel, or the clone with ``-e``).
+RESOURCES = Path(__file__).resolve().parents[1] / "resources"
 
 
 def resource_path(*parts: str) -> Path:

@@ -15,7 +15,7 @@ from tests.support import REPO
 
 
 def test_resources_audio_yaml_is_the_defaults() -> None:
-    path = REPO / "resources" / "audio.yaml"
+    path = REPO / "dfembed" / "resources" / "audio.yaml"
     assert set(yaml.safe_load(path.read_text())) == {f.name for f in dataclasses.fields(AudioConfig)}
     assert resolve_config(AudioConfig, path) == AudioConfig()
 

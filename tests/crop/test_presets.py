@@ -13,7 +13,7 @@ from tests.support import REPO
 
 
 def test_every_preset_has_a_file_and_resolves() -> None:
-    assert {p.stem for p in (REPO / "resources" / "presets").glob("*.yaml")} == set(PRESET_NAMES)
+    assert {p.stem for p in (REPO / "dfembed" / "resources" / "presets").glob("*.yaml")} == set(PRESET_NAMES)
     for name in PRESET_NAMES:
         assert resolve_crop_options(None, {"preset": name}).preset == name
 

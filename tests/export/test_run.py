@@ -26,7 +26,7 @@ onnx = pytest.importorskip("onnx", reason="the ONNX extra (pip install -e '.[onn
 
 
 def test_resources_yaml_equals_defaults() -> None:
-    assert resolve_config(ExportConfig, REPO / "resources" / "export.yaml") == ExportConfig()
+    assert resolve_config(ExportConfig, REPO / "dfembed" / "resources" / "export.yaml") == ExportConfig()
 
 
 def _keras_path(pair: dict[str, Path], kernel: str, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,7 @@ from tests.support import REPO
 
 
 def test_resources_crop_yaml_is_the_defaults() -> None:
-    path = REPO / "resources" / "crop.yaml"
+    path = REPO / "dfembed" / "resources" / "crop.yaml"
     assert set(yaml.safe_load(path.read_text())) == {f.name for f in dataclasses.fields(CropConfig)}
     assert resolve_config(CropConfig, path) == CropConfig()
 

@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_resources_yaml_equals_defaults() -> None:
-    assert resolve_config(InferConfig, REPO / "resources" / "inference.yaml") == InferConfig()
+    assert resolve_config(InferConfig, REPO / "dfembed" / "resources" / "inference.yaml") == InferConfig()
 
 
 def test_crop_overrides_named_fields_win() -> None:

@@ -22,7 +22,7 @@ from dfembed.infer.submission import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-TEMPLATES = REPO / "resources" / "templates"
+TEMPLATES = REPO / "dfembed" / "resources" / "templates"
 
 
 def _write(tmp_path: Path, text: str, name: str = "sub.csv") -> Path:

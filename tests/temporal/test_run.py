@@ -131,8 +131,8 @@ def test_an_unfinished_embedding_job_is_refused(embeddings: Path, tmp_path: Path
 
 
 def test_resources_yaml_equal_the_defaults() -> None:
-    assert resolve_config(TemporalConfig, REPO / "resources" / "temporal.yaml") == TemporalConfig()
-    assert resolve_config(EmbedConfig, REPO / "resources" / "embed.yaml") == EmbedConfig()
+    assert resolve_config(TemporalConfig, REPO / "dfembed" / "resources" / "temporal.yaml") == TemporalConfig()
+    assert resolve_config(EmbedConfig, REPO / "dfembed" / "resources" / "embed.yaml") == EmbedConfig()
 
 
 @pytest.mark.parametrize(("overrides", "fragment"), [({"network": "tcn"}, "not one of"),

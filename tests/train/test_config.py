@@ -14,7 +14,7 @@ from dfembed.core.errors import ConfigError
 from dfembed.model.names import BACKBONE_NAMES, DEFAULT_DISTANCE, DISTANCE_NAMES
 from dfembed.train.config import TrainConfig
 
-RESOURCE = Path(__file__).resolve().parents[2] / "resources" / "train.yaml"
+RESOURCE = Path(__file__).resolve().parents[2] / "dfembed" / "resources" / "train.yaml"
 
 
 def test_resource_file_lists_exactly_the_defaults() -> None:
