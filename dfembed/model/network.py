@@ -28,6 +28,7 @@ import numpy as np
 
 from dfembed.core.atomic import atomic_path
 from dfembed.core.errors import ConfigError, InputError
+from dfembed.model.keras_file import load_keras_file
 from dfembed.model.names import BACKBONE_NAMES, MIN_IMAGE_SIZE, backbone_key
 
 log = logging.getLogger(__name__)
@@ -324,15 +325,4 @@ def load_embedding_model(path: str | os.PathLike[str]) -> keras.Model:
     Raises:
         InputError: The file is missing, unreadable, or not a dfembed embedding model.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"model file {path} does not exist")
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as err:
-        raise InputError(f"model file {path} cannot be loaded (corrupt or not a Keras model): {err}") from err
-    try:
-        model_info(model)  # fail here, naming the file, rather than later in inference
-    except InputError as err:
-        raise InputError(f"model file {path}: {err}") from err
-    return model
+    return load_keras_file(path, "model file", model_info)  # fails here, naming the file, not later in inference

@@ -33,7 +33,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,7 @@ import numpy as np
 from keras import ops
 
 from dfembed.core.errors import ConfigError, InputError
+from dfembed.model.keras_file import load_keras_file
 from dfembed.model.names import TEMPORAL_KINDS
 from dfembed.model.sequence import INPUT_CLIPS, INPUT_EMBEDDINGS, INPUT_MASK
 
@@ -323,18 +323,7 @@ def load_temporal_model(path: str | os.PathLike[str]) -> keras.Model:
     Raises:
         InputError: The file is missing, not a Keras model, or not a temporal model.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"temporal model {path} does not exist")
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as err:
-        raise InputError(f"temporal model {path} cannot be loaded (corrupt or not a Keras model): {err}") from err
-    try:
-        temporal_embedding_dim(model)
-    except InputError as err:
-        raise InputError(f"temporal model {path}: {err}") from err
-    return model
+    return load_keras_file(path, "temporal model", temporal_embedding_dim)
 
 
 def save_temporal_model(model: keras.Model, path: str | os.PathLike[str]) -> Path:
