@@ -43,6 +43,7 @@ from dfembed.crop.audio_manifest import (
     AUDIO_SOURCES_NAME,
     read_audio_record,
 )
+from dfembed.crop.job import SourceResult
 from dfembed.crop.manifest import FAILURE_COLUMNS, CsvAppender, Row, read_rows, write_rows
 from dfembed.crop.naming import crop_stems, is_tile_name, tile_file
 from dfembed.crop.resume import delete_previous_run
@@ -78,16 +79,6 @@ class AudioSummary:
     tiles_written: int
     tiles_total: int
     failures: dict[str, int]
-
-
-@dataclasses.dataclass(frozen=True)
-class AudioResult:
-    """What one video gave: manifest rows, or the reason it gave none."""
-
-    source: Source
-    rows: list[Row]
-    status: str
-    detail: str = ""
 
 
 def run_audio_crop(
@@ -227,7 +218,7 @@ def restore_audio_journal(root: Path, discovery: Discovery, videos: list[Source]
 # --- the work --------------------------------------------------------------------------
 
 
-def process_video(source: Source, stem: PurePosixPath, root: Path, config: AudioConfig) -> AudioResult:
+def process_video(source: Source, stem: PurePosixPath, root: Path, config: AudioConfig) -> SourceResult:
     """Tile one video's soundtrack, write its tiles and return its manifest rows or failure.
 
     Args:
@@ -237,15 +228,15 @@ def process_video(source: Source, stem: PurePosixPath, root: Path, config: Audio
         config: Tile settings.
 
     Returns:
-        An :class:`AudioResult`; an unusable soundtrack is a failure status (``no audio``…).
+        A :class:`~dfembed.crop.job.SourceResult`; an unusable soundtrack is a failure status (``no audio``…).
     """
     try:
         track = soundtrack_tiles(source.path, config)
     except AudioError as err:
-        return AudioResult(source, [], err.reason, str(err))
+        return SourceResult(source, [], err.reason, str(err))
     rows = [_write_tile(source, tile, tile_file(stem, tile.index), root, config, track.mel.ref_db)
             for tile in track.tiles]
-    return AudioResult(source, rows, TILED)
+    return SourceResult(source, rows, TILED)
 
 
 def _write_tile(source: Source, tile: Tile, relative: PurePosixPath, root: Path, config: AudioConfig,
@@ -274,7 +265,7 @@ def _process_all(todo: list[Source], stems: dict[str, PurePosixPath], root: Path
     return written
 
 
-def _record(result: AudioResult, manifest: CsvAppender, failures: CsvAppender, journal: CsvAppender) -> None:
+def _record(result: SourceResult, manifest: CsvAppender, failures: CsvAppender, journal: CsvAppender) -> None:
     source = result.source
     if result.rows:
         manifest.append(result.rows)
