@@ -9,9 +9,11 @@ Outputs in DST:
 * ``dfembed-crop.json``: the resolved :class:`~dfembed.faces.config.CropConfig`, the
   detector's record (name, versions, options, confidence floor; see
   :func:`~dfembed.faces.detector.detector_record`), library versions and counts (file
-  names and schemas: :mod:`dfembed.crop.manifest`).
+  names and schemas: :mod:`dfembed.crop.manifest`);
+* with ``landmarks: facemesh``, ``landmarks/`` holding each crop's 468 FaceMesh points in
+  crop pixels, one ``.npy`` per crop named after it (:func:`~dfembed.crop.naming.mesh_file`).
 
-A crop file is written under a temporary name and renamed; its manifest rows are
+A crop file (and its points file) is written under a temporary name and renamed; its manifest rows are
 appended (and synced) only after all crops of its source exist, and the source's
 journal row only after that. A killed run is therefore resumed by redoing exactly the
 sources that have no journal row (:mod:`dfembed.crop.resume`).
@@ -42,7 +44,7 @@ from tqdm import tqdm
 from dfembed.core.atomic import atomic_write_bytes
 from dfembed.core.errors import ConfigError, DfembedError, InputError
 from dfembed.core.lock import OutputLock
-from dfembed.core.paths import check_inside, check_separate, check_writable
+from dfembed.core.paths import check_inside, check_separate, check_writable, remove_inside
 from dfembed.core.provenance import write_provenance
 from dfembed.core.workers import die_with_parent
 from dfembed.crop.datasets import Selection
@@ -59,16 +61,18 @@ from dfembed.crop.manifest import (
     SOURCES_NAME,
     CsvAppender,
     Row,
+    mesh_bytes,
     read_rows,
     sort_key,
     write_rows,
 )
-from dfembed.crop.naming import crop_file, crop_stems
+from dfembed.crop.naming import crop_file, crop_stems, mesh_file
 from dfembed.crop.resume import prepare_dst, restore_journal
 from dfembed.crop.sources import Discovery, Source, discover_sources
 from dfembed.faces.config import CropConfig
 from dfembed.faces.detector import Detector, DetectorError, build_detector, check_available, detector_record
 from dfembed.faces.extract import FaceCrop, faces_from_media
+from dfembed.faces.facemesh import model_file
 from dfembed.faces.media import MediaError
 
 log = logging.getLogger(__name__)
@@ -137,8 +141,8 @@ def run_crop(
         OutputError: ``dst`` cannot be created or written to.
         LockedError: Another job is writing into ``dst``.
         ConfigError: A detector is given with ``config.jobs > 1`` (local engine), or
-            ``config.detector`` cannot be built (its package is missing), or ``engine="ray"``
-            without Ray installed.
+            ``config.detector`` (or FaceMesh, with ``landmarks="facemesh"``) cannot be built
+            (its package is missing), or ``engine="ray"`` without Ray installed.
     """
     if detector is not None and config.jobs > 1 and config.engine == "local":
         raise ConfigError("a detector can be passed to run_crop only with jobs=1: each worker builds its own")
@@ -148,6 +152,8 @@ def run_crop(
         import_ray()
     if detector is None:
         check_available(config.detector)  # a missing package is an error now, not in a worker
+        if config.landmarks == "facemesh":
+            model_file()
     src, dst = Path(src).resolve(), Path(dst)
     if not src.is_dir():
         raise InputError(f"SRC {src} does not exist or is not a folder")
@@ -212,7 +218,19 @@ def _write_crop(source: Source, crop: FaceCrop, relative: PurePosixPath, dst: Pa
     target = dst / relative
     check_inside(target, dst, "crop")  # the stem cannot leave DST; a link inside DST could
     atomic_write_bytes(target, encode_image(crop.image, config))
+    _write_mesh(crop, relative, dst)
     return manifest_row(source, crop, relative)
+
+
+def _write_mesh(crop: FaceCrop, relative: PurePosixPath, dst: Path) -> None:
+    """Write the crop's FaceMesh points, or remove a file left by a killed run for a crop that now has none."""
+    target = dst / mesh_file(relative)
+    check_inside(target, dst, "landmarks file")
+    points = crop.crop_mesh
+    if points is not None:
+        atomic_write_bytes(target, mesh_bytes(points))
+    elif target.exists():
+        remove_inside(target, dst)
 
 
 def encode_image(image: np.ndarray, config: CropConfig) -> bytes:

@@ -4,7 +4,8 @@ A source's crops are named ``<label>/<folders>/<name>_<ext>[_<hash>]_f<frame:05d
 relative to DST (see :func:`crop_stems`); :func:`is_crop_name` recognises such a file
 and :func:`group_from_stem` gives back the source part of a crop's stem, the group of
 crops of one source when no manifest says otherwise. A video's audio tiles use the same
-stem, relative to ``DST/audio``: ``<stem>_t<tile:06d>.png`` (:func:`tile_file`).
+stem, relative to ``DST/audio``: ``<stem>_t<tile:06d>.png`` (:func:`tile_file`). A crop's
+FaceMesh points are ``landmarks/<crop path>`` with the suffix ``.npy`` (:func:`mesh_file`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from dfembed.crop.sources import Source
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _CROP_NAME = re.compile(r"_f\d{5}_\d{2}\.(jpg|png)$")
 _TILE_NAME = re.compile(r"_t\d{6}\.png$")
+_MESH_NAME = re.compile(r"_f\d{5}_\d{2}\.npy$")
+#: The folder of DST that holds the crops' FaceMesh points, mirroring the crop folders.
+MESH_DIR = "landmarks"
 # crop_face's _f<frame:05d>_<face:02d> or audio tiles' _t<tile:06d>, or the <video>-<frame>[-<face>] of other trees
 _INDEX_SUFFIX = re.compile(r"(_f\d{5}_\d{2}|_t\d{6}|(-\d+){1,2})$")
 _MAX_PART = 120
@@ -60,6 +64,16 @@ def crop_file(stem: PurePosixPath, frame_index: int, face_index: int, image_form
 def is_crop_name(name: str) -> bool:
     """Whether a file name is one :func:`crop_file` makes (so a clean-up may delete it)."""
     return bool(_CROP_NAME.search(name))
+
+
+def mesh_file(crop: PurePosixPath | str) -> PurePosixPath:
+    """Relative path (to DST) of a crop's FaceMesh points: ``landmarks/<crop path>`` ending ``.npy``."""
+    return PurePosixPath(MESH_DIR, *PurePosixPath(crop).with_suffix(".npy").parts)
+
+
+def is_mesh_name(name: str) -> bool:
+    """Whether a file name is one :func:`mesh_file` makes (so a clean-up may delete it)."""
+    return bool(_MESH_NAME.search(name))
 
 
 def tile_file(stem: PurePosixPath, index: int) -> PurePosixPath:

@@ -32,7 +32,7 @@ from dfembed.crop.manifest import (
     read_rows,
     write_rows,
 )
-from dfembed.crop.naming import is_crop_name
+from dfembed.crop.naming import MESH_DIR, is_crop_name, is_mesh_name, mesh_file
 from dfembed.crop.sources import Discovery, Skipped
 from dfembed.faces.config import RUNTIME_ONLY_FIELDS, CropConfig
 from dfembed.faces.detector import detector_names, detector_spec
@@ -95,7 +95,7 @@ def check_dst_layout(dst: Path) -> None:
     Raises:
         InputError: Naming the entry and where it leads.
     """
-    for folder in CROP_FOLDERS:
+    for folder in (*CROP_FOLDERS, MESH_DIR):
         if not contained(dst / folder / "crop", dst):
             raise InputError(f"{dst / folder} leads outside DST (to {(dst / folder).resolve()}); dfembed writes "
                              "and deletes only inside DST: remove the link or choose another DST")
@@ -147,8 +147,10 @@ def _other_detectors_options(name: str) -> set[str]:
 
 
 def _delete_previous(dst: Path) -> None:
-    """Delete the crops (files named like ours below the label folders) and reports of a run."""
+    """Delete the crops (files named like ours below the label folders), their FaceMesh files and the reports."""
     delete_previous_run(dst, is_crop_name, REPORT_NAMES, "crops")
+    if (dst / MESH_DIR).is_dir():
+        delete_previous_run(dst / MESH_DIR, is_mesh_name, (), "FaceMesh files")
 
 
 def delete_previous_run(root: Path, is_output: Callable[[str], bool], reports: Iterable[str], what: str) -> None:
@@ -202,9 +204,10 @@ def restore_journal(dst: Path, discovery: Discovery) -> set[str]:
 
 
 def _delete_crop(dst: Path, relative: str) -> None:
-    """Delete one crop file of an earlier run, if it is a crop file inside ``dst``."""
+    """Delete one crop file of an earlier run and its FaceMesh file, if it is a crop file inside ``dst``."""
     path = dst / relative
     if is_crop_name(path.name) and remove_inside(path, dst):
+        remove_inside(dst / mesh_file(relative), dst)
         log.info("deleted %s: its source is no longer in SRC", relative)
 
 

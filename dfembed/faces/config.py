@@ -46,6 +46,10 @@ class CropConfig:
             similarity transform onto the standard five-point template (a face without
             landmarks falls back to the box crop).
         align_scale: Context of an aligned crop: the template fills its central ``1 / align_scale``.
+        landmarks: ``"five"``: the detector's five landmarks only; ``"facemesh"``: also
+            MediaPipe FaceMesh's 468 points of every kept face, saved per crop beside the
+            manifest (``DST/landmarks/``, see :mod:`dfembed.faces.facemesh`); a face whose
+            detector gives no five landmarks gets five derived from the mesh.
         faces: ``"largest"`` keeps the largest face of a frame, ``"all"`` keeps every face.
         detector: Name of the face detector (``mtcnn``, ``blazeface``; see
             :func:`dfembed.faces.detector.build_detector`).
@@ -85,6 +89,7 @@ class CropConfig:
     margin: float = 0.3
     align: Literal["none", "similarity"] = "none"
     align_scale: float = 1.3
+    landmarks: Literal["five", "facemesh"] = "five"
     faces: Literal["largest", "all"] = "largest"
     detector: str = "mtcnn"
     min_confidence: float | None = None
@@ -136,6 +141,7 @@ class CropConfig:
         check(self.preset in PRESET_NAMES, "preset", self.preset, f"one of {', '.join(PRESET_NAMES)}")
         check(self.align in ("none", "similarity"), "align", self.align, "'none' or 'similarity'")
         check(0.5 <= self.align_scale <= 4.0, "align_scale", self.align_scale, "in [0.5, 4]")
+        check(self.landmarks in ("five", "facemesh"), "landmarks", self.landmarks, "'five' or 'facemesh'")
         check(check_methods(self.methods), "methods", self.methods, f"one or more of {', '.join(FFPP_METHODS)}")
         check(self.engine in ("local", "ray"), "engine", self.engine, "'local' or 'ray'")
         check(self.ray_workers >= 0, "ray_workers", self.ray_workers, "0 (one per CPU of the cluster) or more")

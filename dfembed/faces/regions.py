@@ -1,4 +1,10 @@
-"""The face region as a polygon, from the five landmarks or from the box alone, and its mask.
+"""The face region as a polygon, from FaceMesh's 468 points, the five landmarks or the box alone, and its mask.
+
+With FaceMesh points (:mod:`dfembed.faces.facemesh`) the outline is Self-Blended Images'
+own, from dense points: to the forehead, the face oval (:data:`~dfembed.faces.facemesh.FACE_OVAL`)
+with its part above the eyes stretched upward by :data:`FOREHEAD_STRETCH` (the 81-point
+hull, whose extra points lie on the hairline); to the brows, the jaw line and the brows
+(:data:`~dfembed.faces.facemesh.JAW`, :data:`~dfembed.faces.facemesh.BROWS`: the 68-point hull).
 
 The five points of a detector (eyes, nose, mouth corners) do not outline a face, so the
 outline is drawn once in the frame of the five-point template
@@ -23,6 +29,7 @@ import cv2
 import numpy as np
 
 from dfembed.faces.alignment import FIVE_POINT_TEMPLATE, apply_affine, similarity_transform
+from dfembed.faces.facemesh import BROWS, FACE_OVAL, JAW, MESH_POINTS, five_from_mesh
 
 #: Median MTCNN box in the template's frame, measured with dfembed's detector on 175 faces of
 #: ``real_faces`` (portraits from 9 sources): each box mapped by its face's five-point similarity
@@ -33,6 +40,12 @@ _HALF_WIDTH = 41.0
 _DOWN = 63.0
 _UP_BROWS = 14.0
 _UP_FOREHEAD = 38.0
+#: How far the mesh's forehead is stretched, as a factor of its height above the eye line. Measured on
+#: ``real_faces`` (MTCNN faces, mesh mapped into the template's frame by the five points): the oval's top
+#: (point 10) lies 29 px above the eye line (median; y 22.5 against the eyes' 51.6), the 81-point outline's
+#: forehead (``_UP_FOREHEAD``) 38 px: 38 / 29 = 1.3. The mesh's brows (y 38.8) and chin (117.4) already
+#: match the outline's (37.6 and 114.6).
+FOREHEAD_STRETCH = 1.3
 _POINTS_PER_HALF = 24
 _SHIFT = 4
 
@@ -70,6 +83,35 @@ def landmark_outline(landmarks: np.ndarray, forehead: bool) -> np.ndarray:
     """
     to_image = similarity_transform(FIVE_POINT_TEMPLATE, np.asarray(landmarks, dtype=np.float64).reshape(5, 2))
     return apply_affine(to_image, template_outline(forehead))
+
+
+def mesh_outline(mesh: np.ndarray, forehead: bool) -> np.ndarray:
+    """The face outline on an image, from the face's FaceMesh points.
+
+    Args:
+        mesh: ``(468, 2)`` points in image pixels.
+        forehead: The oval with its forehead stretched upward (else the jaw line and brows).
+
+    Returns:
+        Polygon ``(N, 2)`` in image pixels (its convex hull is the region).
+
+    Raises:
+        ValueError: ``mesh`` is not ``(468, 2)``, or its eyes coincide.
+    """
+    mesh = np.asarray(mesh, dtype=np.float64)
+    if mesh.shape != (MESH_POINTS, 2):
+        raise ValueError(f"expected FaceMesh points ({MESH_POINTS}, 2), got {mesh.shape}")
+    if not forehead:
+        return mesh[list(JAW + BROWS)]
+    left, right = five_from_mesh(mesh)[:2]
+    across = right - left
+    length = float(np.hypot(*across))
+    if length <= 1e-9:
+        raise ValueError("the mesh's eyes coincide: no up direction")
+    up = np.array([across[1], -across[0]]) / length  # the eye line turned a quarter towards the top (y down)
+    oval = mesh[list(FACE_OVAL)]
+    height = np.clip((oval - (left + right) / 2.0) @ up, 0.0, None)
+    return oval + (FOREHEAD_STRETCH - 1.0) * height[:, None] * up
 
 
 def box_outline(box: np.ndarray, forehead: bool) -> np.ndarray:

@@ -1,13 +1,15 @@
 """Self-blended pseudo-fakes of real training crops (``--pseudo-fakes sbi``), made on demand with a seed.
 
 :class:`PseudoFakes` knows where the face lies in every real crop — the box and five
-landmarks in crop pixels that the crop stage writes to ``manifest.csv`` — and turns a crop
+landmarks in crop pixels that the crop stage writes to ``manifest.csv``, and the 468
+FaceMesh points of ``landmarks: facemesh`` crops (``DST/landmarks/``) — and turns a crop
 and a seed into a self-blend (:func:`dfembed.train.sbi.self_blend`) at the model's input
 size, so the blend's artefacts are those the model sees. Where the face geometry comes from:
 
-1. the crop's ``crop_*`` landmark columns: the outline follows the landmarks;
-2. else its ``crop_x1..crop_y2`` box (a detector without landmarks): the outline follows the box;
-3. else (a manifest from before those columns, or a tree without manifest) the crop's own
+1. the crop's FaceMesh file: the outline is the mesh's (read when the blend is made);
+2. else the crop's ``crop_*`` landmark columns: the outline follows the landmarks;
+3. else its ``crop_x1..crop_y2`` box (a detector without landmarks): the outline follows the box;
+4. else (a manifest from before those columns, or a tree without manifest) the crop's own
    geometry: for an aligned crop (``align: similarity`` in ``dfembed-crop.json``) the
    template's landmarks; otherwise the box that the margin (from ``dfembed-crop.json``,
    else the default 0.3) leaves at the centre of a square crop — with one warning naming
@@ -23,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dfembed.crop.manifest import read_crop_record, read_manifest_faces
+from dfembed.crop.manifest import read_crop_record, read_manifest_faces, read_mesh
 from dfembed.faces.alignment import template_points
 from dfembed.faces.geometry import fit_size
 from dfembed.faces.regions import TEMPLATE_BOX
@@ -41,15 +43,17 @@ class CropGeometry:
     Attributes:
         landmarks: Five landmarks ``(5, 2)``, or ``None``.
         box: ``x1, y1, x2, y2``, or ``None`` when only the crop's geometry tells where the face is.
-        margin: The crop's margin (for the centred box of step 3 of the module docstring).
+        margin: The crop's margin (for the centred box of step 4 of the module docstring).
         align_scale: For an aligned crop without recorded landmarks, the template's scale
             (the landmarks are then the template's); ``None`` otherwise.
+        mesh_path: The crop's FaceMesh file (468 points), or ``None``.
     """
 
     landmarks: np.ndarray | None
     box: tuple[float, float, float, float] | None
     margin: float = DEFAULT_MARGIN
     align_scale: float | None = None
+    mesh_path: Path | None = None
 
     def scaled(self, side: int, stored: tuple[int, int]) -> tuple[np.ndarray | None, np.ndarray]:
         """Landmarks and box once the stored crop is resized to ``side`` × ``side``.
@@ -59,10 +63,16 @@ class CropGeometry:
             stored: ``(height, width)`` of the crop file.
 
         Returns:
-            ``(landmarks or None, box)``; the box is the centred one when none is recorded.
+            ``(landmarks or None, box)``: the FaceMesh points ``(468, 2)`` (read from
+            :attr:`mesh_path`) when the crop has them, else the five landmarks; the box is
+            the centred one when none is recorded.
+
+        Raises:
+            InputError: The FaceMesh file cannot be read.
         """
         scale = np.array([side / stored[1], side / stored[0]])
-        landmarks = None if self.landmarks is None else (self.landmarks + 0.5) * scale - 0.5
+        points = self.landmarks if self.mesh_path is None else read_mesh(self.mesh_path)
+        landmarks = None if points is None else (points + 0.5) * scale - 0.5
         if landmarks is None and self.align_scale is not None:
             landmarks = template_points(side, self.align_scale)
         if self.box is None:
@@ -108,8 +118,8 @@ def read_crop_geometry(root: Path, paths: Iterable[Path]) -> tuple[dict[Path, Cr
     bare = 0
     for path in paths:
         face = faces.get(Path(path).resolve())
-        if face is not None and (face.landmarks is not None or face.box is not None):
-            geometry[Path(path).resolve()] = CropGeometry(face.landmarks, face.box, margin)
+        if face is not None and (face.landmarks is not None or face.box is not None or face.mesh_path is not None):
+            geometry[Path(path).resolve()] = CropGeometry(face.landmarks, face.box, margin, mesh_path=face.mesh_path)
         else:
             bare += 1
             geometry[Path(path).resolve()] = CropGeometry(None, None, margin, align_scale)
@@ -139,10 +149,21 @@ class PseudoFakes:
         Returns:
             The :class:`~dfembed.train.sbi.SelfBlend` at ``image_size`` × ``image_size``.
         """
-        face = self.geometry.get(Path(path).resolve()) or CropGeometry(None, None)
-        landmarks, box = face.scaled(self.image_size, image.shape[:2])
+        landmarks, box = self._face(path).scaled(self.image_size, image.shape[:2])
         resized = fit_size(image, self.image_size)
         return self_blend(resized, np.random.default_rng(seed), landmarks, box)
+
+    def placed_by(self, path: Path) -> str:
+        """What places the mask of a crop: ``"FaceMesh"``, ``"five points"``, ``"box"`` or ``"crop geometry"``."""
+        face = self._face(path)
+        if face.mesh_path is not None:
+            return "FaceMesh"
+        if face.landmarks is not None:
+            return "five points"
+        return "box" if face.box is not None else "crop geometry"
+
+    def _face(self, path: Path) -> CropGeometry:
+        return self.geometry.get(Path(path).resolve()) or CropGeometry(None, None)
 
 
 def build_pseudo_fakes(roots: Iterable[tuple[Path, list[Path]]], image_size: int) -> PseudoFakes:
@@ -159,6 +180,10 @@ def build_pseudo_fakes(roots: Iterable[tuple[Path, list[Path]]], image_size: int
     for root, paths in roots:
         found, bare = read_crop_geometry(root, paths)
         geometry.update(found)
+        meshes = sum(face.mesh_path is not None for face in found.values())
+        if meshes:
+            log.info("%d of %d real crops in %s have FaceMesh points: their masks follow the mesh",
+                     meshes, len(paths), root)
         if bare:
             log.warning(
                 "%d of %d real crops in %s have no face box or landmarks in %s (an older manifest or none): "

@@ -13,8 +13,9 @@ mapooon/SelfBlendedImages):
    neighbours and back up bilinearly, or sharpen) — :func:`transform_copy`.
 2. **Face mask**: the convex hull of the face outline
    (:mod:`dfembed.faces.regions`), up to the forehead with p = 0.75 and to the brows
-   otherwise (SBI's 81 and 68 dense landmarks), placed by the five landmarks or, without
-   them, by the box — :func:`face_mask`.
+   otherwise (SBI's 81 and 68 dense landmarks): from the face's 468 FaceMesh points when
+   it has them (the oval stretched over the forehead, or jaw line and brows), else placed
+   by the five landmarks or, without them, by the box — :func:`face_mask`.
 3. **Small misalignment**: one random affine (translation ±3 % across, ±1.5 % down;
    scale 0.95 … 1/0.95) moves the source and the mask together; the mask alone is then
    deformed elastically (alpha 50, sigma 7 at 256 px) — :func:`misalign`.
@@ -37,7 +38,8 @@ import albumentations as A
 import cv2
 import numpy as np
 
-from dfembed.faces.regions import box_outline, landmark_outline, polygon_mask
+from dfembed.faces.facemesh import MESH_POINTS
+from dfembed.faces.regions import box_outline, landmark_outline, mesh_outline, polygon_mask
 
 BLEND_RATIOS = (0.25, 0.5, 0.75, 1.0, 1.0, 1.0)
 FOREHEAD_P = 0.75
@@ -72,7 +74,8 @@ def self_blend(
     Args:
         image: The real face, RGB ``uint8`` ``(H, W, 3)``.
         rng: The generator every random choice is drawn from.
-        landmarks: The five landmarks ``(5, 2)`` in ``image`` pixels, or ``None``.
+        landmarks: The face's FaceMesh points ``(468, 2)`` or five landmarks ``(5, 2)`` in
+            ``image`` pixels, or ``None``.
         box: The face box ``x1, y1, x2, y2`` in ``image`` pixels, used when ``landmarks`` is ``None``.
 
     Returns:
@@ -135,18 +138,24 @@ def face_mask(
     Args:
         shape: ``(height, width)`` of the image.
         rng: The generator.
-        landmarks: Five landmarks ``(5, 2)`` in pixels; they place the outline when given.
+        landmarks: FaceMesh points ``(468, 2)`` (the outline is theirs) or five landmarks
+            ``(5, 2)`` (they place the outline) in pixels.
         box: ``x1, y1, x2, y2`` in pixels; places the outline without landmarks.
 
     Returns:
         ``float32`` mask of ``shape``, 1 inside.
 
     Raises:
-        ValueError: Neither landmarks nor box.
+        ValueError: Neither landmarks nor box, or landmarks that are neither 468 nor 5 points.
     """
     forehead = bool(rng.random() < FOREHEAD_P)
-    if landmarks is not None:
-        outline = landmark_outline(np.asarray(landmarks, dtype=np.float64), forehead)
+    points = None if landmarks is None else np.asarray(landmarks, dtype=np.float64)
+    if points is not None and points.shape not in ((MESH_POINTS, 2), (5, 2)):
+        raise ValueError(f"expected FaceMesh points ({MESH_POINTS}, 2) or five landmarks (5, 2), got {points.shape}")
+    if points is not None and len(points) == MESH_POINTS:
+        outline = mesh_outline(points, forehead)
+    elif points is not None:
+        outline = landmark_outline(points, forehead)
     elif box is not None:
         outline = box_outline(np.asarray(box, dtype=np.float64), forehead)
     else:

@@ -10,7 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from dfembed.core.errors import InputError
-from dfembed.evaluate.gallery import choose_crops
+from dfembed.crop.manifest import mesh_bytes
+from dfembed.crop.naming import mesh_file
+from dfembed.evaluate import plots
+from dfembed.evaluate.gallery import choose_crops, make_sbi_gallery
 
 
 def _write_crops(root: Path, folder: str, count: int, size: int = 32) -> None:
@@ -80,3 +83,18 @@ def test_sbi_gallery_draws_rows_of_real_mask_and_self_blend(tmp_path: Path) -> N
     assert wrong.exit_code == 2 and "expected --sbi CROPS OUT_PNG" in wrong.output
     no_reals = CliRunner().invoke(main, ["gallery", "--sbi", str(tmp_path), str(tmp_path / "x.png")])
     assert no_reals.exit_code == 1 and "no real crop" in no_reals.output
+
+
+def test_sbi_gallery_masks_follow_the_mesh_where_a_crop_has_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    crops = tmp_path / "crops"
+    _write_crops(crops, "real", 2, size=48)
+    (crops / "manifest.csv").write_text("crop\nreal/c00.png\nreal/c01.png\n")
+    target = crops / mesh_file("real/c00.png")
+    target.parent.mkdir(parents=True)
+    target.write_bytes(mesh_bytes(np.random.default_rng(0).uniform(8, 40, (468, 2))))
+    drawn = {}
+    monkeypatch.setattr(plots, "image_grid", lambda images, titles, out, columns: drawn.update(titles=titles) or out)
+    make_sbi_gallery(crops, tmp_path / "sbi.png", size=2, image_size=48)
+    assert drawn["titles"][1].startswith("mask, FaceMesh") and drawn["titles"][4].startswith("mask, crop geometry")

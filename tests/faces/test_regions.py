@@ -1,4 +1,4 @@
-"""The face outline from five landmarks or a box, on hand-built points; its filled mask."""
+"""The face outline from FaceMesh points, five landmarks or a box, on hand-built points; its filled mask."""
 
 from __future__ import annotations
 
@@ -6,7 +6,16 @@ import numpy as np
 import pytest
 
 from dfembed.faces.alignment import FIVE_POINT_TEMPLATE
-from dfembed.faces.regions import TEMPLATE_BOX, box_outline, landmark_outline, polygon_mask, template_outline
+from dfembed.faces.facemesh import BROWS, FACE_OVAL, FIVE_POINT_INDICES, JAW
+from dfembed.faces.regions import (
+    FOREHEAD_STRETCH,
+    TEMPLATE_BOX,
+    box_outline,
+    landmark_outline,
+    mesh_outline,
+    polygon_mask,
+    template_outline,
+)
 
 
 @pytest.mark.parametrize(("forehead", "top"), [(False, 51.6 - 14.0), (True, 51.6 - 38.0)])
@@ -55,3 +64,31 @@ def test_polygon_mask_fills_the_hull_including_its_edges() -> None:
 def test_polygon_mask_clips_to_the_image() -> None:
     mask = polygon_mask((8, 8), np.array([[-20.0, -20.0], [4.0, -20.0], [4.0, 3.0], [-20.0, 3.0]]))
     assert mask.sum() == 5 * 4  # x 0..4, y 0..3
+
+
+def _hand_mesh() -> np.ndarray:
+    """A 468-point mesh: eyes level at y 50 (x 40 and 70), forehead top (10) at (55, 20), chin (152) at (55, 110)."""
+    mesh = np.full((468, 2), [55.0, 60.0])
+    for indices, point in zip(FIVE_POINT_INDICES, [(40, 50), (70, 50), (55, 65), (45, 80), (65, 80)]):
+        mesh[list(indices)] = point
+    mesh[10], mesh[152], mesh[234], mesh[454] = (55, 20), (55, 110), (25, 60), (85, 60)
+    return mesh
+
+
+def test_mesh_outline_stretches_the_forehead_only() -> None:
+    mesh = _hand_mesh()
+    outline = mesh_outline(mesh, forehead=True)
+    assert len(outline) == len(FACE_OVAL)
+    top = outline[FACE_OVAL.index(10)]
+    np.testing.assert_allclose(top, [55, 50 - 30 * FOREHEAD_STRETCH])  # 30 px above the eyes, stretched
+    for index in (152, 234, 454):  # below the eye line: unchanged
+        np.testing.assert_allclose(outline[FACE_OVAL.index(index)], mesh[index])
+    np.testing.assert_allclose(mesh_outline(mesh, forehead=False), mesh[list(JAW + BROWS)])
+
+
+def test_mesh_outline_follows_the_roll() -> None:
+    mesh = _hand_mesh()
+    turn = np.array([[0.0, -1.0], [1.0, 0.0]])  # a quarter turn
+    np.testing.assert_allclose(mesh_outline(mesh @ turn.T, True), mesh_outline(mesh, True) @ turn.T, atol=1e-9)
+    with pytest.raises(ValueError, match="468"):
+        mesh_outline(mesh[:100], True)

@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from dfembed.core.errors import InputError
-from dfembed.crop.manifest import CROP_BOX_COLUMNS, CROP_LANDMARK_COLUMNS
+from dfembed.crop.manifest import CROP_BOX_COLUMNS, CROP_LANDMARK_COLUMNS, mesh_bytes
+from dfembed.crop.naming import mesh_file
 from dfembed.faces.alignment import template_points
+from dfembed.faces.facemesh import FIVE_POINT_INDICES
 from dfembed.train.augment import Augmenter, AugmentParams
 from dfembed.train.batches import BalancedBatches, CropImages, check_balanced_batch
 from dfembed.train.crops import Crop, list_crops, self_blend_crops
@@ -159,3 +161,26 @@ def test_replica_shares_keep_the_batch_self_blends(tmp_path: Path) -> None:
         shares = [batches.replica_batch(0, index, replica, 2) for replica in range(2)]
         np.testing.assert_array_equal(np.concatenate([s[0] for s in shares]), images)
         np.testing.assert_array_equal(np.concatenate([s[1] for s in shares]), labels)
+
+
+def test_crops_with_a_mesh_blend_by_it_the_others_by_their_five_points(tmp_path: Path) -> None:
+    root = _real_tree(tmp_path / "d", 2)
+    points = np.arange(10, dtype=float).reshape(5, 2) * 2 + 14
+    header = ["crop", *CROP_BOX_COLUMNS, *CROP_LANDMARK_COLUMNS]
+    cells = ["8", "6", "40", "44", *(f"{v}" for v in points.ravel())]
+    rows = [",".join(header), *(",".join([f"real/v{i}-000-00.png", *cells]) for i in range(2))]
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
+    mesh = np.random.default_rng(0).uniform(10, 38, (468, 2))  # a face's 468 points in the 48 px crop
+    for indices, point in zip(FIVE_POINT_INDICES, points):
+        mesh[list(indices)] = point
+    target = root / mesh_file("real/v0-000-00.png")
+    target.parent.mkdir(parents=True)
+    target.write_bytes(mesh_bytes(mesh))
+    paths = sorted((root / "real").iterdir())
+    pseudo = build_pseudo_fakes([(root, paths)], 48)
+    assert [pseudo.placed_by(p) for p in paths] == ["FaceMesh", "five points"]
+    landmarks, _ = pseudo.geometry[paths[0].resolve()].scaled(48, (48, 48))
+    np.testing.assert_allclose(landmarks, mesh, atol=1e-4)
+    with_mesh, five = (pseudo.make(_texture(0), p, 7) for p in paths)  # one seed, one texture: only the mask differs
+    assert with_mesh.mask.max() > 0 and five.mask.max() > 0
+    assert not np.array_equal(with_mesh.mask, five.mask)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from dfembed.faces.alignment import FIVE_POINT_TEMPLATE
-from dfembed.faces.regions import TEMPLATE_BOX
+from dfembed.faces.facemesh import five_from_mesh
+from dfembed.faces.regions import TEMPLATE_BOX, polygon_mask
 from dfembed.train.pseudo import central_box
 from dfembed.train.sbi import (
     BLEND_RATIOS,
@@ -18,6 +19,7 @@ from dfembed.train.sbi import (
     self_blend,
     transform_copy,
 )
+from tests.meshes import ASTRONAUT_FIVE, astronaut
 
 SIZE = 128
 
@@ -144,3 +146,26 @@ def test_misalign_moves_the_source_and_the_mask_together_by_a_small_shift() -> N
         ys, xs = np.nonzero(bright)
         # ±3 % across, ±1.5 % down, scale 0.95-1.05 about the centre: the square's centre (64.5, 64.5) moves little
         assert abs(xs.mean() - 64.5) < 0.03 * SIZE + 2 and abs(ys.mean() - 64.5) < 0.015 * SIZE + 2
+
+
+@pytest.mark.parametrize("source", ["mtcnn", "mesh"])
+def test_a_mesh_mask_covers_the_five_point_hull(source: str) -> None:
+    image, mesh = astronaut()
+    five = ASTRONAUT_FIVE if source == "mtcnn" else five_from_mesh(mesh)
+    hull = polygon_mask(image.shape[:2], five)
+    reaches = set()
+    for seed in range(8):  # both outlines: to the forehead (p = 0.75) and to the brows
+        mask = face_mask(image.shape[:2], np.random.default_rng(seed), mesh)
+        assert (hull * mask).sum() >= 0.99 * hull.sum()
+        reaches.add(int(np.nonzero(mask.any(axis=1))[0][0]))  # the mask's top row
+    assert len(reaches) == 2  # the forehead outline reaches higher than the brows
+
+
+def test_a_self_blend_takes_mesh_points_seeded() -> None:
+    image, mesh = astronaut()
+    crop, points = image[40:200, 150:300], mesh - [150, 40]
+    first = self_blend(crop, np.random.default_rng(5), points)
+    np.testing.assert_array_equal(first.image, self_blend(crop, np.random.default_rng(5), points).image)
+    assert first.mask.shape == crop.shape[:2] and first.mask.max() > 0
+    with pytest.raises(ValueError, match="expected"):
+        self_blend(crop, np.random.default_rng(5), points[:7])
