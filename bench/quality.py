@@ -207,27 +207,22 @@ def plot(results: dict, sets: dict, path: Path) -> None:
 
 
 def table(results: dict, sets: dict) -> list[str]:
-    """The Markdown table: mean (min … max over seeds) of each set's ROC AUC and log loss."""
-    keys = [(name, level) for name in sets for level in ("frames", "units")]
-    groups = sorted({k for runs in results.values() for run in runs.values() for name in sets
-                     for k in run[name] if k.startswith("units: ")})
-    lines = ["| set | level | " + " | ".join(f"{m} ROC AUC | {m} log loss" for m in results) + " |",
+    """The Markdown table: mean (min … max over seeds) of each set's ROC AUC, and the mean log loss."""
+    lines = ["| set | level (real / fake) | " + " | ".join(f"{m} ROC AUC | {m} log loss" for m in results) + " |",
              "| --- | --- |" + " --- | --- |" * len(results)]
     for name in sets:
-        for level in ["frames", "units", *groups]:
-            if (name, level) not in keys and not all(level in run[name] for runs in results.values()
-                                                      for run in runs.values()):
-                continue
+        runs = {model: list(per_seed.values()) for model, per_seed in results.items()}
+        first = next(iter(runs.values()))[0][name]
+        unit = "images" if name == "dev_fakes images" else "videos"
+        for level in ["frames", "units", *sorted(k for k in first if k.startswith("units: "))]:
             cells = []
-            for runs in results.values():
-                per_seed = [run[name] for run in runs.values()]
-                auc, log_loss = spread(per_seed, level, "roc_auc"), spread(per_seed, level, "log_loss")
-                cells.append(f"{auc[0]:.3f} ({auc[1]:.3f}…{auc[2]:.3f}) | {log_loss[0]:.3f}")
-            n = per_seed[0][level]
-            label = "videos" if name != "dev_fakes images" else "images"
-            shown = level.replace("units", label)
-            lines.append(f"| {name} | {shown} ({int(n['n_real'])} real / {int(n['n_fake'])} fake) | "
-                         + " | ".join(cells) + " |")
+            for per_seed in runs.values():
+                figures_of = [run[name] for run in per_seed]
+                auc, loss = spread(figures_of, level, "roc_auc"), spread(figures_of, level, "log_loss")
+                cells.append(f"{auc[0]:.3f} ({auc[1]:.3f}…{auc[2]:.3f}) | {loss[0]:.3f}")
+            counts = first[level]
+            lines.append(f"| {name} | {level.replace('units', unit)} ({int(counts['n_real'])} / "
+                         f"{int(counts['n_fake'])}) | " + " | ".join(cells) + " |")
     return lines
 
 
