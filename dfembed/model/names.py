@@ -7,19 +7,17 @@ training configuration all read them from here.
 
 from __future__ import annotations
 
-from dfembed.model.backbones import backbone_spec, list_backbones
+from dfembed.model.backbones import backbone_spec
 
 #: The triplet loss's distances (the keys of ``dfembed.model.losses.DISTANCES``) and its default.
 DISTANCE_NAMES = ("squared-L2", "L2")
 DEFAULT_DISTANCE = "squared-L2"
-#: The backbones registered by dfembed itself (:mod:`dfembed.model.backbones`), as :func:`backbone_key` spells them.
-BACKBONE_NAMES = list_backbones()
 #: keras.applications' lower bound on the input side of EfficientNet without its top.
 MIN_IMAGE_SIZE = 32
 
 
 def backbone_key(name: str) -> str:
-    """Normalise a backbone name: ``"b4"``, ``"B4"``, ``"efficientnetb4"`` give ``"b4"``; ``"efficientnet-lite0"`` ``"lite0"``.
+    """Normalise a backbone name: ``"B4"`` and ``"efficientnetb4"`` give ``"b4"``, ``"efficientnet-lite0"`` ``"lite0"``.
 
     Args:
         name: The backbone as a user, a config file, a bundle or a model's layer wrote it.

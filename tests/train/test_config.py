@@ -11,7 +11,8 @@ import yaml
 
 from dfembed.core.config import resolve_config
 from dfembed.core.errors import ConfigError
-from dfembed.model.names import BACKBONE_NAMES, DEFAULT_DISTANCE, DISTANCE_NAMES
+from dfembed.model.backbones import list_backbones
+from dfembed.model.names import DEFAULT_DISTANCE, DISTANCE_NAMES
 from dfembed.train.config import TrainConfig
 
 RESOURCE = Path(__file__).resolve().parents[2] / "dfembed" / "resources" / "train.yaml"
@@ -42,8 +43,8 @@ def test_distance_and_backbone_names_are_the_same_everywhere() -> None:
     assert DISTANCE_NAMES == ("squared-L2", "L2") == tuple(DISTANCES) == choices["distance"]
     assert typing.get_args(typing.get_type_hints(TrainConfig)["distance"]) == DISTANCE_NAMES
     assert TrainConfig().distance == DEFAULT_DISTANCE == "squared-L2"
-    assert BACKBONE_NAMES == ("b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7", "lite0", "lite1", "lite2")
-    assert BACKBONE_NAMES == choices["backbone"]
+    assert list_backbones() == ("b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7", "lite0", "lite1", "lite2")
+    assert list_backbones() == choices["backbone"]
 
 
 def test_flags_override_file(tmp_path: Path) -> None:
