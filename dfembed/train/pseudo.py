@@ -6,7 +6,7 @@ FaceMesh points of ``landmarks: facemesh`` crops (``DST/landmarks/``) — and tu
 and a seed into a self-blend (:func:`dfembed.train.sbi.self_blend`) at the model's input
 size, so the blend's artefacts are those the model sees. Where the face geometry comes from:
 
-1. the crop's FaceMesh file: the outline is the mesh's (read when the blend is made);
+1. the crop's FaceMesh file: the outline is the mesh's (read once, with the manifest);
 2. else the crop's ``crop_*`` landmark columns: the outline follows the landmarks;
 3. else its ``crop_x1..crop_y2`` box (a detector without landmarks): the outline follows the box;
 4. else (a manifest from before those columns, or a tree without manifest) the crop's own
@@ -46,14 +46,14 @@ class CropGeometry:
         margin: The crop's margin (for the centred box of step 4 of the module docstring).
         align_scale: For an aligned crop without recorded landmarks, the template's scale
             (the landmarks are then the template's); ``None`` otherwise.
-        mesh_path: The crop's FaceMesh file (468 points), or ``None``.
+        mesh: The crop's FaceMesh points ``(468, 2)`` in crop pixels, or ``None``.
     """
 
     landmarks: np.ndarray | None
     box: tuple[float, float, float, float] | None
     margin: float = DEFAULT_MARGIN
     align_scale: float | None = None
-    mesh_path: Path | None = None
+    mesh: np.ndarray | None = None
 
     def scaled(self, side: int, stored: tuple[int, int]) -> tuple[np.ndarray | None, np.ndarray]:
         """Landmarks and box once the stored crop is resized to ``side`` × ``side``.
@@ -63,15 +63,11 @@ class CropGeometry:
             stored: ``(height, width)`` of the crop file.
 
         Returns:
-            ``(landmarks or None, box)``: the FaceMesh points ``(468, 2)`` (read from
-            :attr:`mesh_path`) when the crop has them, else the five landmarks; the box is
-            the centred one when none is recorded.
-
-        Raises:
-            InputError: The FaceMesh file cannot be read.
+            ``(landmarks or None, box)``: the FaceMesh points ``(468, 2)`` when the crop has
+            them, else the five landmarks; the box is the centred one when none is recorded.
         """
         scale = np.array([side / stored[1], side / stored[0]])
-        points = self.landmarks if self.mesh_path is None else read_mesh(self.mesh_path)
+        points = self.landmarks if self.mesh is None else self.mesh
         landmarks = None if points is None else (points + 0.5) * scale - 0.5
         if landmarks is None and self.align_scale is not None:
             landmarks = template_points(side, self.align_scale)
@@ -107,7 +103,7 @@ def read_crop_geometry(root: Path, paths: Iterable[Path]) -> tuple[dict[Path, Cr
         ``(resolved path → geometry, number of crops without landmarks or box)``.
 
     Raises:
-        InputError: An unreadable manifest or crop record.
+        InputError: An unreadable manifest, crop record or FaceMesh file.
     """
     faces = read_manifest_faces(root)
     config = (read_crop_record(root) or {}).get("config") or {}
@@ -118,8 +114,9 @@ def read_crop_geometry(root: Path, paths: Iterable[Path]) -> tuple[dict[Path, Cr
     bare = 0
     for path in paths:
         face = faces.get(Path(path).resolve())
-        if face is not None and (face.landmarks is not None or face.box is not None or face.mesh_path is not None):
-            geometry[Path(path).resolve()] = CropGeometry(face.landmarks, face.box, margin, mesh_path=face.mesh_path)
+        mesh = None if face is None or face.mesh_path is None else read_mesh(face.mesh_path)  # once, not per blend
+        if face is not None and (face.landmarks is not None or face.box is not None or mesh is not None):
+            geometry[Path(path).resolve()] = CropGeometry(face.landmarks, face.box, margin, mesh=mesh)
         else:
             bare += 1
             geometry[Path(path).resolve()] = CropGeometry(None, None, margin, align_scale)
@@ -156,7 +153,7 @@ class PseudoFakes:
     def placed_by(self, path: Path) -> str:
         """What places the mask of a crop: ``"FaceMesh"``, ``"five points"``, ``"box"`` or ``"crop geometry"``."""
         face = self._face(path)
-        if face.mesh_path is not None:
+        if face.mesh is not None:
             return "FaceMesh"
         if face.landmarks is not None:
             return "five points"
@@ -180,7 +177,7 @@ def build_pseudo_fakes(roots: Iterable[tuple[Path, list[Path]]], image_size: int
     for root, paths in roots:
         found, bare = read_crop_geometry(root, paths)
         geometry.update(found)
-        meshes = sum(face.mesh_path is not None for face in found.values())
+        meshes = sum(face.mesh is not None for face in found.values())
         if meshes:
             log.info("%d of %d real crops in %s have FaceMesh points: their masks follow the mesh",
                      meshes, len(paths), root)

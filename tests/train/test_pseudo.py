@@ -184,3 +184,8 @@ def test_crops_with_a_mesh_blend_by_it_the_others_by_their_five_points(tmp_path:
     with_mesh, five = (pseudo.make(_texture(0), p, 7) for p in paths)  # one seed, one texture: only the mask differs
     assert with_mesh.mask.max() > 0 and five.mask.max() > 0
     assert not np.array_equal(with_mesh.mask, five.mask)
+    target.unlink()  # the points were read once, with the manifest: blending reads no file
+    np.testing.assert_array_equal(pseudo.make(_texture(0), paths[0], 7).mask, with_mesh.mask)
+    target.write_bytes(b"\x93NUMPY damaged")
+    with pytest.raises(InputError, match="not a FaceMesh points file"):
+        build_pseudo_fakes([(root, paths)], 48)
