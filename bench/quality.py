@@ -57,21 +57,16 @@ IMAGE_GROUPS = {
 SWAP_IMAGES = "face swaps and their inputs"
 
 
-def crop_set(src: Path, dst: Path, size: int, frames: int, margin: float) -> None:
-    """Crop the largest face of every image and of ``frames`` frames of every video of ``src``."""
+def crop_once(src: Path, dst: Path, options: dict) -> list[dict[str, str]]:
+    """Crop ``src`` into ``dst`` with crop_face.py's ``options`` unless an earlier run did; the manifest's rows."""
     from dfembed.crop.job import run_crop
+    from dfembed.crop.manifest import MANIFEST_COLUMNS, MANIFEST_NAME, read_rows
     from dfembed.crop.presets import resolve_crop_options
 
-    options = {"size": size, "faces": "largest", "frames_per_video": frames, "min_face_size": 20, "margin": margin}
-    if not (dst / "manifest.csv").is_file():
+    if not (dst / MANIFEST_NAME).is_file():
         summary = run_crop(src, dst, resolve_crop_options(None, options))
         log.info("cropped %s: %d crops", src, summary.crops_total)
-
-
-def read_crops(dst: Path) -> list[dict[str, str]]:
-    """The manifest's rows (``source`` relative to SRC, ``crop`` relative to DST)."""
-    with (dst / "manifest.csv").open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+    return read_rows(dst / MANIFEST_NAME, MANIFEST_COLUMNS)
 
 
 def video_labels() -> dict[str, tuple[int, str, str]]:
@@ -108,8 +103,8 @@ def load_sets(work: Path, size: int, frames: int, margin: float) -> dict[str, di
     sets = {}
     for name, (src, labels) in specs.items():
         dst = work / "eval_crops" / name.replace(" ", "_")
-        crop_set(src, dst, size, frames, margin)
-        rows = [r for r in read_crops(dst) if r["source"] in labels]
+        options = {"size": size, "faces": "largest", "frames_per_video": frames, "min_face_size": 20, "margin": margin}
+        rows = [r for r in crop_once(src, dst, options) if r["source"] in labels]
         sets[name] = {
             "images": np.stack([read_image(dst / r["crop"]) for r in rows]),
             "labels": np.array([labels[r["source"]][0] for r in rows]),
@@ -260,15 +255,11 @@ def main(work: Path | None, recipe: Path, seeds: tuple[int, ...], steps: int | N
         overrides["steps_per_epoch"] = max(1, steps // base.epochs)
     images = choose_real_images(SHARED / "real_faces" / "images", per_source)
     real_crops = work / "real_crops"
-    if not (real_crops / "manifest.csv").is_file():
-        src = real_source_tree(images, work / "real_src", SHARED / "real_faces" / "images")
-        options = {"size": base.image_size, "faces": "all", "min_face_size": 40, "margin": margin}
-        if landmarks:
-            options["landmarks"] = landmarks
-        from dfembed.crop.job import run_crop
-        from dfembed.crop.presets import resolve_crop_options
-
-        run_crop(src, real_crops, resolve_crop_options(None, options))
+    if not (work / "real_src").is_dir():
+        real_source_tree(images, work / "real_src", SHARED / "real_faces" / "images")
+    options = {"size": base.image_size, "faces": "all", "min_face_size": 40, "margin": margin,
+               **({"landmarks": landmarks} if landmarks else {})}
+    crop_once(work / "real_src", real_crops, options)
     sets = load_sets(work, base.image_size, frames_per_video, margin)
     models = {"pretrained": {}} if no_control else {"pretrained": {}, "control": {"weights": "none"}}
     results: dict[str, dict] = {name: {} for name in models}
