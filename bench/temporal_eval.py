@@ -15,8 +15,8 @@ on the other folds' crops only:
 2. **mean** and **confident**: the SVM's scores of the held-out videos' frames (the largest
    face of each, what inference scores with the crop stage's default ``--faces largest``),
    aggregated as inference does;
-3. **gru**, **lstm**, **transformer**: ``dfembed embed`` with that embedder, then
-   ``dfembed train-temporal`` on the training videos (frozen embeddings), each held-out
+3. **gru**, **lstm**, **transformer**: ``dfembed temporal embed`` with that embedder, then
+   ``dfembed temporal train`` on the training videos (frozen embeddings), each held-out
    video scored as ``inference.py --aggregate temporal`` does (mean over its sequences;
    the mean frame rule for a video with too few faces);
 4. **end-to-end**: ``train.py --temporal T`` starting from the fold's embedder

@@ -13,7 +13,7 @@ import functools
 import logging
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -201,32 +201,140 @@ def _click_type(hint: Any) -> dict[str, Any]:
     return {"type": hint}
 
 
+#: The options every stage command has (from :func:`stage_options`), shown last with ``--help``.
+GENERAL_OPTIONS = ("config_file", "verbose", "quiet")
+
+
+class StageCommand(click.Command):
+    """A command whose ``--help`` shows its options in titled sections (Input, Model, Output …).
+
+    ``sections`` maps a title to the names of its options (the Python names: ``out_dir``,
+    ``batch_size``); the :data:`GENERAL_OPTIONS` close the list under "General". Every
+    option must be in exactly one section: a command that leaves one out, names one twice
+    or names an option it does not have fails when it is defined.
+    """
+
+    def __init__(self, *args: Any, sections: Mapping[str, Sequence[str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sections = {title: tuple(names) for title, names in sections.items()}
+        check_sections(self)
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Write each section of options, in the order given, then the general options."""
+        records = {param.name: param.get_help_record(ctx) for param in self.get_params(ctx)}
+        help_option = self.get_help_option(ctx)
+        general = (*GENERAL_OPTIONS, help_option.name) if help_option is not None else GENERAL_OPTIONS
+        for title, names in (*self.sections.items(), ("General", general)):
+            rows = [records[name] for name in names if records.get(name)]
+            if rows:
+                with formatter.section(f"{title} options"):
+                    formatter.write_dl(rows)
+
+
+def check_sections(command: StageCommand) -> None:
+    """Check that every option of ``command`` is in exactly one of its sections.
+
+    Raises:
+        TypeError: An option in no section or in two, or a section naming no option of the command.
+    """
+    named = [name for names in command.sections.values() for name in names]
+    options = {p.name for p in command.params if isinstance(p, click.Option)} - set(GENERAL_OPTIONS)
+    problems = [f"{name} in no section" for name in sorted(options - set(named))]
+    problems += [f"{name} is no option" for name in sorted(set(named) - options)]
+    problems += [f"{name} in two sections" for name in sorted({n for n in named if named.count(n) > 1})]
+    if problems:
+        raise TypeError(f"command {command.name}: {'; '.join(problems)}")
+
+
+def stage_command(name: str, **sections: Sequence[str]) -> Callable[[Callable[..., Any]], StageCommand]:
+    """``click.command`` for a stage: a :class:`StageCommand` named ``name`` with option sections.
+
+    Args:
+        name: The command's name.
+        **sections: Section title (``Input``; ``_`` reads as a space) → option names, in help order.
+
+    Returns:
+        The decorator.
+    """
+    titles = {title.replace("_", " "): names for title, names in sections.items()}
+    return click.command(name=name, cls=StageCommand, sections=titles)
+
+
+class DefaultGroup(click.Group):
+    """A group that runs its default sub-command when the first argument names no other one.
+
+    ``dfembed evaluate PRED LABELS`` is ``dfembed evaluate score PRED LABELS``; ``dfembed
+    evaluate --help`` shows the group's help with its sub-commands.
+    """
+
+    def __init__(self, *args: Any, default_command: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.default_command = default_command
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Put the default sub-command's name in front of arguments that start with none."""
+        first = args[0] if args else None
+        if first is not None and first not in self.commands and first not in ctx.help_option_names:
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+class RenamedCommand(click.Command):
+    """An old command name, hidden from the help, that warns and runs the command it became."""
+
+    def __init__(self, old: str, new: str, target: click.Command) -> None:
+        super().__init__(old, params=target.params, callback=target.callback, hidden=True,
+                         help=f"Renamed: use dfembed {new}.", context_settings=target.context_settings)
+        self.new = new
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Warn about the new name (before any error of the arguments), then read them."""
+        click.echo(f"Warning: dfembed {self.name} is now dfembed {self.new}; the old name will go away", err=True)
+        return super().parse_args(ctx, args)
+
+
 class _LazyGroup(click.Group):
-    """A group whose sub-commands are imported only when used (keeps ``--help`` fast)."""
+    """A group whose sub-commands are imported only when used (keeps ``--help`` fast).
+
+    Top-level commands are the stages, each named by its verb (``crop``, ``train``,
+    ``infer``, ``evaluate``, ``export``, ``demo``); a family of steps around one stage is
+    a noun group whose sub-commands are verbs (``temporal embed|train``, ``detectors
+    list|compare``, ``evaluate score|report|gallery``).
+    """
 
     _commands = {
         "crop": ("dfembed.commands.crop", "crop_command"),
         "train": ("dfembed.commands.train", "train_command"),
-        "embed": ("dfembed.commands.embed", "embed_command"),
-        "train-temporal": ("dfembed.commands.temporal", "temporal_command"),
         "infer": ("dfembed.commands.infer", "infer_command"),
+        "evaluate": ("dfembed.commands.evaluate", "evaluate_group"),
         "export": ("dfembed.commands.export", "export_command"),
-        "evaluate": ("dfembed.commands.evaluate", "evaluate_command"),
-        "gallery": ("dfembed.commands.gallery", "gallery_command"),
-        "report": ("dfembed.commands.report", "report_command"),
-        "demo": ("dfembed.commands.demo", "demo_command"),
+        "temporal": ("dfembed.commands.temporal", "temporal_group"),
         "detectors": ("dfembed.commands.detectors", "detectors_group"),
+        "demo": ("dfembed.commands.demo", "demo_command"),
+    }
+    #: Old name → (new name, module, command), kept hidden so that existing scripts still run.
+    _renamed = {
+        "embed": ("temporal embed", "dfembed.commands.embed", "embed_command"),
+        "train-temporal": ("temporal train", "dfembed.commands.temporal", "temporal_train_command"),
+        "gallery": ("evaluate gallery", "dfembed.commands.gallery", "gallery_command"),
+        "report": ("evaluate report", "dfembed.commands.report", "report_command"),
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(self._commands)
+        return list(self._commands)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name not in self._commands:
-            return None
-        module_name, attr = self._commands[cmd_name]
-        module = __import__(module_name, fromlist=[attr])
-        return getattr(module, attr)
+        if cmd_name in self._commands:
+            return _load(*self._commands[cmd_name])
+        if cmd_name in self._renamed:
+            new, *where = self._renamed[cmd_name]
+            return RenamedCommand(cmd_name, new, _load(*where))
+        return None
+
+
+def _load(module_name: str, attr: str) -> click.Command:
+    module = __import__(module_name, fromlist=[attr])
+    return getattr(module, attr)
 
 
 @click.group(cls=_LazyGroup)
@@ -234,8 +342,11 @@ class _LazyGroup(click.Group):
 def main() -> None:
     """dfembed: deepfake face detection by metric learning.
 
-    crop → train → infer → evaluate (``demo`` runs all four on a sample); embed → train-temporal add a
-    temporal model (infer --aggregate temporal); ``detectors`` lists and compares the face detectors; ``export``
-    writes a trained model and its classifier as one ONNX or SavedModel model.
-    Run ``dfembed COMMAND --help`` for each stage.
+    \b
+    crop → train → infer → evaluate      the pipeline (demo runs it on an embedded sample)
+    temporal embed → temporal train      a sequence model over frame embeddings
+    export                               one ONNX or SavedModel model of a model and its classifier
+    detectors list | compare             the face detectors, measured side by side
+
+    Run dfembed COMMAND --help for each command's options.
     """

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import typing
+from pathlib import Path
 
 import click
 import pytest
 import yaml
+from click.testing import CliRunner
 
 from dfembed.audio.config import AudioConfig
-from dfembed.cli import ConfigOption
+from dfembed.cli import ConfigOption, main, stage_command
 from dfembed.commands.crop import crop_command
 from dfembed.commands.demo import demo_command
 from dfembed.commands.detectors import compare_command
@@ -19,7 +22,7 @@ from dfembed.commands.embed import embed_command
 from dfembed.commands.evaluate import evaluate_command
 from dfembed.commands.export import export_command
 from dfembed.commands.infer import infer_command
-from dfembed.commands.temporal import temporal_command
+from dfembed.commands.temporal import temporal_train_command
 from dfembed.commands.train import train_command
 from dfembed.demo import DemoConfig
 from dfembed.detectors.config import CompareConfig
@@ -37,7 +40,7 @@ COMMANDS = [
     (infer_command, InferConfig, True),
     (evaluate_command, EvaluateConfig, True),
     (embed_command, EmbedConfig, True),
-    (temporal_command, TemporalConfig, True),
+    (temporal_train_command, TemporalConfig, True),
     (demo_command, DemoConfig, False),  # the demo exposes its seed; the rest goes through --config
     (compare_command, CompareConfig, True),
     (export_command, ExportConfig, True),
@@ -100,3 +103,76 @@ def test_choices_are_the_literal_values(command: click.Command, cls: type, compl
         literals = [h for h in (hint, *typing.get_args(hint)) if typing.get_origin(h) is typing.Literal]
         if literals:
             assert list(option.type.choices) == list(typing.get_args(literals[0])), option.name
+
+
+def _leaf_commands() -> dict[str, click.Command]:
+    """Every command of ``dfembed`` that runs (not a group), by its path."""
+    found, todo = {}, [((), main)]
+    while todo:
+        path, command = todo.pop()
+        if isinstance(command, click.Group):
+            ctx = click.Context(command)
+            todo += [((*path, name), command.get_command(ctx, name)) for name in command.list_commands(ctx)]
+        else:
+            found[" ".join(path)] = command
+    return found
+
+
+@pytest.mark.parametrize("path", sorted(_leaf_commands()))
+def test_every_help_shows_its_options_in_titled_sections(path: str) -> None:
+    result = CliRunner().invoke(main, [*path.split(), "--help"], terminal_width=120)
+    assert result.exit_code == 0, result.output
+    headers = re.findall(r"^(\S.*):$", result.output, flags=re.M)
+    assert "Options" not in headers, "an untitled list of options"
+    sections = [h for h in headers if h.endswith(" options")]
+    assert sections and sections[-1] == "General options", headers
+    visible = [p for p in _leaf_commands()[path].params if isinstance(p, click.Option) and not p.hidden]
+    for option in visible:
+        assert re.search(rf"^\s+(\S+, )?{re.escape(option.opts[-1])}\b", result.output, flags=re.M), option.name
+
+
+def test_a_command_whose_option_has_no_section_fails_when_it_is_defined() -> None:
+    def define(**sections: tuple[str, ...]) -> None:
+        @stage_command("probe", **sections)
+        @click.option("--alpha")
+        @click.option("--beta")
+        def probe(alpha: str, beta: str) -> None:
+            """A probe."""
+
+    define(Input=("alpha",), Output=("beta",))
+    with pytest.raises(TypeError, match="beta in no section"):
+        define(Input=("alpha",))
+    with pytest.raises(TypeError, match="gamma is no option"):
+        define(Input=("alpha", "beta", "gamma"))
+    with pytest.raises(TypeError, match="alpha in two sections"):
+        define(Input=("alpha", "beta"), Output=("alpha",))
+
+
+def test_evaluate_without_a_sub_command_name_scores_a_csv(tmp_path: Path) -> None:
+    pred = tmp_path / "pred.csv"
+    pred.write_text("filename,label\na.mp4,0.9\nb.mp4,0.1\n", encoding="utf-8")
+    labels = tmp_path / "metadata.json"
+    labels.write_text('{"a.mp4": {"label": "FAKE"}, "b.mp4": {"label": "REAL"}}', encoding="utf-8")
+    short = CliRunner().invoke(main, ["evaluate", str(pred), str(labels), "--out", str(tmp_path / "e1")])
+    long = CliRunner().invoke(main, ["evaluate", "score", str(pred), str(labels), "--out", str(tmp_path / "e2")])
+    assert short.exit_code == 0 and long.exit_code == 0, short.output + long.output
+    first, second = (json.loads((tmp_path / e / "metrics.json").read_text(encoding="utf-8")) for e in ("e1", "e2"))
+    assert first["metrics"]["roc_auc"] == second["metrics"]["roc_auc"] == 1.0
+    listing = CliRunner().invoke(main, ["evaluate", "--help"])
+    assert all(name in listing.output for name in ("score", "report", "gallery"))
+
+
+@pytest.mark.parametrize(("old", "new"), [("embed", "temporal embed"), ("train-temporal", "temporal train"),
+                                          ("gallery", "evaluate gallery"), ("report", "evaluate report")])
+def test_an_old_command_name_still_runs_the_renamed_command_and_says_so(
+        old: str, new: str, tmp_path: Path) -> None:
+    def args(missing: str) -> list[str]:
+        return {"embed": [missing, __file__, f"{missing}-out"], "train-temporal": [missing, f"{missing}-out"],
+                "gallery": ["--sbi", missing, f"{missing}.png"], "report": [missing]}[old]
+
+    before = CliRunner().invoke(main, [old, *args(str(tmp_path / "gone"))])
+    after = CliRunner().invoke(main, [*new.split(), *args(str(tmp_path / "gone"))])
+    assert before.exit_code == after.exit_code != 0
+    assert before.output.splitlines()[-1] == after.output.splitlines()[-1].replace(f"dfembed {new}", f"dfembed {old}")
+    assert f"dfembed {old} is now dfembed {new}" in before.output
+    assert old not in CliRunner().invoke(main, ["--help"]).output.split("Commands:")[1].split()

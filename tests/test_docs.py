@@ -75,6 +75,41 @@ def test_the_cli_page_documents_the_whole_command_group() -> None:
         assert hidden == [], "hidden commands are left out of the CLI page"
 
 
+def _rendered_cli_reference() -> str:
+    """The Markdown that mkdocs-click makes of the CLI page's block, with the block's own settings."""
+    from mkdocs_click._docs import make_command_docs
+
+    block = _click_blocks((DOCS / "reference" / "cli.md").read_text(encoding="utf-8"))[0]
+    flag = {"true": True, "false": False}
+    lines = make_command_docs(block["prog_name"], main, depth=int(block.get("depth", 0)),
+                              style=block.get("style", "plain"),
+                              list_subcommands=flag[block.get("list_subcommands", "false")],
+                              show_hidden=flag[block.get("show_hidden", "false")])
+    return "\n".join(lines)
+
+
+def test_the_cli_reference_shows_every_command_and_every_option() -> None:
+    rendered = _rendered_cli_reference()
+    headings = {line.lstrip("#").strip() for line in rendered.splitlines() if line.startswith("#")}
+    missing = []
+    for path, command in _commands(main).items():
+        if path and path[-1] not in headings:
+            missing.append(" ".join(path))
+        usage = f"dfembed {' '.join(path)}".strip()
+        if usage not in rendered:
+            missing.append(f"usage of {usage}")
+        for param in command.params:
+            if isinstance(param, click.Option) and not param.hidden:
+                missing += [f"{usage} {decl}" for decl in (*param.opts, *param.secondary_opts) if decl not in rendered]
+    assert missing == [], "left out of the CLI reference"
+
+
+def test_the_cli_page_lists_every_renamed_command_with_its_new_name() -> None:
+    text = (DOCS / "reference" / "cli.md").read_text(encoding="utf-8")
+    for old, (new, *_where) in main._renamed.items():
+        assert f"`dfembed {old}`" in text and f"`dfembed {new}`" in text, old
+
+
 def test_the_api_page_names_importable_modules() -> None:
     text = (DOCS / "reference" / "api.md").read_text(encoding="utf-8")
     targets = re.findall(r"^::: ([\w.]+)$", text, flags=re.M)

@@ -300,7 +300,7 @@ class _Payload:
 def _(tmp: Path) -> list[object]:
     _, model, svm = _infer_inputs(tmp)
     _image(tmp / "crops" / "real" / "a.png")
-    return ["gallery", tmp / "crops", model, svm, model, "--force"]
+    return ["evaluate", "gallery", tmp / "crops", model, svm, model, "--force"]
 
 
 # --- evaluate and demo ----------------------------------------------------------------

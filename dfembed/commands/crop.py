@@ -8,14 +8,22 @@ from pathlib import Path
 import click
 
 from dfembed.audio.config import AudioConfig
-from dfembed.cli import config_option, split_names, stage_options
+from dfembed.cli import config_option, split_names, stage_command, stage_options
 from dfembed.faces.config import CropConfig
 
 option = functools.partial(config_option, CropConfig)
 audio_option = functools.partial(config_option, AudioConfig)
 
 
-@click.command(name="crop")
+@stage_command(
+    "crop",
+    Input=("preset", "layout", "split", "compression", "methods", "group_regex", "frames_per_video"),
+    Faces=("detector", "min_confidence", "min_face_size", "detector_min_face_size", "thresholds", "scale_factor", "blazeface_model", "blazeface_nms", "faces", "landmarks"),
+    Crops=("size", "margin", "align", "align_scale", "image_format", "jpeg_quality"),
+    Audio=("audio", "audio_only", "audio_window", "audio_hop", "sample_rate", "n_mels", "n_fft", "hop_length", "audio_top_db", "audio_silence_db"),
+    Performance=("jobs", "batch_size", "device", "engine", "ray_address", "ray_workers"),
+    Output=("force",),
+)
 @click.argument("src", type=click.Path(path_type=Path))
 @click.argument("dst", type=click.Path(file_okay=False, path_type=Path))
 @option("preset", help="Named option set (dfembed/resources/presets/): defaults < preset < --config < flags.")

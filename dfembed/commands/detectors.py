@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from dfembed.cli import config_option, stage_options
+from dfembed.cli import StageCommand, config_option, stage_options
 from dfembed.detectors.config import CompareConfig
 
 option = functools.partial(config_option, CompareConfig)
@@ -18,7 +18,7 @@ def detectors_group() -> None:
     """The face detectors: list them, or compare them on your images and videos."""
 
 
-@detectors_group.command(name="list")
+@detectors_group.command(cls=StageCommand, name="list", sections={})
 def list_command() -> None:
     """Each registered detector: its packages (installed or not), landmarks, default floor, options."""
     from dfembed.faces.detector import DETECTORS
@@ -33,7 +33,12 @@ def list_command() -> None:
                    f"{spec.default_min_confidence}; options: {', '.join(spec.option_fields) or 'none'}")
 
 
-@detectors_group.command(name="compare")
+@detectors_group.command(cls=StageCommand, name="compare", sections={
+    "Input": ("frames_per_video", "truth", "negatives"),
+    "Detectors": ("detectors", "reference", "crop_options"),
+    "Measurement": ("iou_threshold",),
+    "Output": ("overlays", "strip_size", "force"),
+})
 @click.argument("src", type=click.Path(exists=True, path_type=Path))
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 @option("detectors", metavar="A,B", help="Detectors to compare, comma-separated or repeated; none = all registered.")

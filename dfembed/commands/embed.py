@@ -1,4 +1,4 @@
-"""`dfembed embed DATA MODEL_H5 OUT`: per-frame embeddings of every video of a crop folder."""
+"""`dfembed temporal embed DATA MODEL_H5 OUT`: per-frame embeddings of every video of a crop folder."""
 
 from __future__ import annotations
 
@@ -7,13 +7,18 @@ from pathlib import Path
 
 import click
 
-from dfembed.cli import config_option, stage_options
+from dfembed.cli import config_option, stage_command, stage_options
 from dfembed.temporal.config import EmbedConfig
 
 option = functools.partial(config_option, EmbedConfig)
 
 
-@click.command(name="embed")
+@stage_command(
+    "embed",
+    Face_track=("track", "min_iou"),
+    Performance=("batch_size",),
+    Output=("force",),
+)
 @click.argument("data", type=click.Path(path_type=Path))
 @click.argument("model_h5", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))

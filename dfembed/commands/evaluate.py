@@ -1,4 +1,4 @@
-"""``dfembed evaluate PRED_CSV LABELS``: metrics and figures of a prediction CSV."""
+"""``dfembed evaluate``: metrics and figures of a prediction CSV (``score``), reports and galleries."""
 
 from __future__ import annotations
 
@@ -7,14 +7,21 @@ from typing import TYPE_CHECKING
 
 import click
 
-from dfembed.cli import config_option, split_names, stage_options
+from dfembed.cli import DefaultGroup, config_option, split_names, stage_command, stage_options
+from dfembed.commands.gallery import gallery_command
+from dfembed.commands.report import report_command
 from dfembed.evaluate.config import EvaluateConfig
 
 if TYPE_CHECKING:
     from dfembed.evaluate.run import Evaluation
 
 
-@click.command(name="evaluate")
+@stage_command(
+    "score",
+    Labels=("layout", "split", "compression", "methods", "infer_record"),
+    Metrics=("threshold",),
+    Output=("out_dir", "dataset", "model", "force"),
+)
 @click.argument("pred_csv", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("labels", type=click.Path(path_type=Path))
 @click.option(
@@ -61,6 +68,22 @@ def evaluate_command(
     evaluation = run_evaluate(pred_csv, labels, out_dir, force=force, config=config, infer_record=infer_record,
                               dataset=dataset, model=model)
     click.echo(_summary(evaluation))
+
+
+@click.group(name="evaluate", cls=DefaultGroup, default_command="score")
+def evaluate_group() -> None:
+    """Measure predictions: score a CSV against labels, compare evaluations, draw scored crops.
+
+    \b
+    dfembed evaluate PRED_CSV LABELS          short for dfembed evaluate score PRED_CSV LABELS
+    dfembed evaluate report EVAL_DIR...       evaluations side by side, one table
+    dfembed evaluate gallery CROPS ... OUT    crops with their label and score, or their self-blends
+    """
+
+
+evaluate_group.add_command(evaluate_command)
+evaluate_group.add_command(report_command)
+evaluate_group.add_command(gallery_command)
 
 
 def _summary(evaluation: Evaluation) -> str:

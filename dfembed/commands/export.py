@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from dfembed.cli import config_option, stage_options
+from dfembed.cli import config_option, stage_command, stage_options
 from dfembed.export.config import ExportConfig
 
 option = functools.partial(config_option, ExportConfig)
@@ -15,7 +15,13 @@ option = functools.partial(config_option, ExportConfig)
 _EXISTING = click.Path(exists=True, dir_okay=False, path_type=Path)
 
 
-@click.command(name="export")
+@stage_command(
+    "export",
+    Export=("format", "opset"),
+    Verification=("verify", "verify_images", "tolerance", "seed"),
+    Output=("force",),
+    Safety=("trust_pickle",),
+)
 @click.argument("model_h5", type=_EXISTING)
 @click.argument("svm_pkl", type=_EXISTING)
 @click.argument("out", type=click.Path(path_type=Path))

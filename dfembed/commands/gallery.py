@@ -1,4 +1,4 @@
-"""``dfembed gallery``: a labelled, scored grid of face crops, or real crops with their self-blends."""
+"""``dfembed evaluate gallery``: a labelled, scored grid of face crops, or real crops with their self-blends."""
 
 from __future__ import annotations
 
@@ -6,10 +6,16 @@ from pathlib import Path
 
 import click
 
-from dfembed.cli import stage_options
+from dfembed.cli import stage_command, stage_options
 
 
-@click.command(name="gallery")
+@stage_command(
+    "gallery",
+    Drawing=("sbi", "size", "image_size", "seed"),
+    Performance=("batch_size",),
+    Output=("force",),
+    Safety=("trust_pickle",),
+)
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path),
                 metavar="CROPS [MODEL_H5 SVM_PKL] OUT_PNG")
 @click.option("--sbi", is_flag=True, help="Rows of real crop / blend mask / self-blend (CROPS OUT_PNG only).")
@@ -28,16 +34,16 @@ def gallery_command(
 ) -> None:  # fmt: skip
     """Draw crops from CROPS (crop_face.py output) with their label and the model's P(fake).
 
-    dfembed gallery CROPS MODEL_H5 SVM_PKL OUT_PNG scores the crops. The classifier is read
+    dfembed evaluate gallery CROPS MODEL_H5 SVM_PKL OUT_PNG scores the crops. The classifier is read
     from the safe file train.py writes beside SVM_PKL (svm.npz); SVM_PKL itself is a joblib
     pickle, and loading a pickle runs code, so it is loaded only with --trust-pickle, for
     files you made or trust.
 
-    dfembed gallery --sbi CROPS OUT_PNG draws rows of real crop, blend mask and the
+    dfembed evaluate gallery --sbi CROPS OUT_PNG draws rows of real crop, blend mask and the
     self-blended pseudo-fake that train.py --pseudo-fakes sbi makes of it.
     """
     if config_file is not None:
-        raise click.UsageError("dfembed gallery takes no --config file; use its options")
+        raise click.UsageError("dfembed evaluate gallery takes no --config file; use its options")
     expected = 2 if sbi else 4
     if len(paths) != expected:
         usage = "--sbi CROPS OUT_PNG" if sbi else "CROPS MODEL_H5 SVM_PKL OUT_PNG"

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from dfembed.cli import config_option, split_names, stage_options
+from dfembed.cli import config_option, split_names, stage_command, stage_options
 from dfembed.infer.config import InferConfig
 
 if TYPE_CHECKING:
@@ -17,7 +17,16 @@ if TYPE_CHECKING:
 option = functools.partial(config_option, InferConfig)
 
 
-@click.command(name="infer")
+@stage_command(
+    "infer",
+    Input=("layout", "split", "compression", "methods"),
+    Faces=("detector", "frames_per_video", "faces", "margin", "min_confidence", "crop_options"),
+    Scoring=("aggregate", "no_face_score", "tta", "temporal_model", "temporal_fallback"),
+    Audio=("audio_model", "fuse", "audio_aggregate", "audio_tta", "audio_tta_shift"),
+    Output=("output", "submission_format", "hard_labels", "threshold", "clip", "force"),
+    Performance=("batch_size", "queue_size", "onnx_provider", "onnx_threads", "engine", "ray_address", "ray_workers", "ray_model_workers"),
+    Safety=("trust_pickle",),
+)
 @click.argument("test", type=click.Path(exists=True, path_type=Path))
 @click.argument("models", nargs=-1, required=True, metavar="[SUB_CSV] MODEL [SVM_PKL]")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default=None,

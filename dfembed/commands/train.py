@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from dfembed.cli import config_option, stage_options
+from dfembed.cli import config_option, stage_command, stage_options
 from dfembed.core.resources import RESOURCES, resource_path
 from dfembed.model.backbones import list_backbones
 from dfembed.train.config import TrainConfig
@@ -20,7 +20,17 @@ def recipe_names() -> list[str]:
     return sorted(path.stem for path in (RESOURCES / "recipes").glob("*.yaml"))
 
 
-@click.command(name="train")
+@stage_command(
+    "train",
+    Input=("val", "val_fraction", "modality"),
+    Model=("backbone", "image_size", "weights", "embedding_dim", "dropout", "l2", "temporal", "temporal_network"),
+    Training=("recipe", "margin", "class_loss_weight", "distance", "batch_size", "epochs", "steps_per_epoch", "lr", "momentum", "nesterov", "schedule", "seed", "precision", "pseudo_fakes", "pseudo_fake_fraction", "keep"),
+    Augmentation=("noise_p", "noise_std", "jpeg_p", "jpeg_quality", "blur_p", "blur_sigma", "flip_p"),
+    Audio=("freq_masks", "freq_mask_width", "time_masks", "time_mask_width", "fuse_face_model"),
+    Classifier=("svm_kernel", "svm_c", "svm_calibration_cv", "val_svm_samples"),
+    Performance=("workers", "max_queue_size", "embed_batch_size", "distribute"),
+    Output=("format", "tensorboard", "force", "resume"),
+)
 @click.argument("data", type=click.Path(path_type=Path))
 @click.argument("out_h5", type=click.Path(path_type=Path))
 @click.argument("out_pkl", type=click.Path(path_type=Path))

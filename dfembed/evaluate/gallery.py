@@ -1,13 +1,13 @@
 """Crop galleries: labelled face crops scored by a trained model, or real crops with their self-blends.
 
-For a quick look at what the model saw: ``dfembed gallery CROPS MODEL_H5 SVM_PKL OUT.png``
+For a quick look at what the model saw: ``dfembed evaluate gallery CROPS MODEL_H5 SVM_PKL OUT.png``
 takes crops from ``crop_face.py``'s output (``real/``, ``fake/``, ``unlabeled/``),
 scores them with the embedding model and the SVM, and draws them with their label and
 P(fake) (:func:`dfembed.evaluate.plots.crop_gallery`). A crop that cannot be read is
 skipped with a warning and the next crop of its class takes its place. The classifier
 is read from its safe file (no pickle is loaded unless ``trust_pickle``).
 
-For a look at what ``--pseudo-fakes sbi`` trains on: ``dfembed gallery --sbi CROPS OUT.png``
+For a look at what ``--pseudo-fakes sbi`` trains on: ``dfembed evaluate gallery --sbi CROPS OUT.png``
 draws rows of real crop / blend mask / self-blend, made exactly as training makes them
 (:class:`dfembed.train.pseudo.PseudoFakes`); each mask's title says what placed it (the
 crop's FaceMesh points with ``crop_face.py --landmarks facemesh``, else its five points or box).

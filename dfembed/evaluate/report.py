@@ -1,4 +1,4 @@
-"""``dfembed report EVAL_DIR…``: several evaluations in one cross-dataset table, as DeepfakeBench publishes.
+"""``dfembed evaluate report EVAL_DIR…``: several evaluations in one cross-dataset table, as DeepfakeBench publishes.
 
 Each EVAL_DIR is the output folder of ``dfembed evaluate`` (its ``metrics.json``). Rows are
 models, columns data sets, each cell the ROC AUC ``frame / video`` — video being the mean of
@@ -95,7 +95,7 @@ def run_report(eval_dirs: list[Path], out: Path, force: bool = False) -> dict[st
         OutputExistsError: The report exists and ``force`` is false.
     """
     if not eval_dirs:
-        raise InputError("dfembed report needs at least one evaluation folder")
+        raise InputError("dfembed evaluate report needs at least one evaluation folder")
     paths = {name: out / name for name in REPORT_FILES}
     refuse_existing(paths.values(), force)
     cells = [read_cell(d) for d in eval_dirs]

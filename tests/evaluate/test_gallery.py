@@ -58,7 +58,7 @@ def test_gallery_command_draws_scored_crops(tmp_path: Path) -> None:
     _write_crops(crops, "fake", 4, size=48)
     (crops / "real" / "c00a.png").write_bytes(b"\x89PNG\r\n\x1a\n")  # second of the three reals the sample takes
     out = tmp_path / "g.png"
-    args = ["gallery", str(crops), str(tmp_path / "m.h5"), str(tmp_path / "s.pkl"), str(out), "--size", "6"]
+    args = ["evaluate", "gallery", str(crops), str(tmp_path / "m.h5"), str(tmp_path / "s.pkl"), str(out), "--size", "6"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "skipped 1 unreadable crops" in result.output and "c00a.png" in result.output
@@ -76,12 +76,12 @@ def test_sbi_gallery_draws_rows_of_real_mask_and_self_blend(tmp_path: Path) -> N
     for i in range(3):
         cv2.imwrite(str(crops / "real" / f"r{i}.png"), rng.integers(0, 255, (48, 48, 3), dtype=np.uint8))
     out = tmp_path / "sbi.png"
-    result = CliRunner().invoke(main, ["gallery", "--sbi", str(crops), str(out), "--size", "2", "--image-size", "64"])
+    result = CliRunner().invoke(main, ["evaluate", "gallery", "--sbi", str(crops), str(out), "--size", "2", "--image-size", "64"])
     assert result.exit_code == 0, result.output
     assert cv2.imread(str(out)).std() > 0
-    wrong = CliRunner().invoke(main, ["gallery", "--sbi", str(crops), str(tmp_path / "m.h5"), str(out)])
+    wrong = CliRunner().invoke(main, ["evaluate", "gallery", "--sbi", str(crops), str(tmp_path / "m.h5"), str(out)])
     assert wrong.exit_code == 2 and "expected --sbi CROPS OUT_PNG" in wrong.output
-    no_reals = CliRunner().invoke(main, ["gallery", "--sbi", str(tmp_path), str(tmp_path / "x.png")])
+    no_reals = CliRunner().invoke(main, ["evaluate", "gallery", "--sbi", str(tmp_path), str(tmp_path / "x.png")])
     assert no_reals.exit_code == 1 and "no real crop" in no_reals.output
 
 

@@ -1,4 +1,4 @@
-"""``dfembed report``: evaluations gathered into rows = model, columns = data set, cells = frame / video AUC."""
+"""``dfembed evaluate report``: evaluations gathered as rows = model, columns = data set, cells = frame/video AUC."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def evaluations(tmp_path: Path) -> list[Path]:
 
 
 def test_report_table_rows_models_columns_datasets(evaluations: list[Path], tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["report", *map(str, evaluations), "--out", str(tmp_path / "r")])
+    result = CliRunner().invoke(main, ["evaluate", "report", *map(str, evaluations), "--out", str(tmp_path / "r")])
     assert result.exit_code == 0, result.output
     text = (tmp_path / "r" / "report.md").read_text()
     assert "| model | FF++ c23 test | Celeb-DF v2 test | DFDC | mean |" in text

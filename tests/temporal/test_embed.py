@@ -138,7 +138,7 @@ def test_cli_with_a_real_model(data: Path, tmp_path: Path) -> None:
     keras.utils.set_random_seed(0)
     model = save_model(build_embedding_model("b0", image_size=32, weights="none", embedding_dim=8), tmp_path / "m.h5")
     out = tmp_path / "emb"
-    result = CliRunner().invoke(main, ["embed", str(data), str(model), str(out), "--batch-size", "4", "-q"])
+    result = CliRunner().invoke(main, ["temporal", "embed", str(data), str(model), str(out), "--batch-size", "4", "-q"])
     assert result.exit_code == 0, result.output
     assert "2 videos in" in result.output
     timeline = read_timeline(out / read_index(out)[0].file)
@@ -146,7 +146,7 @@ def test_cli_with_a_real_model(data: Path, tmp_path: Path) -> None:
     record = json.loads((out / "dfembed-embed.json").read_text(encoding="utf-8"))
     assert (record["status"], record["image_size"], record["embedding_dim"]) == ("complete", 32, 8)
     assert record["config"] == {"track": "iou", "min_iou": 0.2, "batch_size": 4}
-    missing = CliRunner().invoke(main, ["embed", str(tmp_path / "nope"), str(model), str(tmp_path / "e2")])
+    missing = CliRunner().invoke(main, ["temporal", "embed", str(tmp_path / "nope"), str(model), str(tmp_path / "e2")])
     assert missing.exit_code == 1 and "holds no manifest.csv" in missing.output
 
 

@@ -56,7 +56,7 @@ def embeddings(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def trained(embeddings: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("out") / "t.keras"
-    args = ["train-temporal", str(embeddings), str(out), "--network", "gru", "--frames", "4", "--min-faces", "3",
+    args = ["temporal", "train", str(embeddings), str(out), "--network", "gru", "--frames", "4", "--min-faces", "3",
             "--units", "4", "--epochs", "2", "--batch-size", "8", "--val-fraction", "0.3", "--dropout", "0", "-q"]
     from dfembed.cli import main
 
