@@ -17,16 +17,21 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from dfembed.core.atomic import refuse_existing
 from dfembed.core.classes import CLASSES, CROP_FOLDERS
 from dfembed.core.errors import InputError
+from dfembed.core.ownership import check_apart, check_replaceable, file_entry, owned_files, record_beside
 from dfembed.core.paths import check_distinct, check_writable
+from dfembed.core.provenance import write_provenance
 from dfembed.core.walk import walk_files
 
 log = logging.getLogger(__name__)
+
+#: A gallery's record is ``<OUT_PNG stem>.dfembed-gallery.json`` beside it.
+RECORD_STAGE = "gallery"
 
 
 def choose_crops(crops: Path, size: int) -> tuple[list[Path], list[int | None]]:
@@ -128,7 +133,7 @@ def make_gallery(
         out: Destination PNG.
         size: Crops shown.
         batch_size: Crops per embedding batch.
-        force: Replace an existing ``out``.
+        force: Replace an existing ``out`` that an earlier gallery wrote (its record says so).
         trust_pickle: Allow loading SVM_PKL as a pickle when it has no safe file.
             **Loading a pickle runs code**: trusted files only.
 
@@ -136,22 +141,23 @@ def make_gallery(
         ``out``.
 
     Raises:
-        OutputExistsError: ``out`` exists and ``force`` is false.
-        ConfigError: ``out`` is one of the inputs.
+        OutputExistsError: ``out`` exists and ``force`` is false, or it is not an earlier gallery's.
+        ConfigError: ``out`` is one of the inputs or a file of CROPS.
         InputError: No readable crops, or a model/SVM mismatch.
     """
     from dfembed.evaluate.plots import crop_gallery
     from dfembed.infer.scoring import FaceScorer, load_checked
 
-    check_distinct({"OUT_PNG": out}, {"MODEL_H5": model_h5, "SVM_PKL": svm_pkl})
-    refuse_existing([out], force)
+    _check_out(out, {"CROPS": crops, "MODEL_H5": model_h5, "SVM_PKL": svm_pkl}, force)
     check_writable(out.parent, "the gallery's folder", keep=False)
     choose_crops(crops, size)  # no crop at all: say so before loading the model
     model, bundle, info = load_checked(model_h5, svm_pkl, trust_pickle)
     images, labels = _readable(crops, size, info.image_size)
     scores = FaceScorer.from_bundle(model, bundle, batch_size)(images)
     log.info("gallery of %d crops from %s", len(images), crops)
-    return crop_gallery(images, labels, [float(s) for s in scores], out)
+    crop_gallery(images, labels, [float(s) for s in scores], out)
+    return _record(out, {"kind": "scored", "crops": str(crops), "model_h5": str(model_h5), "svm_pkl": str(svm_pkl),
+                         "size": size, "batch_size": batch_size})
 
 
 def make_sbi_gallery(
@@ -179,7 +185,7 @@ def make_sbi_gallery(
     from dfembed.faces.media import MediaError, is_image, read_image
     from dfembed.train.pseudo import build_pseudo_fakes
 
-    refuse_existing([out], force)
+    _check_out(out, {"CROPS": crops}, force)
     reals = sorted(p for p in (crops / "real").rglob("*") if is_image(p)) if (crops / "real").is_dir() else []
     if not reals:
         raise InputError(f"no real crop in {crops / 'real'}: self-blends are made from real crops")
@@ -196,4 +202,19 @@ def make_sbi_gallery(
         titles += [path.name[:28], f"mask, {pseudo.placed_by(path)} (ratio {blend.ratio:g})",
                    f"self-blend ({blend.transformed} changed)"]
     log.info("SBI gallery of %d real crops from %s", len(chosen), crops)
-    return image_grid(images, titles, out, columns=3)
+    image_grid(images, titles, out, columns=3)
+    return _record(out, {"kind": "sbi", "crops": str(crops), "size": size, "image_size": image_size, "seed": seed})
+
+
+def _check_out(out: Path, inputs: dict[str, Path], force: bool) -> None:
+    """OUT_PNG is no input and no file of one; an existing one is replaced only with ``force`` and only when
+    its record (:func:`~dfembed.core.ownership.record_beside`) shows an earlier gallery wrote it."""
+    check_apart({"OUT_PNG": out}, inputs)
+    check_distinct({"OUT_PNG": out, "its record": record_beside(out, RECORD_STAGE)}, inputs)
+    check_replaceable([out], owned_files(record_beside(out, RECORD_STAGE)), force)
+
+
+def _record(out: Path, settings: dict[str, Any]) -> Path:
+    """Write the gallery's record beside it (settings, versions, the PNG's SHA-256); return ``out``."""
+    write_provenance(record_beside(out, RECORD_STAGE), settings, files={out.name: file_entry(out)})
+    return out

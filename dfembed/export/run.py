@@ -17,8 +17,6 @@ OUT for ``--format onnx``: ``model.onnx`` and ``dfembed-export.json``; for
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import logging
 import shutil
 import time
@@ -29,6 +27,7 @@ from typing import Any
 from dfembed.core.atomic import TEMP_MARKER, atomic_folder, refuse_existing
 from dfembed.core.errors import ConfigError, InputError, OutputExistsError
 from dfembed.core.lock import OutputLock, lock_file_beside
+from dfembed.core.ownership import file_entry, foreign_files, owned_files
 from dfembed.core.paths import check_writable
 from dfembed.core.provenance import library_versions, write_provenance
 from dfembed.export.config import ExportConfig
@@ -162,18 +161,22 @@ def _remove_leftovers(out: Path) -> None:
 
 
 def _check_replaceable(out: Path) -> None:
-    """An existing OUT may be replaced only when it is empty or holds exactly an earlier export's files."""
-    present = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() or p.is_symlink())
+    """An existing OUT may be replaced only when it is empty or holds exactly an earlier export's files.
+
+    Each file must be named, with its current SHA-256, by the record an export wrote into OUT
+    (:mod:`dfembed.core.ownership`); a file the record does not name, or whose content changed
+    since, is not an export's and is not deleted.
+    """
+    present = sorted(p for p in out.rglob("*") if p.is_file() or p.is_symlink())
     if not present:
         return
-    try:
-        recorded = set(json.loads((out / RECORD_NAME).read_text(encoding="utf-8"))["files"])
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, RecursionError):
-        recorded = None
-    others = [p for p in present if p != RECORD_NAME and (recorded is None or p not in recorded)]
-    if recorded is None or others:
-        raise OutputExistsError(f"OUT {out} holds files that are not an earlier export ({', '.join(others[:5])}); "
-                                "--force replaces only an export folder: choose another OUT")
+    record = out / RECORD_NAME
+    foreign = foreign_files([p for p in present if p != record], owned_files(record))
+    if not record.is_file() or foreign:
+        shown = ", ".join(p.relative_to(out).as_posix() for p in (foreign or present)[:5])
+        raise OutputExistsError(f"OUT {out} holds files that are not an earlier export ({shown}); "
+                                "--force replaces only an export folder whose record names every file with its "
+                                "SHA-256: choose another OUT")
 
 
 def _load(model_h5: Path, svm_pkl: Path, trust_pickle: bool) -> _Sources:
@@ -261,14 +264,8 @@ def _verify(sources: _Sources, written: Path, shown: Path, config: ExportConfig)
 
 def _file_digests(folder: Path) -> dict[str, dict[str, Any]]:
     """SHA-256 and size of every file below ``folder``, by relative POSIX path."""
-    files = {}
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-        files[path.relative_to(folder).as_posix()] = {"sha256": digest.hexdigest(), "bytes": path.stat().st_size}
-    return files
+    return {path.relative_to(folder).as_posix(): file_entry(path)
+            for path in sorted(p for p in folder.rglob("*") if p.is_file())}
 
 
 def _write_record(folder: Path, contract: ExportContract, config: ExportConfig, files: dict[str, Any],

@@ -76,13 +76,49 @@ def test_sbi_gallery_draws_rows_of_real_mask_and_self_blend(tmp_path: Path) -> N
     for i in range(3):
         cv2.imwrite(str(crops / "real" / f"r{i}.png"), rng.integers(0, 255, (48, 48, 3), dtype=np.uint8))
     out = tmp_path / "sbi.png"
-    result = CliRunner().invoke(main, ["evaluate", "gallery", "--sbi", str(crops), str(out), "--size", "2", "--image-size", "64"])
+    args = ["evaluate", "gallery", "--sbi", str(crops), str(out), "--size", "2", "--image-size", "64"]
+    result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert cv2.imread(str(out)).std() > 0
     wrong = CliRunner().invoke(main, ["evaluate", "gallery", "--sbi", str(crops), str(tmp_path / "m.h5"), str(out)])
     assert wrong.exit_code == 2 and "expected --sbi CROPS OUT_PNG" in wrong.output
     no_reals = CliRunner().invoke(main, ["evaluate", "gallery", "--sbi", str(tmp_path), str(tmp_path / "x.png")])
     assert no_reals.exit_code == 1 and "no real crop" in no_reals.output
+
+
+def _sbi(crops: Path, out: Path, *flags: str) -> object:
+    from dfembed.cli import main
+
+    return CliRunner().invoke(main, ["evaluate", "gallery", "--sbi", str(crops), str(out), "--size", "1",
+                                     "--image-size", "32", *flags])
+
+
+def test_a_gallery_never_replaces_a_crop_or_a_users_file_even_with_force(tmp_path: Path) -> None:
+    crops = tmp_path / "crops"
+    _write_crops(crops, "real", 2, size=32)
+    crop = crops / "real" / "c01.png"
+    before = crop.read_bytes()
+    over_crop = _sbi(crops, crop, "--force")
+    assert over_crop.exit_code == 1 and "overlaps CROPS" in over_crop.output
+    assert crop.read_bytes() == before
+    mine = tmp_path / "holiday.png"
+    mine.write_bytes(b"my picture")
+    over_mine = _sbi(crops, mine, "--force")
+    assert over_mine.exit_code == 1 and "not written by dfembed" in over_mine.output
+    assert mine.read_bytes() == b"my picture"
+
+
+def test_force_replaces_the_gallery_an_earlier_run_wrote_and_only_while_it_is_unchanged(tmp_path: Path) -> None:
+    crops = tmp_path / "crops"
+    _write_crops(crops, "real", 2, size=32)
+    out = tmp_path / "g.png"
+    assert _sbi(crops, out).exit_code == 0
+    assert (tmp_path / "g.dfembed-gallery.json").is_file()
+    assert _sbi(crops, out, "--force").exit_code == 0
+    out.write_bytes(out.read_bytes() + b"annotated by hand")
+    edited = _sbi(crops, out, "--force")
+    assert edited.exit_code == 1 and "not written by dfembed" in edited.output
+    assert out.read_bytes().endswith(b"annotated by hand")
 
 
 def test_sbi_gallery_masks_follow_the_mesh_where_a_crop_has_one(
@@ -95,6 +131,12 @@ def test_sbi_gallery_masks_follow_the_mesh_where_a_crop_has_one(
     target.parent.mkdir(parents=True)
     target.write_bytes(mesh_bytes(np.random.default_rng(0).uniform(8, 40, (468, 2))))
     drawn = {}
-    monkeypatch.setattr(plots, "image_grid", lambda images, titles, out, columns: drawn.update(titles=titles) or out)
+
+    def draw(images: list, titles: list[str], out: Path, columns: int) -> Path:
+        drawn.update(titles=titles)
+        out.write_bytes(b"drawn")
+        return out
+
+    monkeypatch.setattr(plots, "image_grid", draw)
     make_sbi_gallery(crops, tmp_path / "sbi.png", size=2, image_size=48)
     assert drawn["titles"][1].startswith("mask, FaceMesh") and drawn["titles"][4].startswith("mask, crop geometry")

@@ -162,6 +162,29 @@ def test_force_replaces_only_an_export_folder(tiny_pair: dict[str, Path], tmp_pa
     assert (out / "sub" / "notes.txt").read_text() == "my notes\n"
 
 
+def test_force_deletes_no_file_a_forged_record_lists_without_its_hash(tiny_pair: dict[str, Path],
+                                                                     tmp_path: Path) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("chapter 1\n")
+    (out / "dfembed-export.json").write_text(json.dumps({"files": {"thesis.tex": {"sha256": "x"}}}))
+    _one_error_line(_run(tiny_pair["model"], tiny_pair["linear"], out, "--force"), "not an earlier export",
+                    "thesis.tex")
+    assert (out / "thesis.tex").read_text() == "chapter 1\n"
+
+
+def test_force_replaces_an_export_whose_record_names_every_file_with_its_hash(
+    tiny_pair: dict[str, Path], tiny_onnx: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    out = Path(shutil.copytree(tiny_onnx, tmp_path / "out"))
+    edited = out / "model.onnx"
+    edited.write_bytes(edited.read_bytes() + b"edited")  # no longer what the record names
+    _one_error_line(_run(tiny_pair["model"], tiny_pair["linear"], out, "--force"), "model.onnx")
+    assert edited.read_bytes().endswith(b"edited")
+
+
 def test_a_failed_export_leaves_the_earlier_one_untouched_and_no_temporary_files(
     tiny_pair: dict[str, Path], tiny_onnx: Path, tmp_path: Path
 ) -> None:
