@@ -40,6 +40,11 @@ RAY_INSTALL = "pip install -e \".[ray]\" (or pip install 'ray[default]>=2.40,<3'
 #: Object store of a local cluster started by dfembed, in bytes: crops and face batches pass through it.
 LOCAL_OBJECT_STORE_BYTES = 512 * 1024 * 1024
 TOKEN_PREFIX = ".dfembed-shared-check-"
+#: Seconds to reach a cluster's address before Ray is asked to join it (an unreachable
+#: address would otherwise hang); ``DFEMBED_RAY_CONNECT_TIMEOUT`` sets another.
+RAY_CONNECT_TIMEOUT_S = 10.0
+#: Where ``ray start`` leaves the address that ``--ray-address auto`` joins.
+RAY_CURRENT_CLUSTER = Path("/tmp/ray/ray_current_cluster")
 
 
 def import_ray() -> ModuleType:
@@ -86,16 +91,63 @@ def ray_cluster(address: str | None, num_cpus: int | None = None) -> Iterator[Mo
     kwargs: dict[str, Any] = {"configure_logging": False, "include_dashboard": False}
     if address is None:
         kwargs.update(num_cpus=num_cpus, object_store_memory=LOCAL_OBJECT_STORE_BYTES)
+    else:
+        check_reachable(address)
+    where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
     try:
         ray.init(address=address, **kwargs)
-    except (ConnectionError, RuntimeError, ValueError) as err:
-        where = f"the Ray cluster at {address}" if address else "a local Ray cluster"
+    except ray.exceptions.AuthenticationError as err:
+        raise ConfigError(f"{where} refused this process's authentication: either run `RAY_AUTH_MODE=disabled ray "
+                          "start --head` there and run dfembed with RAY_AUTH_MODE=disabled, or give dfembed the "
+                          "cluster's token (RAY_AUTH_TOKEN or ~/.ray/auth_token)") from err
+    except (ConnectionError, RuntimeError, ValueError, ray.exceptions.RayError) as err:
         raise ConfigError(f"cannot connect to {where}: {' '.join(str(err).split())[:300]}") from err
     log.info("Ray cluster: %s", describe_cluster(ray))
     try:
         yield ray
     finally:
         ray.shutdown()
+
+
+def check_reachable(address: str, timeout: float | None = None) -> None:
+    """Refuse, within ``timeout`` seconds, a cluster address that no process answers at.
+
+    Args:
+        address: ``--ray-address``: ``auto`` (the address ``ray start`` left in
+            :data:`RAY_CURRENT_CLUSTER`, or ``RAY_ADDRESS``), ``HOST:PORT`` or ``ray://HOST:PORT``.
+            An ``auto`` with no address known is left to Ray, which says so at once.
+        timeout: Seconds to wait for the connection (default :data:`RAY_CONNECT_TIMEOUT_S`,
+            or ``DFEMBED_RAY_CONNECT_TIMEOUT``).
+
+    Raises:
+        ConfigError: The address is malformed, or nothing accepts a connection there in time.
+    """
+    resolved = _resolve_address(address)
+    if resolved is None:
+        return
+    host, _, port = resolved.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"--ray-address {address!r} is not auto, HOST:PORT or ray://HOST:PORT")
+    wait = timeout if timeout is not None else float(os.environ.get("DFEMBED_RAY_CONNECT_TIMEOUT",
+                                                                    RAY_CONNECT_TIMEOUT_S))
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=wait).close()
+    except OSError as err:
+        reason = "no answer" if isinstance(err, TimeoutError) else (err.strerror or str(err))
+        raise ConfigError(f"cannot reach the Ray cluster at {resolved} within {wait:g} s ({reason}): check "
+                          "--ray-address, that `ray start --head` runs there and that its port is open") from err
+
+
+def _resolve_address(address: str) -> str | None:
+    """The ``HOST:PORT`` that ``address`` stands for; ``None`` for an ``auto`` with none known."""
+    if address != "auto":
+        return address
+    if os.environ.get("RAY_ADDRESS"):
+        return os.environ["RAY_ADDRESS"]
+    try:
+        return RAY_CURRENT_CLUSTER.read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def describe_cluster(ray: ModuleType) -> str:
