@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dfembed.core.bounds import AUDIO_SECONDS
 from dfembed.core.errors import InputError
 from dfembed.core.walk import printable
 
@@ -84,9 +85,11 @@ def _decode(container: object, path: Path, sample_rate: int) -> np.ndarray:
     streams = list(container.streams.audio)  # type: ignore[attr-defined]
     if not streams:
         raise AudioError(path, NO_AUDIO, "the file has no audio stream")
+    _check_declared_length(container, streams[0], path)
+    limit = int(AUDIO_SECONDS.value() * sample_rate)
     resampler = av.AudioResampler(format="flt", layout="mono", rate=sample_rate)
     chunks: list[np.ndarray] = []
-    packets = bad = 0
+    packets = bad = decoded = 0
     for packet in container.demux(streams[0]):  # type: ignore[attr-defined]
         packets += 1
         try:
@@ -96,7 +99,12 @@ def _decode(container: object, path: Path, sample_rate: int) -> np.ndarray:
             log.debug("%s: skipping an undecodable audio packet: %s", printable(str(path)), _first_line(err))
             continue
         for frame in frames:
-            chunks += [out.to_ndarray().reshape(-1) for out in resampler.resample(frame)]
+            new = [out.to_ndarray().reshape(-1) for out in resampler.resample(frame)]
+            chunks += new
+            decoded += sum(chunk.size for chunk in new)
+        if decoded > limit:  # the header understated the length
+            raise AudioError(path, "too long", f"more than {limit / sample_rate:g} seconds decoded, the limit "
+                                               f"(set {AUDIO_SECONDS.env} to raise it)")
     chunks += [out.to_ndarray().reshape(-1) for out in resampler.resample(None)]
     if packets and bad > MAX_BAD_PACKETS * packets:
         raise AudioError(path, "unreadable", f"{bad} of {packets} audio packets could not be decoded")
@@ -104,6 +112,18 @@ def _decode(container: object, path: Path, sample_rate: int) -> np.ndarray:
         log.warning("%s: %d of %d audio packets could not be decoded and were skipped",
                     printable(str(path)), bad, packets)
     return np.concatenate(chunks).astype(np.float32, copy=False) if chunks else np.zeros(0, np.float32)
+
+
+def _check_declared_length(container: object, stream: object, path: Path) -> None:
+    """Refuse a soundtrack whose header declares more than the limit, before it is decoded."""
+    seconds = None
+    if getattr(stream, "duration", None) and getattr(stream, "time_base", None):
+        seconds = float(stream.duration * stream.time_base)  # type: ignore[attr-defined]
+    elif getattr(container, "duration", None):
+        seconds = container.duration / 1_000_000  # type: ignore[attr-defined]  # AV_TIME_BASE
+    reason = AUDIO_SECONDS.exceeded(round(seconds, 1), "its declared length") if seconds else None
+    if reason:
+        raise AudioError(path, "too long", reason)
 
 
 def _checked(samples: np.ndarray, path: Path, silence_db: float) -> np.ndarray:

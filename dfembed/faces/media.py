@@ -8,15 +8,18 @@ count the file as a failure and carry on.
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from dfembed.core.bounds import FRAME_PIXELS, IMAGE_PIXELS
 from dfembed.core.errors import InputError
 from dfembed.core.walk import is_printable, printable
 
@@ -72,10 +75,12 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
         Array ``(H, W, 3)`` of ``uint8``, RGB order.
 
     Raises:
-        MediaError: The file is missing, empty or not a decodable image.
+        MediaError: The file is missing, empty, not a decodable image, or its header claims
+            more pixels than :data:`~dfembed.core.bounds.IMAGE_PIXELS` (checked before decoding).
     """
     path = Path(path)
     data = _read_bytes(path)
+    _check_image_size(path, data)
     # JPEG has neither alpha nor 16 bits, and IMREAD_COLOR applies its EXIF orientation.
     flags = cv2.IMREAD_COLOR if path.suffix.lower() in _JPEG_SUFFIXES else cv2.IMREAD_UNCHANGED
     try:
@@ -85,6 +90,28 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     if image is None:
         raise MediaError(path, "not an image", "the content is not a decodable image")
     return to_rgb8(image, path)
+
+
+def _check_image_size(path: Path, data: np.ndarray) -> None:
+    """Refuse an image whose header claims too many pixels, before anything is decoded.
+
+    Pillow reads only the header here; a format it does not know is left to OpenCV.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data.tobytes())) as header:
+                width, height = header.size
+    except Image.DecompressionBombError as err:
+        raise MediaError(path, "too large", f"{_first_line(err)}; above the limit of {IMAGE_PIXELS.value():g} "
+                                            f"pixels (set {IMAGE_PIXELS.env} to raise it)") from err
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
+        return
+    reason = IMAGE_PIXELS.exceeded(width * height, f"its header claims {width}×{height}, which")
+    if reason:
+        raise MediaError(path, "too large", reason)
 
 
 def _read_bytes(path: Path) -> np.ndarray:
@@ -293,6 +320,11 @@ def _open_video(name: str, path: Path) -> cv2.VideoCapture:
     capture = cv2.VideoCapture(name)
     if not capture.isOpened():
         raise MediaError(path, "cannot open video", "not a video, or its container is truncated")
+    width, height = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)), int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT))
+    reason = FRAME_PIXELS.exceeded(width * height, f"its frames are {width}×{height}, which")
+    if reason:
+        capture.release()
+        raise MediaError(path, "too large", reason)
     return capture
 
 

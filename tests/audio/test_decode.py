@@ -71,3 +71,33 @@ def test_a_name_that_is_not_utf8_is_read(tmp_path: Path, media: dict[str, Path])
     odd = tmp_path / "caf\udce9.mp4"  # the byte 0xe9 of a Latin-1 name
     odd.write_bytes(media["tone"].read_bytes())
     assert read_soundtrack(odd, 16000).size > 20000
+
+
+def test_a_soundtrack_longer_than_the_limit_is_refused_before_decoding(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    video = write_video(tmp_path / "long.mp4", 3.0, tone(3.0, 16000, 440.0), rate=16000)
+    assert read_soundtrack(video, 16000).size == pytest.approx(48000, rel=0.05)
+    monkeypatch.setenv("DFEMBED_MAX_AUDIO_SECONDS", "1")
+    with pytest.raises(AudioError, match=r"long\.mp4: too long \(its declared length is 3 seconds, above the "
+                                         r"limit of 1 \(set DFEMBED_MAX_AUDIO_SECONDS"):
+        read_soundtrack(video, 16000)
+
+
+def test_a_soundtrack_that_understates_its_length_stops_at_the_limit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dfembed.audio import decode
+
+    video = write_video(tmp_path / "liar.mp4", 3.0, tone(3.0, 16000, 440.0), rate=16000)
+    monkeypatch.setattr(decode, "_check_declared_length", lambda container, stream, path: None)  # a header that lies
+    monkeypatch.setenv("DFEMBED_MAX_AUDIO_SECONDS", "1")
+    with pytest.raises(AudioError, match="too long .*more than 1 seconds decoded"):
+        read_soundtrack(video, 16000)
+
+
+def test_a_bad_limit_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from dfembed.core.errors import ConfigError
+
+    video = write_video(tmp_path / "a.mp4", 1.0, tone(1.0, 16000, 440.0), rate=16000)
+    monkeypatch.setenv("DFEMBED_MAX_AUDIO_SECONDS", "lots")
+    with pytest.raises(ConfigError, match="DFEMBED_MAX_AUDIO_SECONDS='lots' must be a positive number of seconds"):
+        read_soundtrack(video, 16000)

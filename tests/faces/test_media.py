@@ -105,8 +105,44 @@ def test_an_image_claiming_too_many_pixels_is_a_media_error(tmp_path: Path) -> N
     bomb = tmp_path / "bomb.png"
     bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(100)))
                      + chunk(b"IEND", b""))
-    with pytest.raises(MediaError, match="bomb.png: not an image .OpenCV refused it"):
+    with pytest.raises(MediaError, match="bomb.png: too large"):
         read_image(bomb)
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG whose header claims ``width`` × ``height`` RGB pixels, with almost no data behind it."""
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(100)))
+            + chunk(b"IEND", b""))
+
+
+def test_an_image_above_the_pixel_limit_is_refused_before_decoding(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    claim = tmp_path / "claim.png"
+    claim.write_bytes(_png_header(12_000, 10_000))  # 120 Mpx: below OpenCV's own limit, above dfembed's
+    with pytest.raises(MediaError, match=r"claim\.png: too large \(its header claims 12000×10000, which is 1.2e\+08 "
+                                         r"pixels, above the limit of 1e\+08 \(set DFEMBED_MAX_IMAGE_PIXELS"):
+        read_image(claim)
+    small = tmp_path / "small.png"
+    cv2.imwrite(str(small), np.zeros((40, 50, 3), np.uint8))
+    monkeypatch.setenv("DFEMBED_MAX_IMAGE_PIXELS", "1000")
+    with pytest.raises(MediaError, match="small.png: too large"):
+        read_image(small)
+    monkeypatch.setenv("DFEMBED_MAX_IMAGE_PIXELS", "2000")
+    assert read_image(small).shape == (40, 50, 3)
+
+
+def test_a_video_whose_frames_are_above_the_limit_is_refused(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    video = _video(tmp_path / "v.avi", 4)
+    monkeypatch.setenv("DFEMBED_MAX_FRAME_PIXELS", "1000")  # its frames are 64×48 = 3072 pixels
+    with pytest.raises(MediaError, match=r"v\.avi: too large \(its frames are 64×48"):
+        sample_video_frames(video, 2)
 
 
 def test_missing_file(tmp_path: Path) -> None:
