@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 USER_FACING_ERRORS: tuple[type[BaseException], ...] = (DfembedError, OSError, UnicodeError, RecursionError,
                                                        MemoryError)
 
+#: Exit status after Ctrl-C, as a shell reports a process ended by SIGINT (128 + 2).
+INTERRUPTED_STATUS = 130
+
 _ERRNO_HINTS = {
     errno.ENOSPC: "free some space and run the same command again: finished work is kept",
     errno.EDQUOT: "free some space and run the same command again: finished work is kept",
@@ -84,8 +87,9 @@ def stage_options(func: Callable[..., Any]) -> Callable[..., Any]:
     between a command and its user: a :class:`~dfembed.core.errors.DfembedError` and the
     other :data:`USER_FACING_ERRORS` (an ``OSError`` with its path, a ``UnicodeError``, a
     ``RecursionError``, a ``MemoryError``) become a one-line ``Error: ...`` and exit status
-    1; their traceback is logged only with ``-v``. Any other exception is a bug in dfembed
-    and keeps its traceback.
+    1; their traceback is logged only with ``-v``. Ctrl-C ends the command with one line and
+    status 130 (stages write their outputs atomically and resume on the next run). Any other
+    exception is a bug in dfembed and keeps its traceback.
     """
 
     @click.option(
@@ -105,6 +109,11 @@ def stage_options(func: Callable[..., Any]) -> Callable[..., Any]:
         except USER_FACING_ERRORS as err:
             log.debug("the error's traceback (shown with -v):", exc_info=True)
             raise click.ClickException(error_message(err)) from err
+        except KeyboardInterrupt:
+            log.debug("where it was interrupted (shown with -v):", exc_info=True)
+            click.echo("Interrupted: finished work is kept; run the same command again to go on from there",
+                       err=True)
+            raise SystemExit(INTERRUPTED_STATUS) from None
 
     return wrapper
 

@@ -176,3 +176,17 @@ def test_an_old_command_name_still_runs_the_renamed_command_and_says_so(
     assert before.output.splitlines()[-1] == after.output.splitlines()[-1].replace(f"dfembed {new}", f"dfembed {old}")
     assert f"dfembed {old} is now dfembed {new}" in before.output
     assert old not in CliRunner().invoke(main, ["--help"]).output.split("Commands:")[1].split()
+
+
+def test_ctrl_c_is_one_line_and_status_130() -> None:
+    from dfembed.cli import INTERRUPTED_STATUS, stage_options
+
+    @click.command()
+    @stage_options
+    def busy(config_file: Path | None) -> None:
+        raise KeyboardInterrupt
+
+    result = CliRunner().invoke(busy, [])
+    assert result.exit_code == INTERRUPTED_STATUS == 130
+    assert result.output.strip().splitlines() == [
+        "Interrupted: finished work is kept; run the same command again to go on from there"]

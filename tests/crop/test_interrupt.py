@@ -1,0 +1,59 @@
+"""Ctrl-C: a crop run with worker processes ends promptly, says so in one line, and the next run resumes."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dfembed.cli import INTERRUPTED_STATUS
+from tests.support import REPO, shared_path
+
+
+def _wait_for_rows(path: Path, lines: int, process: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if path.exists() and path.read_text().count("\n") >= lines:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{path} did not reach {lines} lines (exit status {process.poll()})")
+
+
+def _crop(src: Path, dst: Path, *flags: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "crop_face.py", str(src), str(dst), "-q", *flags], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_a_crop_run_promptly_and_the_next_run_completes_it(tmp_path: Path) -> None:
+    src = shared_path("dfdc_sample", "frames")
+    dst = tmp_path / "out"
+    process = _crop(src, dst, "--jobs", "2")
+    try:
+        _wait_for_rows(dst / "sources.csv", 8, process)
+    except AssertionError:
+        process.kill()
+        raise
+    process.send_signal(signal.SIGINT)
+    start = time.monotonic()
+    try:
+        _, stderr = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        raise AssertionError("crop_face.py was still running 30 s after Ctrl-C") from None
+    assert time.monotonic() - start < 15
+    assert process.returncode == INTERRUPTED_STATUS, stderr
+    assert "Traceback" not in stderr and stderr.strip().splitlines()[-1].startswith("Interrupted: finished work")
+    assert json.loads((dst / "dfembed-crop.json").read_text())["status"] == "running"
+    again = _crop(src, dst)
+    out, err = again.communicate(timeout=600)
+    assert again.returncode == 0, err
+    assert json.loads((dst / "dfembed-crop.json").read_text())["status"] == "complete"
+    fresh = _crop(src, tmp_path / "fresh")
+    fresh.communicate(timeout=600)
+    assert (dst / "manifest.csv").read_text() == (tmp_path / "fresh" / "manifest.csv").read_text()
