@@ -190,3 +190,16 @@ def test_ctrl_c_is_one_line_and_status_130() -> None:
     assert result.exit_code == INTERRUPTED_STATUS == 130
     assert result.output.strip().splitlines() == [
         "Interrupted: finished work is kept; run the same command again to go on from there"]
+
+
+@pytest.mark.parametrize("order", [["sub.csv", "svm.pkl", "model.h5"], ["svm.pkl", "model.h5"],
+                                   ["sub.csv", "svm.npz", "model.keras"]])
+def test_a_classifier_before_its_model_is_named_as_such(tmp_path: Path, order: list[str]) -> None:
+    for name in order:
+        (tmp_path / name).write_bytes(b"x")
+    image = tmp_path / "face.png"
+    image.write_bytes(b"x")
+    result = CliRunner().invoke(main, ["infer", str(image), *(str(tmp_path / n) for n in order)])
+    assert result.exit_code == 1
+    line = result.output.strip().splitlines()[-1]
+    assert "(a classifier) comes before" in line and "exported model" not in line

@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from dfembed.infer.run import InferSummary
 
 option = functools.partial(config_option, InferConfig)
+#: Files train.py writes for the classifier (OUT_PKL and its safe copy).
+CLASSIFIER_SUFFIXES = (".pkl", ".npz", ".joblib")
 
 
 @stage_command(
@@ -138,6 +140,7 @@ def _positional(test: Path, models: tuple[Path, ...]) -> tuple[Path | None, Path
         sub_csv, (model, svm_pkl) = None, paths
     else:
         sub_csv, model, svm_pkl = (paths[0] if len(paths) == 2 else None), paths[-1], None
+    _check_order(paths)
     for name, path in (("MODEL", model), ("SVM_PKL", svm_pkl)):
         if path is not None and not path.exists():
             raise InputError(f"{name} {path} does not exist")
@@ -145,6 +148,17 @@ def _positional(test: Path, models: tuple[Path, ...]) -> tuple[Path | None, Path
         raise ConfigError(f"TEST {test} is a folder: give SUB_CSV (a CSV file, or - for standard output) before "
                           "MODEL; without one, TEST must be a single image or video whose score is printed")
     return sub_csv, model, svm_pkl
+
+
+def _check_order(paths: list[Path]) -> None:
+    """Refuse a classifier given before its Keras model (``... svm.pkl model.h5``), naming both."""
+    from dfembed.core.errors import ConfigError
+    from dfembed.infer.models import is_keras_model
+
+    for first, second in zip(paths, paths[1:]):
+        if first.suffix.lower() in CLASSIFIER_SUFFIXES and is_keras_model(second):
+            raise ConfigError(f"{first} (a classifier) comes before {second} (its Keras model): the order is "
+                              "[SUB_CSV] MODEL_H5 SVM_PKL")
 
 
 def _print_score(test: Path, summary: InferSummary, config: InferConfig) -> None:
