@@ -22,6 +22,7 @@ import numpy as np
 from dfembed.core.bounds import FRAME_PIXELS, IMAGE_PIXELS
 from dfembed.core.errors import InputError
 from dfembed.core.walk import is_printable, printable
+from dfembed.faces.sampled import sampled_frames
 
 log = logging.getLogger(__name__)
 
@@ -206,8 +207,11 @@ def sample_indices(frame_count: int, n: int) -> list[int]:
 def iter_video_frames(path: str | os.PathLike[str], n: int) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``n`` frames sampled evenly over a video, one at a time (memory stays small).
 
-    Frames between the samples are skipped with ``grab()`` and only the samples are
-    converted with ``retrieve()``. When the container reports no frame count, the frames
+    An H.264 video in an MP4/MOV container is read by :mod:`dfembed.faces.sampled`: the
+    frames that no other frame references are decoded only when they are samples (the
+    samples are bit-identical to a full decode). Other videos are read with OpenCV: frames
+    between the samples are skipped with ``grab()`` and only the samples are converted with
+    ``retrieve()``. When the container reports no frame count, the frames
     are counted first. When it reports more frames than the stream holds, the samples
     past the real end are replaced, with a warning naming the file, by frames spread over
     the length the stream really has (read in a second pass), so ``n`` frames are still
@@ -234,7 +238,10 @@ def iter_video_frames(path: str | os.PathLike[str], n: int) -> Iterator[tuple[in
                 capture.release()
                 count = _count_frames(name, path)
                 capture = _open_video(name, path)
-            end = yield from _read_samples(capture, path, sample_indices(count, n), yielded)
+            wanted = sample_indices(count, n)
+            yield from _fast_samples(path, count, wanted, yielded)
+            rest = [i for i in wanted if i not in set(yielded)]
+            end = (yield from _read_samples(capture, path, rest, yielded)) if rest else None
         finally:
             capture.release()
         if end is not None and end > 0:
@@ -243,6 +250,15 @@ def iter_video_frames(path: str | os.PathLike[str], n: int) -> Iterator[tuple[in
             yield from _read_pass(name, path, resample(end, n, yielded), yielded)
     if not yielded:
         raise MediaError(path, "no frames", "no frame could be decoded; the video is truncated or corrupt")
+
+
+def _fast_samples(path: Path, count: int, wanted: list[int], yielded: list[int]) -> Iterator[tuple[int, np.ndarray]]:
+    """The samples that :func:`~dfembed.faces.sampled.sampled_frames` decodes (H.264: only the frames they
+    need), appended to ``yielded``; nothing when it does not apply to this file."""
+    frames = sampled_frames(path, count, wanted)
+    for index, frame in frames or ():
+        yielded.append(index)
+        yield index, to_rgb8(frame, path)
 
 
 def resample(length: int, n: int, taken: list[int]) -> list[int]:
