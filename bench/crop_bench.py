@@ -19,8 +19,9 @@ the detectors are interleaved and the fastest pass of each counts, so that a bus
 of shared cores does not favour one detector; the ratio within each pass (its paths are
 timed seconds apart, so at a similar load) and their median are printed too. Prints a
 table with each row's ratio to the ``mtcnn`` crop path, and the ratio of that path to (a). (c) times decoding alone, as the
-crop path decodes (every frame up to the last sample grabbed, the samples converted): no
-detector's crop path can be faster. Usage::
+crop path decodes (H.264: only the frames the samples need, :mod:`dfembed.faces.sampled`): no
+detector's crop path can be faster; its control, in the same passes, decodes every frame up
+to the last sample with OpenCV (``grab()``, the samples converted), as the crop path did before. Usage::
 
     .venv/bin/python bench/crop_bench.py            # --frames 8 --no-naive for a quicker run
 """
@@ -135,15 +136,25 @@ def time_dfembed(videos: list[Path], n: int, detector, config) -> tuple[int, int
     return frames, crops, seconds
 
 
-def time_decode(videos: list[Path], n: int, config) -> tuple[int, int, float]:
-    """Frames and seconds of decoding alone, as the crop path decodes (the ceiling of any detector's path)."""
+def time_decode(videos: list[Path], n: int, config, plain: bool = False) -> tuple[int, int, float]:
+    """Frames and seconds of decoding alone, as the crop path decodes (the ceiling of any detector's path).
+
+    ``plain``: the control, every frame up to the last sample decoded by OpenCV (the path
+    before :mod:`dfembed.faces.sampled`), timed in the same passes.
+    """
+    from dfembed.faces import media
     from dfembed.faces.extract import iter_frame_chunks
 
-    frames = 0
-    start = time.perf_counter()
-    for video in videos:
-        frames += sum(len(chunk) for chunk in iter_frame_chunks(video, config))
-    return frames, 0, time.perf_counter() - start
+    fast = media.sampled_frames
+    media.sampled_frames = (lambda *args: None) if plain else fast
+    try:
+        frames = 0
+        start = time.perf_counter()
+        for video in videos:
+            frames += sum(len(chunk) for chunk in iter_frame_chunks(video, config))
+        return frames, 0, time.perf_counter() - start
+    finally:
+        media.sampled_frames = fast
 
 
 def count_faces(path: Path, detect, config) -> int:
@@ -195,6 +206,7 @@ def main(data: Path, frames: int, repeat: int, detectors: str, naive: bool) -> N
         detector.detect(warm)  # first calls build TensorFlow kernels / allocate the interpreter
     rows = {name: Row(name) for name in names}
     decode = Row("decoding alone (no detector)")
+    plain = Row("decoding every frame (control)")
     for _ in range(repeat):  # interleaved, so that a busy spell of the shared cores hits every detector
         for name, detector in built.items():
             total, crops, seconds = time_dfembed(videos, frames, detector, _config(name, frames))
@@ -204,10 +216,15 @@ def main(data: Path, frames: int, repeat: int, detectors: str, naive: bool) -> N
             row.rss.append(rss_mib())
         decode.frames, _, seconds = time_decode(videos, frames, _config(names[0], frames))
         decode.seconds.append(seconds)
+        plain.frames, _, seconds = time_decode(videos, frames, _config(names[0], frames), plain=True)
+        plain.seconds.append(seconds)
     for name, detector in built.items():
         _accuracy(rows[name], detector, data / "faces")
     baseline = _naive(videos, frames, data / "faces") if naive else None
     _report(videos, frames, baseline, list(rows.values()), decode)
+    ratios = [own / new for own, new in zip(plain.seconds, decode.seconds)]
+    click.echo(f"(c) sampled decoding vs {plain.name}: {plain.frames} frames at {plain.fps:.2f} frames/s; "
+               f"{decode.fps / plain.fps:.2f}x (per pass " + ", ".join(f"{r:.2f}x" for r in ratios) + ")")
 
 
 def _config(name: str, frames: int):  # noqa: ANN202 - CropConfig, imported lazily
