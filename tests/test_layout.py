@@ -11,7 +11,7 @@ from tests.support import REPO
 
 PACKAGE = REPO / "dfembed"
 LAYERS = ("core", "faces", "model", "audio")  # shared by every stage; they import no stage
-STAGES = ("crop", "train", "infer", "evaluate", "detectors", "temporal", "export")
+STAGES = ("crop", "train", "infer", "evaluate", "detectors", "temporal", "export", "explain")
 #: Modules of another stage that a stage may import (beside the shared layers).
 ALLOWED = {
     "crop": set(),
@@ -29,6 +29,10 @@ ALLOWED = {
     "temporal": {"crop.manifest", "crop.videos", "train.crops", "train.split", "train.run_folder",
                  "train.callbacks", "evaluate.metrics"},
     "export": set(),  # the model layer holds what it exports (network, classifier, SVM head, contract)
+    # explain and serve load and score as inference does (models, config, aggregate); serve picks faces to
+    # explain as explain does (select)
+    "explain": {"infer.models", "infer.config", "infer.aggregate"},
+    "serve": {"infer.models", "infer.config", "infer.aggregate", "explain.select"},
 }
 
 
