@@ -320,6 +320,7 @@ class _LazyGroup(click.Group):
         "temporal": ("dfembed.commands.temporal", "temporal_group"),
         "detectors": ("dfembed.commands.detectors", "detectors_group"),
         "demo": ("dfembed.commands.demo", "demo_command"),
+        "serve": ("dfembed.commands.serve", "serve_command"),
         "explain": ("dfembed.commands.explain", "explain_command"),
     }
     #: Old name → (new name, module, command), kept hidden so that existing scripts still run.

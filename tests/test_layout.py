@@ -11,7 +11,7 @@ from tests.support import REPO
 
 PACKAGE = REPO / "dfembed"
 LAYERS = ("core", "faces", "model", "audio")  # shared by every stage; they import no stage
-STAGES = ("crop", "train", "infer", "evaluate", "detectors", "temporal", "export", "explain")
+STAGES = ("crop", "train", "infer", "evaluate", "detectors", "temporal", "export", "explain", "serve")
 #: Modules of another stage that a stage may import (beside the shared layers).
 ALLOWED = {
     "crop": set(),
