@@ -358,6 +358,7 @@ def main() -> None:
     temporal embed → temporal train      a sequence model over frame embeddings
     export                               one ONNX or SavedModel model of a model and its classifier
     detectors list | compare             the face detectors, measured side by side
+    serve | explain                      a scoring service with a review page; heat maps of one file
 
     Run dfembed COMMAND --help for each command's options.
     """
