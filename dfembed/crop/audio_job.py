@@ -43,11 +43,12 @@ from dfembed.crop.audio_manifest import (
     AUDIO_SOURCES_NAME,
     read_audio_record,
 )
-from dfembed.crop.job import SourceResult
+from dfembed.crop.discovery import Discovery, Source
 from dfembed.crop.manifest import FAILURE_COLUMNS, CsvAppender, Row, read_rows, write_rows
 from dfembed.crop.naming import crop_stems, is_tile_name, tile_file
+from dfembed.crop.process import SourceResult
 from dfembed.crop.resume import delete_previous_run
-from dfembed.crop.sources import Discovery, Source, discover_sources
+from dfembed.crop.sources import discover_sources
 from dfembed.faces.media import is_video
 
 log = logging.getLogger(__name__)
@@ -228,7 +229,7 @@ def process_video(source: Source, stem: PurePosixPath, root: Path, config: Audio
         config: Tile settings.
 
     Returns:
-        A :class:`~dfembed.crop.job.SourceResult`; an unusable soundtrack is a failure status (``no audio``…).
+        A :class:`~dfembed.crop.process.SourceResult`; an unusable soundtrack is a failure status (``no audio``…).
     """
     try:
         track = soundtrack_tiles(source.path, config)

@@ -42,14 +42,13 @@ import logging
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from dfembed.core.classes import FAKE, REAL
-from dfembed.core.datasets import FFPP_DEFAULT_METHODS, FFPP_METHODS, SPLITS, check_methods
+from dfembed.core.datasets import FFPP_METHODS, SPLITS, check_methods
 from dfembed.core.errors import ConfigError, InputError
 from dfembed.core.resources import resource_path
 from dfembed.core.walk import walk_files
-from dfembed.crop.sources import Discovery, Skipped, Source
+from dfembed.crop.discovery import Discovery, Selection, Skipped, Source
 from dfembed.faces.media import is_media
 
 log = logging.getLogger(__name__)
@@ -67,29 +66,6 @@ _PAIR = re.compile(r"^(?P<target>\d{3})_(?P<source>\d{3})$")
 _DFD_FAKE = re.compile(r"^(?P<target>\d+)_(?P<source>\d+)__(?P<scene>.+)__[^_]+$")
 _ACTOR = re.compile(r"^(?P<actor>\d+)__(?P<scene>.+)$")
 _CELEB_FAKE = re.compile(r"^(?P<target>id\d+)_(?P<source>id\d+)_(?P<scene>\d+)$")
-
-
-@dataclasses.dataclass(frozen=True)
-class Selection:
-    """Which part of a data set to take.
-
-    Attributes:
-        layout: ``auto`` or a forced layout (see :data:`dfembed.core.datasets.LAYOUTS`).
-        split: ``all``, ``train``, ``val`` or ``test``.
-        compression: FaceForensics++ quality folder (``raw``, ``c23``, ``c40``).
-        methods: FaceForensics++ manipulations.
-    """
-
-    layout: str = "auto"
-    split: str = "all"
-    compression: str = "c23"
-    methods: tuple[str, ...] = FFPP_DEFAULT_METHODS
-
-    @classmethod
-    def of(cls, config: Any) -> Selection:
-        """The selection named by a stage configuration's ``layout``, ``split``, ``compression`` and ``methods``."""
-        defaults = cls()
-        return cls(**{f.name: getattr(config, f.name, getattr(defaults, f.name)) for f in dataclasses.fields(cls)})
 
 
 def recognise(src: Path) -> str | None:
@@ -110,7 +86,7 @@ def discover_dataset(src: Path, layout: str, selection: Selection) -> Discovery:
         selection: Split, compression and methods.
 
     Returns:
-        A :class:`~dfembed.crop.sources.Discovery` with that layout.
+        A :class:`~dfembed.crop.discovery.Discovery` with that layout.
 
     Raises:
         ConfigError: A selection the data set cannot give (e.g. Celeb-DF has no ``val``).

@@ -37,47 +37,38 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
-import cv2
-import numpy as np
 from tqdm import tqdm
 
-from dfembed.core.atomic import atomic_write_bytes
 from dfembed.core.errors import ConfigError, DfembedError, InputError
 from dfembed.core.lock import OutputLock
-from dfembed.core.paths import check_inside, check_separate, check_writable, remove_inside
+from dfembed.core.paths import check_separate, check_writable
 from dfembed.core.provenance import write_provenance
 from dfembed.core.workers import die_with_parent
-from dfembed.crop.datasets import Selection
+from dfembed.crop.discovery import Discovery, Selection, Source
 from dfembed.crop.manifest import (
-    CROP_BOX_COLUMNS,
-    CROP_LANDMARK_COLUMNS,
     FAILURE_COLUMNS,
     FAILURES_NAME,
-    LANDMARK_COLUMNS,
     MANIFEST_COLUMNS,
     MANIFEST_NAME,
     PROVENANCE_NAME,
     SOURCE_COLUMNS,
     SOURCES_NAME,
     CsvAppender,
-    Row,
-    mesh_bytes,
     read_rows,
     sort_key,
     write_rows,
 )
-from dfembed.crop.naming import crop_file, crop_stems, mesh_file
+from dfembed.crop.naming import crop_stems
+from dfembed.crop.process import SourceResult, process_source
+from dfembed.crop.ray_engine import results_on_ray
 from dfembed.crop.resume import prepare_dst, restore_journal
-from dfembed.crop.sources import Discovery, Source, discover_sources
+from dfembed.crop.sources import discover_sources
 from dfembed.faces.config import CropConfig
-from dfembed.faces.detector import Detector, DetectorError, build_detector, check_available, detector_record
-from dfembed.faces.extract import FaceCrop, faces_from_media
+from dfembed.faces.detector import Detector, build_detector, check_available, detector_record
 from dfembed.faces.facemesh import model_file
-from dfembed.faces.media import MediaError
 
 log = logging.getLogger(__name__)
 
-CROPPED = "cropped"
 #: DST's lock file: held while a job writes into DST.
 LOCK_NAME = ".dfembed-crop.lock"
 
@@ -105,16 +96,6 @@ class CropSummary:
     crops_written: int
     crops_total: int
     failures: dict[str, int]
-
-
-@dataclasses.dataclass(frozen=True)
-class SourceResult:
-    """What processing one source gave: manifest rows, or the reason it gave none."""
-
-    source: Source
-    rows: list[Row]
-    status: str
-    detail: str = ""
 
 
 def run_crop(
@@ -183,88 +164,6 @@ def _discover(src: Path, config: CropConfig) -> Discovery:
     return discovery
 
 
-def process_source(
-    source: Source, stem: PurePosixPath, dst: Path, config: CropConfig, detector: Detector
-) -> SourceResult:
-    """Crop one source, write its crop files and return its manifest rows or failure.
-
-    Args:
-        source: The medium.
-        stem: Its crop stem (from :func:`crop_stems`).
-        dst: Output folder.
-        config: Crop options.
-        detector: The process's face detector.
-
-    Returns:
-        A :class:`SourceResult`; media, detector and geometry (``ValueError``) errors become a failure status.
-    """
-    try:
-        crops = faces_from_media(source.path, detector, config)
-    except MediaError as err:
-        return SourceResult(source, [], err.reason, str(err))
-    except DetectorError as err:
-        return SourceResult(source, [], "detector error", str(err))
-    except ValueError as err:  # e.g. a detected box that geometry cannot crop
-        log.debug("%s: cannot crop", source.relative, exc_info=True)
-        return SourceResult(source, [], "crop error", str(err))
-    if not crops:
-        return SourceResult(source, [], "no face", "no face passed the detector and the filters")
-    rows = [_write_crop(source, crop, crop_file(stem, crop.frame_index, crop.face_index, config.image_format),
-                        dst, config) for crop in crops]
-    return SourceResult(source, rows, CROPPED)
-
-
-def _write_crop(source: Source, crop: FaceCrop, relative: PurePosixPath, dst: Path, config: CropConfig) -> Row:
-    target = dst / relative
-    check_inside(target, dst, "crop")  # the stem cannot leave DST; a link inside DST could
-    atomic_write_bytes(target, encode_image(crop.image, config))
-    _write_mesh(crop, relative, dst)
-    return manifest_row(source, crop, relative)
-
-
-def _write_mesh(crop: FaceCrop, relative: PurePosixPath, dst: Path) -> None:
-    """Write the crop's FaceMesh points, or remove a file left by a killed run for a crop that now has none."""
-    target = dst / mesh_file(relative)
-    check_inside(target, dst, "landmarks file")
-    points = crop.crop_mesh
-    if points is not None:
-        atomic_write_bytes(target, mesh_bytes(points))
-    elif target.exists():
-        remove_inside(target, dst)
-
-
-def encode_image(image: np.ndarray, config: CropConfig) -> bytes:
-    """Encode an RGB ``uint8`` crop as JPEG (``config.jpeg_quality``) or PNG bytes."""
-    bgr = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    if config.image_format == "jpg":
-        ok, data = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality])
-    else:
-        ok, data = cv2.imencode(".png", bgr)
-    if not ok:
-        raise ValueError(f"OpenCV could not encode a {image.shape} crop as {config.image_format}")
-    return data.tobytes()
-
-
-def manifest_row(source: Source, crop: FaceCrop, relative: PurePosixPath) -> Row:
-    """The manifest row of one crop: box ``x1, y1, x2, y2`` and landmarks in source pixels, then
-    box and landmarks in crop pixels (``crop_*``); landmark cells are empty for a face without them."""
-    face = crop.face
-    row = {"source": source.relative, "label": source.label, "group": source.group, "method": source.method,
-           "frame_index": str(crop.frame_index), "face_index": str(crop.face_index),
-           "confidence": f"{face.confidence:.4f}", "crop": relative.as_posix()}
-    row.update({name: f"{value:.1f}" for name, value in zip(("x1", "y1", "x2", "y2"), face.box)})
-    row.update(_cells(LANDMARK_COLUMNS, None if face.landmarks is None else np.asarray(face.landmarks), 1))
-    row.update(_cells(CROP_BOX_COLUMNS, None if crop.crop_box is None else np.asarray(crop.crop_box), 2))
-    row.update(_cells(CROP_LANDMARK_COLUMNS, crop.crop_landmarks, 2))
-    return row
-
-
-def _cells(columns: tuple[str, ...], values: np.ndarray | None, decimals: int) -> Row:
-    if values is None:
-        return dict.fromkeys(columns, "")
-    return {col: f"{value:.{decimals}f}" for col, value in zip(columns, np.asarray(values, dtype=np.float64).ravel())}
-
-
 def _process_all(
     todo: list[Source], stems: dict[str, PurePosixPath], dst: Path, config: CropConfig, detector: Detector | None
 ) -> int:
@@ -302,8 +201,6 @@ def _results(
 ) -> Iterator[SourceResult]:
     """Each source's result, from this process, local worker processes, or Ray workers."""
     if config.engine == "ray":
-        from dfembed.crop.ray_engine import results_on_ray
-
         if config.jobs > 1:
             log.info("--jobs is the local engine's: the Ray engine runs --ray-workers workers")
         return results_on_ray(todo, stems, dst, config, detector)

@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import PurePosixPath
 
 from dfembed.core.classes import LABEL_FOLDERS
-from dfembed.crop.sources import Source
+from dfembed.crop.discovery import Source
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _CROP_NAME = re.compile(r"_f\d{5}_\d{2}\.(jpg|png)$")

@@ -6,7 +6,7 @@ does with the local engine — the checks, DST's lock, listing SRC, resuming, an
 to :class:`CropWorker` actors, one CPU each. Each worker checks that it sees DST (the
 driver's token file, :func:`~dfembed.core.cluster.check_shared_token`), builds its
 detector once, and crops the sources it is given with
-:func:`~dfembed.crop.job.process_source`, writing the crop files into DST itself; only
+:func:`~dfembed.crop.process.process_source`, writing the crop files into DST itself; only
 the manifest rows or the failure come back. SRC and DST must therefore be on storage that
 every node mounts at the same path; each worker also checks that it sees a few sources of
 SRC with the driver's sizes (:func:`~dfembed.core.cluster.check_visible_files`).
@@ -42,9 +42,9 @@ from dfembed.core.cluster import (
 from dfembed.core.errors import DfembedError
 from dfembed.core.logs import setup_logging
 from dfembed.core.workers import die_with_parent
-from dfembed.crop.job import SourceResult, process_source
 from dfembed.crop.resume import WORKER_DIED
-from dfembed.crop.sources import Source
+from dfembed.crop.discovery import Source
+from dfembed.crop.process import SourceResult, process_source
 from dfembed.faces.config import CropConfig
 from dfembed.faces.detector import Detector, build_detector
 
@@ -144,7 +144,7 @@ def results_on_ray(
         detector: A picklable detector for every worker, or ``None`` to build ``config.detector`` in each.
 
     Yields:
-        One :class:`~dfembed.crop.job.SourceResult` per source, in completion order.
+        One :class:`~dfembed.crop.process.SourceResult` per source, in completion order.
 
     Raises:
         InputError: A worker does not see DST.

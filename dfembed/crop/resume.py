@@ -33,7 +33,7 @@ from dfembed.crop.manifest import (
     write_rows,
 )
 from dfembed.crop.naming import MESH_DIR, is_crop_name, is_mesh_name, mesh_file
-from dfembed.crop.sources import Discovery, Skipped
+from dfembed.crop.discovery import Discovery, Skipped
 from dfembed.faces.config import RUNTIME_ONLY_FIELDS, CropConfig
 from dfembed.faces.detector import detector_names, detector_spec
 

@@ -25,77 +25,29 @@ SRC is listed by :func:`dfembed.core.walk.walk_files`, the one policy of every s
 links to files and folders are followed (each real folder once), hidden entries are
 skipped, and every entry that gives no medium — broken or looping links, hidden files
 and folders, FIFOs, unreadable folders, files that are not media — is reported in
-:attr:`Discovery.skipped` (and so in ``failures.csv``). A name that is not valid UTF-8
+:attr:`~dfembed.crop.discovery.Discovery.skipped` (and so in ``failures.csv``). A name that is not valid UTF-8
 is kept; its ``relative`` path shows the undecodable bytes as ``\\xNN``.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import re
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dfembed.core.classes import FAKE, LABEL_FOLDERS, UNLABELED, label_of
 from dfembed.core.errors import InputError
 from dfembed.core.walk import Entry, printable, walk_files
+from dfembed.crop.datasets import discover_dataset, recognise
+from dfembed.crop.discovery import Discovery, Selection, Skipped, Source
 from dfembed.faces.media import is_media
-
-if TYPE_CHECKING:
-    from dfembed.crop.datasets import Selection
 
 log = logging.getLogger(__name__)
 
 METADATA_NAME = "metadata.json"
 _FRAME_NAME = re.compile(r"^(?P<video>.+)-\d+$")
-
-
-@dataclasses.dataclass(frozen=True)
-class Source:
-    """One medium to crop.
-
-    Attributes:
-        path: The file.
-        relative: Its path relative to SRC, with ``/`` separators.
-        label: ``"real"``, ``"fake"`` or ``"unlabeled"``.
-        group: The group key (see the module docstring).
-        method: The manipulation that made a fake, when the data set names it
-            (FaceForensics++: ``Deepfakes``…; Celeb-DF: ``Celeb-synthesis``), else ``""``.
-    """
-
-    path: Path
-    relative: str
-    label: str
-    group: str
-    method: str = ""
-
-
-@dataclasses.dataclass(frozen=True)
-class Skipped:
-    """A file or metadata entry that gives no source, with the reason (for ``failures.csv``)."""
-
-    relative: str
-    label: str
-    reason: str
-    detail: str = ""
-
-
-@dataclasses.dataclass(frozen=True)
-class Discovery:
-    """What :func:`discover_sources` found.
-
-    Attributes:
-        layout: ``"labelled"``, ``"dfdc"``, ``"unlabelled"``, ``"ffpp"`` or ``"celebdf"``.
-        sources: The media to crop, sorted by relative path.
-        skipped: Files that are not media, unlisted or unlabelled media, and listed files
-            that are missing.
-    """
-
-    layout: str
-    sources: list[Source]
-    skipped: list[Skipped]
 
 
 def discover_sources(src: Path, group_regex: str | None = None, selection: Selection | None = None) -> Discovery:
@@ -108,14 +60,12 @@ def discover_sources(src: Path, group_regex: str | None = None, selection: Selec
             the split, compression and methods; ``None`` for the defaults.
 
     Returns:
-        A :class:`Discovery`.
+        A :class:`~dfembed.crop.discovery.Discovery`.
 
     Raises:
         InputError: ``src`` is missing, not a folder, or a ``metadata.json`` or data-set list is invalid.
         ConfigError: A selection the data set cannot give.
     """
-    from dfembed.crop.datasets import Selection, discover_dataset, recognise
-
     src = Path(src)
     if not src.is_dir():
         raise InputError(f"SRC {src} does not exist or is not a folder")

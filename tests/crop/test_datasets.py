@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from dfembed.core.errors import ConfigError, InputError
-from dfembed.crop.datasets import Selection, read_celebdf_list
+from dfembed.crop.datasets import read_celebdf_list
+from dfembed.crop.discovery import Selection
 from dfembed.crop.sources import discover_sources
 from tests.crop.trees import FFPP_TEST_PAIRS, FFPP_TRAIN_PAIR, celebdf_tree, ffpp_tree
 

@@ -7,7 +7,7 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from dfembed.crop.naming import crop_file, crop_stems, group_from_stem, is_crop_name, is_tile_name, tile_file
-from dfembed.crop.sources import Source
+from dfembed.crop.discovery import Source
 
 
 def _source(relative: str, label: str = "unlabeled") -> Source:

@@ -9,7 +9,8 @@ import pytest
 
 from dfembed.core.errors import InputError
 from dfembed.crop.manifest import MANIFEST_COLUMNS, CsvAppender, read_rows
-from dfembed.crop.sources import Source, discover_sources
+from dfembed.crop.discovery import Source
+from dfembed.crop.sources import discover_sources
 from tests.support import shared_path
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from dfembed.core.errors import InputError
 from dfembed.crop.naming import crop_file, crop_stems
-from dfembed.crop.sources import Source
+from dfembed.crop.discovery import Source
 from dfembed.train.crops import list_crops
 from tests.train.trees import write_tree
 
