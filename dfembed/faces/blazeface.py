@@ -18,7 +18,7 @@ Models (``CropConfig.blazeface_model``):
 
 Each frame (after the DFDC-winner downscale) is letter-boxed into the square input with
 black borders. BlazeFace gives six keypoints (eyes, nose tip, mouth centre, ear
-tragions), not the five landmarks of :data:`~dfembed.faces.detector.LANDMARK_NAMES`, so
+tragions), not the five landmarks of :data:`~dfembed.faces.base.LANDMARK_NAMES`, so
 its faces have ``landmarks=None``. Its confidence is lower than MTCNN's for the same
 face: its default floor is 0.5, MediaPipe's ``min_detection_confidence``.
 
@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 
 from dfembed.core.errors import ConfigError
-from dfembed.faces.config import CropConfig
-from dfembed.faces.detector import Face, ResizingDetector, confidence_floor
+from dfembed.faces.base import Face, ResizingDetector
+from dfembed.faces.config import CropConfig, confidence_floor
 from dfembed.faces.geometry import downscale_factor, iou, resize
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,10 @@ from typing import Any, Literal
 import yaml
 
 from dfembed.core.config import check
+from dfembed.core.errors import shown
+from dfembed.core.yamlsafe import load_yaml
 from dfembed.core.datasets import FFPP_DEFAULT_METHODS, FFPP_METHODS, check_methods
+from dfembed.faces.registry import detector_names, detector_spec
 
 # Options that change how fast a run is but not what it writes; a resumed run may change them.
 RUNTIME_ONLY_FIELDS = frozenset({"jobs", "batch_size", "device", "engine", "ray_address", "ray_workers"})
@@ -32,7 +35,7 @@ class CropConfig:
     box is mapped back), ``detector_min_face_size`` on the image MTCNN sees (after the
     DFDC-winner downscale, see :func:`dfembed.faces.geometry.downscale_factor`). Every
     detector sees frames after that downscale; its own options are the fields its
-    registry entry lists (:data:`dfembed.faces.detector.DETECTORS`): ``thresholds``,
+    registry entry lists (:data:`dfembed.faces.registry.DETECTORS`): ``thresholds``,
     ``detector_min_face_size`` and ``scale_factor`` for ``mtcnn``, ``blazeface_model`` and
     ``blazeface_nms`` for ``blazeface``; the others' options are ignored.
 
@@ -157,25 +160,38 @@ def parse_crop_options(options: tuple[str, ...]) -> dict[str, Any]:
         A mapping of key to value.
 
     Raises:
-        ValueError: An option has no ``=`` or an unparseable value.
+        ValueError: An option has no ``=``, an unparseable value, or one beyond the YAML bounds
+            (:mod:`dfembed.core.yamlsafe`).
     """
     parsed: dict[str, Any] = {}
     for option in options:
         key, sep, text = option.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"crop option {option!r} is not KEY=VALUE")
-        try:
-            parsed[key.strip().replace("-", "_")] = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise ValueError(f"crop option {option!r}: cannot read the value: {err}") from err
+            raise ValueError(f"crop option {shown(option)} is not KEY=VALUE")
+        try:  # bounded YAML: a few bytes of aliases may not stand for gigabytes
+            parsed[key.strip().replace("-", "_")] = load_yaml(text)
+        except (yaml.YAMLError, ValueError) as err:
+            raise ValueError(f"crop option {shown(option)}: cannot read the value: "
+                             f"{' '.join(str(err).split())[:200]}") from err
     return parsed
 
 
-def detector_names() -> list[str]:
-    """The registered detectors' names (the registry lives with the detectors, imported here lazily)."""
-    from dfembed.faces.detector import detector_names as registered
+def confidence_floor(config: CropConfig, name: str | None = None) -> float:
+    """The confidence below which faces are dropped: ``config.min_confidence``, else the detector's default.
 
-    return registered()
+    Args:
+        config: The crop configuration.
+        name: Another registered detector than ``config.detector``.
+
+    Returns:
+        The floor in ``[0, 1]`` (detectors' scores are not on one scale, so each has its own default).
+
+    Raises:
+        ConfigError: ``name`` is not a registered detector.
+    """
+    if config.min_confidence is not None:
+        return config.min_confidence
+    return detector_spec(name or config.detector).default_min_confidence
 
 
 def _compiles(pattern: str) -> bool:

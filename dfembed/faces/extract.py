@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from dfembed.faces.alignment import alignment_matrix, apply_affine, warp_crop
-from dfembed.faces.config import CropConfig
-from dfembed.faces.detector import Detector, Face, confidence_floor
+from dfembed.faces.base import Detector, Face
+from dfembed.faces.config import CropConfig, confidence_floor
 from dfembed.faces.geometry import crop_matrix, face_crop
 from dfembed.faces.media import MediaError, is_image, is_video, iter_video_frames, read_image
 
@@ -76,7 +76,7 @@ def choose_faces(faces: list[Face], config: CropConfig) -> list[Face]:
     Args:
         faces: Detections of one frame.
         config: Uses ``min_confidence`` (``None``: the default floor of ``config.detector``,
-            see :func:`~dfembed.faces.detector.confidence_floor`), ``min_face_size`` (shorter
+            see :func:`~dfembed.faces.config.confidence_floor`), ``min_face_size`` (shorter
             box side, source pixels) and ``faces`` (``"largest"`` or ``"all"``).
 
     Returns:
@@ -147,7 +147,7 @@ def faces_from_media(path: Path, detector: Detector, config: CropConfig) -> list
 
     Args:
         path: An image (jpg, jpeg, png, bmp, webp) or video (mp4, avi, mov, mkv, webm).
-        detector: A :class:`~dfembed.faces.detector.Detector` (built once, reused).
+        detector: A :class:`~dfembed.faces.base.Detector` (built once, reused).
         config: The crop configuration.
 
     Returns:

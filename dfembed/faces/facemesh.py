@@ -19,7 +19,7 @@ the five points derived from the mesh against MTCNN's, in inter-ocular distances
 error 0.055 / 0.054 / 0.054 / 0.060 at scale 1.2 / 1.3 / 1.4 / 1.5, fewest faces below the
 presence threshold at 1.4; BlazeFace's boxes (251 faces) 0.052 / 0.051 / 0.051 / 0.054 at
 1.3 / 1.4 / 1.5 / 1.6. So 1.4 for MTCNN and 1.5 for BlazeFace
-(:attr:`~dfembed.faces.detector.DetectorSpec.mesh_scale`). Below a presence score of 0.5
+(:attr:`~dfembed.faces.registry.DetectorSpec.mesh_scale`). Below a presence score of 0.5
 (MediaPipe's threshold) the face has no mesh.
 
 Index lists name points of MediaPipe's canonical face mesh (``face_mesh_connections.py``
@@ -41,8 +41,8 @@ import numpy as np
 
 from dfembed.core.errors import ConfigError
 from dfembed.faces.alignment import apply_affine, invert_affine, warp_crop
+from dfembed.faces.base import Detector, Face
 from dfembed.faces.blazeface import tflite_interpreter, usable_cores, wheel_file
-from dfembed.faces.detector import Detector, Face
 from dfembed.faces.extract import choose_faces
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ JAW = (127, 234, 93, 132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 
        454, 356)
 #: Both eyebrows (``FACEMESH_RIGHT_EYEBROW``, then ``FACEMESH_LEFT_EYEBROW``: the subject's right is the image's left).
 BROWS = (46, 53, 52, 65, 55, 70, 63, 105, 66, 107, 276, 283, 282, 295, 285, 300, 293, 334, 296, 336)
-#: Mesh points averaged into the five landmarks (:data:`~dfembed.faces.detector.LANDMARK_NAMES`): each eye's
+#: Mesh points averaged into the five landmarks (:data:`~dfembed.faces.base.LANDMARK_NAMES`): each eye's
 #: corners and lid centres, the nose tip's upper point (4: closer to MTCNN's nose than 1), the mouth corners.
 FIVE_POINT_INDICES = ((33, 133, 159, 145), (362, 263, 386, 374), (4,), (61,), (291,))
 
@@ -88,7 +88,7 @@ def five_from_mesh(mesh: np.ndarray) -> np.ndarray:
         mesh: ``(468, 2)`` points.
 
     Returns:
-        ``(5, 2)`` float64 points, in the order of :data:`~dfembed.faces.detector.LANDMARK_NAMES`.
+        ``(5, 2)`` float64 points, in the order of :data:`~dfembed.faces.base.LANDMARK_NAMES`.
     """
     mesh = np.asarray(mesh, dtype=np.float64)
     return np.stack([mesh[list(indices)].mean(axis=0) for indices in FIVE_POINT_INDICES])
@@ -204,7 +204,7 @@ class FaceMesh:
             face: The detection, in the frame's pixels.
 
         Returns:
-            A new :class:`~dfembed.faces.detector.Face`, or ``face`` itself when the network sees no face.
+            A new :class:`~dfembed.faces.base.Face`, or ``face`` itself when the network sees no face.
         """
         found = self.points(image, face.box, face.landmarks)
         if found is None:
@@ -248,7 +248,7 @@ def with_facemesh(detector: Detector, config: CropConfig, scale: float = DEFAULT
         detector: The face detector.
         config: The crop configuration: the kept faces, and ``jobs`` (the interpreter's
             threads are the usable cores divided by it).
-        scale: The detector's box scale (:attr:`~dfembed.faces.detector.DetectorSpec.mesh_scale`).
+        scale: The detector's box scale (:attr:`~dfembed.faces.registry.DetectorSpec.mesh_scale`).
 
     Returns:
         The :class:`MeshDetector`.

@@ -10,8 +10,8 @@ P-Net then fails with a shape error inside a Conv2D (a ``ValueError`` or a Tenso
 and silently reports *no face*). :class:`MTCNNDetector` replaces the P-Net stage with
 one whose pyramid stops at the last level P-Net can scan, which removes the failure;
 a ``ValueError`` that still occurs is retried frame by frame and then reported as
-:class:`~dfembed.faces.detector.DetectorError` (see
-:class:`~dfembed.faces.detector.ResizingDetector`), never a crash of the whole job.
+:class:`~dfembed.faces.base.DetectorError` (see
+:class:`~dfembed.faces.base.ResizingDetector`), never a crash of the whole job.
 
 mtcnn loads the weights bundled in its package with joblib (pickles: loading them runs
 code); nothing here loads a user-supplied pickle.
@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from dfembed.faces.base import Face, ResizingDetector
 from dfembed.faces.config import CropConfig
-from dfembed.faces.detector import Face, ResizingDetector
 
 PNET_WINDOW = 12
 

@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-import dfembed.faces.detector as detector_module
+import dfembed.faces.registry as registry_module
 from dfembed.core.config import resolve_config
 from dfembed.core.errors import ConfigError
 from dfembed.faces.config import CropConfig
@@ -48,7 +48,7 @@ class _Recorder(ResizingDetector):
 @pytest.fixture
 def registry(monkeypatch: pytest.MonkeyPatch) -> None:
     """A copy of the registry for one test: what it registers is gone afterwards."""
-    monkeypatch.setattr(detector_module, "DETECTORS", dict(detector_module.DETECTORS))
+    monkeypatch.setattr(registry_module, "DETECTORS", dict(registry_module.DETECTORS))
 
 
 def test_builtin_detectors_are_registered() -> None:
