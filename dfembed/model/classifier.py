@@ -9,8 +9,9 @@ Labels are 0 = real and 1 = fake, so ``predict_proba`` columns are [P(real), P(f
 against the embedding model (embedding size, backbone, image size, class mapping) plus
 the configurations and library versions that made it. :func:`save_bundle` writes it with
 joblib (``OUT_PKL``) and, beside it, as the safe classifier file that scoring reads
-without unpickling (:mod:`dfembed.model.safe_bundle`). **Loading a joblib/pickle file runs
-code: load only bundles you made or trust.**
+without unpickling (:mod:`dfembed.model.safe_bundle`, in the format of
+:mod:`dfembed.model.safe_file`). **Loading a joblib/pickle file runs code: load only
+bundles you made or trust.**
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from dfembed.core.classes import CLASSES
 from dfembed.core.errors import ConfigError, InputError
 from dfembed.core.provenance import library_versions
 from dfembed.model.names import backbone_key
+from dfembed.model.safe_file import safe_path, write_safe_bundle
 from dfembed.model.svm_params import KERNELS, CalibratedSVMParams
 
 if TYPE_CHECKING:  # importing dfembed.model.network would import Keras; only its attributes are used
@@ -209,7 +211,7 @@ def save_bundle(
         bundle: A bundle whose classifier is fitted on ``embedding_dim`` features with
             the labels of ``class_mapping``.
         path: Target file (``.pkl`` by convention); the safe file is
-            :func:`~dfembed.model.safe_bundle.safe_path` of it (``svm.pkl`` → ``svm.npz``).
+            :func:`~dfembed.model.safe_file.safe_path` of it (``svm.pkl`` → ``svm.npz``).
         models: Name → model file(s) the classifier belongs to, whose SHA-256 the safe file
             records (inference checks the model it is given against them).
 
@@ -219,8 +221,6 @@ def save_bundle(
     Raises:
         InputError: The bundle is inconsistent (unfitted classifier, wrong width or labels).
     """
-    from dfembed.model.safe_bundle import safe_path, write_safe_bundle
-
     _check_bundle(bundle)
     path = Path(path)
     with atomic_path(path) as tmp:
