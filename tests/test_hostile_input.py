@@ -13,6 +13,7 @@ import os
 import pickle
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -436,3 +437,63 @@ def test_error_messages_of_the_environment_are_one_line_with_the_path() -> None:
     from dfembed.core.errors import InputError
 
     assert error_message(InputError("two\nlines")) == "two lines"
+
+
+# === Hardening round: YAML bombs, exported models that claim too much or misbehave, report metrics,
+# ground-truth boxes. Each case gives its arguments and a fragment its one line must hold; the inputs
+# are generated here and every case ends in well under a second.
+
+HARDENED: dict[str, Callable[[Path], tuple[list[object], str]]] = {}
+
+
+def hardened(name: str) -> Callable[[Callable[[Path], tuple[list[object], str]]], Callable]:
+    def register(build: Callable[[Path], tuple[list[object], str]]) -> Callable:
+        HARDENED[name] = build
+        return build
+
+    return register
+
+
+def _laughs(levels: int = 9, width: int = 9) -> str:
+    """YAML of ``levels`` anchors, each ``width`` aliases of the one before (9 and 9: 9⁸ values in < 500 bytes)."""
+    lines = ['a0: &a0 "lol"'] + [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * width) + "]" for i in range(1, levels)]
+    return "\n".join(lines) + "\n"
+
+
+@hardened("crop: a --config YAML of 9 levels of 9 aliases")
+def _(tmp: Path) -> tuple[list[object], str]:
+    _image(tmp / "src" / "a.png")
+    (tmp / "laughs.yaml").write_text(_laughs() + "margin: *a8\n")
+    return (["crop", tmp / "src", tmp / "dst", "--config", tmp / "laughs.yaml"],
+            "laughs.yaml is not valid: its aliases expand to more than 100000 values")
+
+
+@hardened("crop: a --config YAML whose wrong-typed value is 5000 items long")
+def _(tmp: Path) -> tuple[list[object], str]:
+    _image(tmp / "src" / "a.png")
+    (tmp / "long.yaml").write_text("margin: [" + ", ".join(["7"] * 5000) + "]\n")
+    return ["crop", tmp / "src", tmp / "dst", "--config", tmp / "long.yaml"], "option 'margin': expected float, got [7, 7"
+
+
+@hardened("detectors compare: a --crop-option value of nested aliases")
+def _(tmp: Path) -> tuple[list[object], str]:
+    _image(tmp / "src" / "a.png")
+    flow = "[&a0 lol, " + ", ".join(f"&a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)) + "]"
+    return (["detectors", "compare", tmp / "src", tmp / "out", "--crop-option", f"margin={flow}"],
+            "cannot read the value: its aliases expand to more than 100000 values")
+
+
+@pytest.mark.parametrize("name", list(HARDENED))
+def test_hardened_cases_give_one_error_line_saying_what_is_wrong(name: str, tmp_path: Path) -> None:
+    built, fragment = HARDENED[name](tmp_path)
+    before = _snapshot(tmp_path)
+    began = time.perf_counter()
+    result = CliRunner().invoke(main, [*map(str, built), "-q"])
+    assert time.perf_counter() - began < 5.0
+    assert isinstance(result.exception, SystemExit), f"{name}: {result.exception!r}"
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and result.output.rstrip().endswith(errors[0]), result.output
+    assert fragment in errors[0], (name, errors[0])
+    assert len(errors[0]) < 600, errors[0]  # a user's value is shown in at most 200 characters
+    assert _snapshot(tmp_path) == before, f"{name} changed its inputs"

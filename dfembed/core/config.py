@@ -19,7 +19,8 @@ from typing import Any, TypeVar
 import tomllib
 import yaml
 
-from dfembed.core.errors import ConfigError
+from dfembed.core.errors import ConfigError, shown
+from dfembed.core.yamlsafe import load_yaml
 
 T = TypeVar("T")
 
@@ -33,8 +34,12 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     Returns:
         The top-level mapping (empty for an empty YAML file).
 
+    YAML is read with :func:`~dfembed.core.yamlsafe.load_yaml`, which refuses a document whose
+    aliases stand for more values than a configuration holds ("billion laughs").
+
     Raises:
-        ConfigError: The file is missing, unreadable, not UTF-8, not parseable, or not a mapping.
+        ConfigError: The file is missing, unreadable, not UTF-8, not parseable, beyond the
+            YAML bounds, or not a mapping.
     """
     path = Path(path)
     if not path.is_file():
@@ -49,9 +54,12 @@ def read_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     except OSError as err:
         raise ConfigError(f"cannot read config file {path}: {err.strerror or err}") from err
     try:
-        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else (yaml.safe_load(text) or {})
+        data = tomllib.loads(text) if path.suffix.lower() == ".toml" else (load_yaml(text) or {})
     except (tomllib.TOMLDecodeError, yaml.YAMLError) as err:
         raise ConfigError(f"config file {path} is not valid: {' '.join(str(err).split())}") from err
+    except ValueError as err:  # a value YAML's constructors refuse: a date like 2001-13-45, an integer of 5000 digits
+        raise ConfigError(f"config file {path} has a value that cannot be read: {str(err).split(';')[0][:200]}") \
+            from err
     except RecursionError as err:
         raise ConfigError(f"config file {path} is nested too deeply to read") from err
     if not isinstance(data, dict):
@@ -123,7 +131,7 @@ def resolve_configs(
     for data, where in layers:
         unknown = [key for key in data if str(key).replace("-", "_") not in known]
         if unknown:
-            raise ConfigError(f"{where}: unknown option {unknown[0]!r}; known options: {', '.join(sorted(known))}")
+            raise ConfigError(f"{where}: unknown option {shown(unknown[0])}; known options: {', '.join(sorted(known))}")
     padded = [*bases, *[None] * (len(classes) - len(bases))]
     return tuple(
         _build(cls, ([] if base is None else [(dict(base[0]), base[1])])
@@ -193,10 +201,11 @@ def check(ok: bool, name: str, value: object, expected: str) -> None:
         expected: What the option must be, as the message says it (``"at least 1"``).
 
     Raises:
-        ValueError: ``ok`` is false; the message reads ``"<name> must be <expected>, got <value>"``.
+        ValueError: ``ok`` is false; the message reads ``"<name> must be <expected>, got <value>"``, the
+            value shown by :func:`~dfembed.core.errors.shown` (at most 200 characters).
     """
     if not ok:
-        raise ValueError(f"{name} must be {expected}, got {value!r}")
+        raise ValueError(f"{name} must be {expected}, got {shown(value)}")
 
 
 def _normalise_keys(data: Mapping[str, Any], cls: type, where: str) -> dict[str, Any]:
@@ -206,7 +215,7 @@ def _normalise_keys(data: Mapping[str, Any], cls: type, where: str) -> dict[str,
         name = str(key).replace("-", "_")
         if name not in names:
             known = ", ".join(sorted(names))
-            raise ConfigError(f"{where}: unknown option {key!r}; known options: {known}")
+            raise ConfigError(f"{where}: unknown option {shown(key)}; known options: {known}")
         out[name] = value
     return out
 
@@ -227,14 +236,14 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
         raise ConfigError(errors[0])
     if origin is typing.Literal:
         if value not in args:
-            raise ConfigError(f"option {name!r}: {value!r} is not one of {list(args)}")
+            raise ConfigError(f"option {name!r}: {shown(value)} is not one of {list(args)}")
         return value
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"option {name!r}: expected a list, got {value!r}")
+            raise ConfigError(f"option {name!r}: expected a list, got {shown(value)}")
         item_types = args if args and args[-1] is not Ellipsis else (args[0],) * len(value)
         if len(item_types) != len(value):
-            raise ConfigError(f"option {name!r}: expected {len(item_types)} values, got {value!r}")
+            raise ConfigError(f"option {name!r}: expected {len(item_types)} values, got {shown(value)}")
         return tuple(_coerce(name, v, t) for v, t in zip(value, item_types))
     return _coerce_scalar(name, value, hint)
 
@@ -244,14 +253,14 @@ def _coerce_scalar(name: str, value: Any, hint: Any) -> Any:
         return value
     if hint is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"option {name!r}: expected true or false, got {value!r}")
+            raise ConfigError(f"option {name!r}: expected true or false, got {shown(value)}")
         return value
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if hint is int and isinstance(value, bool):
-        raise ConfigError(f"option {name!r}: expected an integer, got {value!r}")
+        raise ConfigError(f"option {name!r}: expected an integer, got {shown(value)}")
     if hint is str and isinstance(value, os.PathLike):
         return os.fspath(value)
     if not isinstance(value, hint):
-        raise ConfigError(f"option {name!r}: expected {hint.__name__}, got {value!r}")
+        raise ConfigError(f"option {name!r}: expected {hint.__name__}, got {shown(value)}")
     return value

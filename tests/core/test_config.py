@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from pathlib import Path
 from typing import Literal
 
 import pytest
 
 from dfembed.core.atomic import atomic_path, atomic_write_text, remove_stale_temps
-from dfembed.core.config import config_to_yaml, resolve_config, resolve_configs
+from dfembed.core.config import check, config_to_yaml, resolve_config, resolve_configs
 from dfembed.core.errors import ConfigError
 from dfembed.core.provenance import write_provenance
 
@@ -173,3 +174,37 @@ def test_one_file_and_one_set_of_flags_for_two_configurations(tmp_path: Path) ->
     cfg.write_text("rate: fast\n")
     with pytest.raises(ConfigError, match="option 'rate': expected int"):
         resolve_configs((_Stage, _Other), cfg)
+
+
+def test_a_billion_laughs_config_file_is_refused_at_once_naming_the_file(tmp_path: Path) -> None:
+    # 9 levels of 9 aliases: under 500 bytes that stand for 9 ** 8 values
+    lines = ['a0: &a0 "lol"'] + [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 9)]
+    cfg = tmp_path / "laughs.yaml"
+    cfg.write_text("\n".join(lines) + "\nname: *a8\n")
+    began = time.perf_counter()
+    with pytest.raises(ConfigError, match=rf"config file {cfg} is not valid: its aliases expand to more than") as info:
+        resolve_config(_Stage, cfg)
+    assert time.perf_counter() - began < 1.0 and "\n" not in str(info.value)
+
+
+def test_a_value_of_the_wrong_type_is_shown_in_at_most_200_characters(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("size: [" + ", ".join(["1"] * 5000) + "]\nname: " + "y" * 5000 + "\n")
+    with pytest.raises(ConfigError, match=r"option 'size': expected int, got \[1, 1") as info:
+        resolve_config(_Stage, cfg)
+    assert len(str(info.value)) < len(f"config file {cfg}: option 'size': expected int, got ") + 201
+    with pytest.raises(ValueError, match=r"^name must be short, got 'yyy") as checked:
+        check(False, "name", "y" * 5000, "short")
+    assert len(str(checked.value)) == len("name must be short, got ") + 200
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("name: 2001-13-45\n", "month must be in 1..12"),
+    ("size: " + "7" * 5000 + "\n", "Exceeds the limit (4300 digits)"),
+])
+def test_values_yaml_cannot_construct_are_config_errors(tmp_path: Path, text: str, fragment: str) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(text)
+    with pytest.raises(ConfigError, match=rf"config file {cfg} has a value that cannot be read: ") as info:
+        resolve_config(_Stage, cfg)
+    assert fragment in str(info.value)
