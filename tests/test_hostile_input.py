@@ -483,6 +483,28 @@ def _(tmp: Path) -> tuple[list[object], str]:
             "cannot read the value: its aliases expand to more than 100000 values")
 
 
+def _hostile_model(tmp: Path, **options: object) -> tuple[Path, Path]:
+    from tests.model.hostile_onnx import hostile_onnx
+
+    _image(tmp / "test" / "a.png")
+    return tmp / "test", hostile_onnx(tmp / "model.onnx", **options)
+
+
+@hardened("infer: an exported model that claims a 20000x20000 input")
+def _(tmp: Path) -> tuple[list[object], str]:
+    pytest.importorskip("onnxruntime")
+    test, model = _hostile_model(tmp, side=20000)
+    return (["infer", test, tmp / "sub.csv", model],
+            "its input side is 20000 pixels, above the limit of 1024 (set DFEMBED_MAX_INPUT_SIDE to raise it)")
+
+
+@hardened("infer: an exported model ONNX Runtime cannot load")
+def _(tmp: Path) -> tuple[list[object], str]:
+    pytest.importorskip("onnxruntime")
+    test, model = _hostile_model(tmp, unknown_op=True)
+    return ["infer", test, tmp / "sub.csv", model], f"ONNX Runtime cannot load model file {model}: INVALID_GRAPH"
+
+
 @pytest.mark.parametrize("name", list(HARDENED))
 def test_hardened_cases_give_one_error_line_saying_what_is_wrong(name: str, tmp_path: Path) -> None:
     built, fragment = HARDENED[name](tmp_path)

@@ -3,7 +3,10 @@
 Keras 3's ``model.export(format="onnx")`` converts the graph (through tf2onnx under the
 TensorFlow backend); the file is then read back with ``onnx``, given the contract
 (``metadata_props["dfembed"]``) and a description, checked with ``onnx.checker`` and
-written in its place.
+against the contract and bounds that loading it checks
+(:func:`dfembed.model.exported.check_graph`: input side and embedding width within their
+caps, ``image`` uint8 ``(n, S, S, 3)``, ``p_fake`` ``(n,)``, ``embedding`` ``(n, D)``), and
+written in its place; an export that loading would refuse fails here, not where it is used.
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dfembed.core.errors import ConfigError
+from dfembed.core.errors import ConfigError, InputError
 from dfembed.model.contract import METADATA_KEY, ExportContract
-from dfembed.model.exported import INSTALL_HINT
+from dfembed.model.exported import INSTALL_HINT, check_graph
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +86,8 @@ def write_onnx(model: Any, path: Path, contract: ExportContract, opset: int | No
 
     Raises:
         ConfigError: tf2onnx/onnx are missing, or the opset is newer than tf2onnx writes.
+        InputError: The converted graph breaks the contract, or the model's input side or
+            embedding width is beyond its cap (``DFEMBED_MAX_INPUT_SIDE``, ``DFEMBED_MAX_EMBEDDING``).
     """
     onnx, _ = require_converter()
     if opset is not None and opset > max_opset():
@@ -96,6 +101,10 @@ def write_onnx(model: Any, path: Path, contract: ExportContract, opset: int | No
     proto.doc_string = (f"dfembed deepfake detector: image uint8 RGB (n, {contract.image_size}, {contract.image_size}, "
                         f"3), 0..255 -> p_fake (n,) P(fake), embedding (n, {contract.embedding_dim})")
     onnx.checker.check_model(proto)
+    try:
+        check_graph(path, proto, contract)
+    except InputError as err:
+        raise InputError(f"the exported ONNX graph would be refused when loaded: {err}") from err
     onnx.save(proto, str(path))
     log.debug("wrote %s (ONNX opset %s)", path, ", ".join(str(o.version) for o in proto.opset_import))
     return path

@@ -76,7 +76,12 @@ class ExportedScorer:
         self.tta = tta
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
-        """P(fake) of each crop ``(n, S, S, 3)``, shape ``(n,)``."""
+        """P(fake) of each crop ``(n, S, S, 3)``, shape ``(n,)``.
+
+        Raises:
+            InputError: ONNX Runtime fails on the crops, or the model is faulty (a P(fake)
+                outside [0, 1], a non-finite embedding): :meth:`ExportedModel.predict` checks both.
+        """
         return self.scores_and_embeddings(images)[0]
 
     def scores_and_embeddings(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -126,7 +131,8 @@ def _keras(model_h5: Path, svm_pkl: Path, trust_pickle: bool) -> InferenceModel:
     model, bundle, info = load_checked(model_h5, svm_pkl, trust_pickle)
 
     def make_scorer(config: InferConfig) -> Scorer:
-        return FaceScorer.from_bundle(model, bundle, config.batch_size, config.tta)
+        return FaceScorer.from_bundle(model, bundle, config.batch_size, config.tta,
+                                      model_name=f"{model_h5} (with classifier {svm_pkl})")
 
     return InferenceModel("keras", info.image_size, bundle.crop_config, getattr(bundle, "detector", None),
                           make_scorer, model, {"kind": "keras", "backbone": info.backbone}, bundle)

@@ -2,7 +2,8 @@
 
 :func:`load_checked` loads the embedding model and the classifier bundle and checks that
 they belong together; :class:`FaceScorer` turns face crops into P(fake) (zero-padded
-batches, optional flip TTA).
+batches, optional flip TTA), refusing a P(fake) outside [0, 1] or a non-finite embedding
+as a faulty model (:mod:`dfembed.model.outputs`) instead of writing it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from dfembed.model.outputs import check_embeddings, check_p_fake
 
 if TYPE_CHECKING:  # the model modules import Keras; this module is imported without it
     import keras
@@ -95,17 +98,22 @@ class FaceScorer:
         batch_size: Faces per model call.
         tta: ``"flip"`` averages each face's P(fake) with its mirror image's.
         fake_column: Column of P(fake) in ``predict_proba``'s output.
+        model_name: How messages name the model (its files) when it gives a P(fake) outside
+            [0, 1] or a non-finite embedding.
     """
 
-    def __init__(self, model: Any, classifier: Any, batch_size: int, tta: str = "none", fake_column: int = 1) -> None:
+    def __init__(self, model: Any, classifier: Any, batch_size: int, tta: str = "none", fake_column: int = 1,
+                 model_name: str = "the Keras model and its classifier") -> None:
         self.model = model
         self.classifier = classifier
         self.batch_size = batch_size
         self.tta = tta
         self.fake_column = fake_column
+        self.model_name = model_name
 
     @classmethod
-    def from_bundle(cls, model: Any, bundle: ClassifierBundle, batch_size: int, tta: str = "none") -> FaceScorer:
+    def from_bundle(cls, model: Any, bundle: ClassifierBundle, batch_size: int, tta: str = "none",
+                    model_name: str = "the Keras model and its classifier") -> FaceScorer:
         """Build a scorer whose P(fake) column is found from the bundle's class mapping.
 
         Args:
@@ -114,6 +122,7 @@ class FaceScorer:
                 ``classes_`` and ``class_mapping["fake"]``, the label of FAKE).
             batch_size: Faces per model call.
             tta: ``"none"`` or ``"flip"``.
+            model_name: How messages name the model (its files).
 
         Returns:
             The scorer.
@@ -127,7 +136,7 @@ class FaceScorer:
         fake = bundle.class_mapping["fake"]
         if fake not in classes:
             raise InputError(f"the classifier's classes {classes} do not include the FAKE label {fake}")
-        return cls(model, bundle.classifier, batch_size, tta, classes.index(fake))
+        return cls(model, bundle.classifier, batch_size, tta, classes.index(fake), model_name)
 
     def __call__(self, images: np.ndarray) -> np.ndarray:
         """Score face crops.
@@ -137,6 +146,9 @@ class FaceScorer:
 
         Returns:
             P(fake) of each crop, shape ``(n,)``.
+
+        Raises:
+            InputError: The model is faulty: a P(fake) outside [0, 1] or a non-finite embedding.
         """
         if len(images) == 0:
             return np.zeros((0,), dtype=np.float64)
@@ -154,24 +166,36 @@ class FaceScorer:
         Returns:
             ``(scores (n,), embeddings (n, d))``; with flip TTA the scores average both
             views and the embeddings are those of the crops as given.
+
+        Raises:
+            InputError: The model is faulty: a P(fake) outside [0, 1] or a non-finite embedding.
         """
         if len(images) == 0:
             return np.zeros((0,), dtype=np.float64), np.zeros((0, 0), dtype=np.float32)
         embeddings = self.embed(images)
-        scores = np.asarray(self.classifier.predict_proba(embeddings))[:, self.fake_column]
+        scores = self._p_fake(embeddings)
         if self.tta == "flip":
             scores = (scores + self._proba(images[:, :, ::-1])) / 2.0
         return scores, embeddings
 
     def embed(self, images: np.ndarray) -> np.ndarray:
-        """Embed crops in padded batches; returns ``(n, embedding_dim)``."""
+        """Embed crops in padded batches; returns ``(n, embedding_dim)``, checked to be finite.
+
+        Raises:
+            InputError: The model gave a NaN or infinite embedding (a faulty model).
+        """
         out = []
         for start in range(0, len(images), self.batch_size):
             chunk = images[start : start + self.batch_size]
             padded = np.zeros((self.batch_size, *chunk.shape[1:]), dtype=np.float32)
             padded[: len(chunk)] = chunk
             out.append(np.asarray(self.model.predict_on_batch(padded))[: len(chunk)])
-        return np.concatenate(out)
+        return check_embeddings(np.concatenate(out), self.model_name)
 
     def _proba(self, images: np.ndarray) -> np.ndarray:
-        return np.asarray(self.classifier.predict_proba(self.embed(images)))[:, self.fake_column]
+        return self._p_fake(self.embed(images))
+
+    def _p_fake(self, embeddings: np.ndarray) -> np.ndarray:
+        """The classifier's P(fake) of each embedding, checked to be a number in [0, 1]."""
+        scores = np.asarray(self.classifier.predict_proba(embeddings))[:, self.fake_column]
+        return check_p_fake(scores, self.model_name, len(embeddings))

@@ -4,30 +4,39 @@
 
 1. it must parse as an ONNX model with a graph (else: not an ONNX model, or truncated);
 2. it must hold dfembed's contract in its metadata (:mod:`dfembed.model.contract`);
-3. its graph must take ``image`` uint8 ``(n, S, S, 3)`` with ``S`` the contract's image
-   size and give ``p_fake`` and ``embedding`` of the contract's width (a crop size that
-   does not match is an error, never a silent resize);
-4. no tensor may live in an external data file (the model is one file, and loading it
+3. its input side ``S`` and embedding width ``D`` must be within :data:`MAX_INPUT_SIDE`
+   and :data:`MAX_EMBEDDING` (a file of a few bytes can claim a 20000×20000 input, which
+   every crop would be resized to);
+4. its graph must take ``image`` uint8 ``(n, S, S, 3)`` with ``S`` the contract's image
+   size and give ``p_fake`` ``(n,)`` and ``embedding`` ``(n, D)`` (a crop size that does not
+   match is an error, never a silent resize);
+5. no tensor may live in an external data file (the model is one file, and loading it
    reads no other file);
-5. when ``dfembed-export.json`` lies beside it and describes a file of its name, the
+6. when ``dfembed-export.json`` lies beside it and describes a file of its name, the
    SHA-256 must match (a damaged, truncated or replaced model is an error).
 
 Loading an ONNX model runs no Python code: the file is a protobuf of operators and
-tensors, parsed by ``onnx`` and executed by ONNX Runtime's kernels.
+tensors, parsed by ``onnx`` and executed by ONNX Runtime's kernels. What the runtime gives
+back is checked too: an error of ONNX Runtime (at loading or on a batch) is an
+:class:`~dfembed.core.errors.InputError` naming the file, and P(fake) and the embeddings
+must be finite and of the promised shapes, P(fake) in [0, 1] (:mod:`dfembed.model.outputs`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from dfembed.core.bounds import Bound
 from dfembed.core.errors import ConfigError, InputError
 from dfembed.model.contract import (
     EMBEDDING_OUTPUT,
@@ -38,15 +47,23 @@ from dfembed.model.contract import (
     SCORE_OUTPUT,
     ExportContract,
 )
+from dfembed.model.outputs import check_embeddings, check_p_fake
 
 log = logging.getLogger(__name__)
 
 #: ONNX files are protobufs, which cannot exceed 2 GiB.
 MAX_BYTES = 2 << 30
+#: Side of an exported model's square input crops (every face crop is resized to it: at 1024 px
+#: a batch of 32 crops is 100 MB of uint8; the largest EfficientNet, B7, takes 600).
+MAX_INPUT_SIDE = Bound("DFEMBED_MAX_INPUT_SIDE", 1024, "pixels")
+#: Width of an exported model's embedding (dfembed's backbones give 1280 to 2560).
+MAX_EMBEDDING = Bound("DFEMBED_MAX_EMBEDDING", 8192, "values")
 PROVIDERS = ("auto", "cpu", "cuda")
 INSTALL_HINT = 'pip install -e ".[onnx]" (or: pip install onnx onnxruntime; onnxruntime-gpu for CUDA)'
 _CUDA = "CUDAExecutionProvider"
 _CPU = "CPUExecutionProvider"
+_ORT_PREFIX = re.compile(r"^\[ONNXRuntimeError\] : \d+ : ")
+_ORT_SOURCE = re.compile(r"/\S+\.(?:h|cc|cpp|cu):\d+ (?:[\w:~<>]+\([^()]*\) )?")  # file:line and function
 _UINT8 = 2  # onnx.TensorProto.UINT8
 _FLOAT = 1  # onnx.TensorProto.FLOAT
 
@@ -114,9 +131,11 @@ def read_exported(path: str | os.PathLike[str]) -> ExportedFile:
 
     Raises:
         InputError: It is missing, empty, too large, not ONNX, truncated or damaged, has no
-            dfembed metadata, a graph that does not fit it (crop size, outputs), or tensors
-            in external files; the message names the file.
-        ConfigError: ``onnx``/``onnxruntime`` are not installed.
+            dfembed metadata, an input side or embedding width beyond its bound, a graph that
+            does not fit it (crop size, outputs), or tensors in external files; the message
+            names the file.
+        ConfigError: ``onnx``/``onnxruntime`` are not installed, or a bound's environment
+            variable is not a positive number.
     """
     onnx, _ = require_onnx_runtime()
     path = onnx_path(path)
@@ -125,7 +144,7 @@ def read_exported(path: str | os.PathLike[str]) -> ExportedFile:
     _check_record(path, len(data), digest)
     proto = _parse(onnx, path, data)
     contract = _contract_of(path, proto)
-    _check_graph(path, proto, contract)
+    check_graph(path, proto, contract)
     _check_no_external_data(path, proto.graph)
     return ExportedFile(path, data, contract, digest)
 
@@ -193,11 +212,44 @@ def _dims(value_info: Any) -> tuple[Any, ...]:
     return tuple(d.dim_value if d.HasField("dim_value") else None for d in shape.dim)
 
 
-def _check_graph(path: Path, proto: Any, contract: ExportContract) -> None:
-    graph = proto.graph
+def _shown_dims(dims: tuple[Any, ...]) -> str:
+    """A declared shape as the messages write it: ``(n, 8, 8, 3)``, ``n`` for a free dimension."""
+    return "(" + ", ".join("n" if d is None else str(d) for d in dims) + ("," if len(dims) == 1 else "") + ")"
+
+
+def check_graph(path: Path, proto: Any, contract: ExportContract) -> None:
+    """Check an ONNX graph against its contract and the bounds, before anything runs it.
+
+    The contract's input side and embedding width must be within :data:`MAX_INPUT_SIDE` and
+    :data:`MAX_EMBEDDING` (read now, so their environment variables apply); the graph must take
+    one uint8 ``image`` of shape ``(n, S, S, 3)`` (any batch) and give float32 ``p_fake`` ``(n,)``
+    and ``embedding`` ``(n, D)``.
+
+    Args:
+        path: The model file, for the messages.
+        proto: The parsed ``onnx.ModelProto``.
+        contract: Its contract.
+
+    Raises:
+        InputError: A bound is exceeded or the graph does not keep the contract; names the file.
+        ConfigError: A bound's environment variable is not a positive number.
+    """
+    _check_bounds(path, contract)
+    _check_input(path, proto.graph, contract.image_size)
+    _check_outputs(path, proto.graph, contract.embedding_dim)
+
+
+def _check_bounds(path: Path, contract: ExportContract) -> None:
+    for bound, amount, what in ((MAX_INPUT_SIDE, contract.image_size, "its input side"),
+                                (MAX_EMBEDDING, contract.embedding_dim, "its embedding width")):
+        reason = bound.exceeded(amount, what)
+        if reason:
+            raise InputError(f"model file {path}: {reason}")
+
+
+def _check_input(path: Path, graph: Any, size: int) -> None:
     initializers = {t.name for t in graph.initializer}
     inputs = [i for i in graph.input if i.name not in initializers]
-    size = contract.image_size
     if [i.name for i in inputs] != [INPUT_NAME] or inputs[0].type.tensor_type.elem_type != _UINT8:
         raise InputError(f"model file {path}: its graph takes {[i.name for i in inputs]}, not one uint8 input "
                          f"{INPUT_NAME!r} as its dfembed metadata says")
@@ -205,15 +257,26 @@ def _check_graph(path: Path, proto: Any, contract: ExportContract) -> None:
     if len(dims) != 4 or dims[1:] != (size, size, 3):
         raise InputError(f"model file {path}: mismatched crop size — its graph takes crops of shape {dims[1:]}, its "
                          f"dfembed metadata says {size}x{size}x3")
+    if dims[0] is not None:
+        raise InputError(f"model file {path}: its graph takes {_shown_dims(dims)}, a fixed batch of {dims[0]}; its "
+                         f"dfembed metadata says (n, {size}, {size}, 3) for any number of crops n")
+
+
+def _check_outputs(path: Path, graph: Any, width: int) -> None:
     outputs = {o.name: o for o in graph.output}
     if set(outputs) != {SCORE_OUTPUT, EMBEDDING_OUTPUT} or any(
             o.type.tensor_type.elem_type != _FLOAT for o in outputs.values()):
         raise InputError(f"model file {path}: its graph gives {sorted(outputs)}, not float32 {SCORE_OUTPUT!r} and "
                          f"{EMBEDDING_OUTPUT!r}")
-    width = _dims(outputs[EMBEDDING_OUTPUT])[-1:]
-    if width != (contract.embedding_dim,):
-        raise InputError(f"model file {path}: its graph gives embeddings of width {width}, its dfembed metadata says "
-                         f"{contract.embedding_dim}")
+    embedding = _dims(outputs[EMBEDDING_OUTPUT])
+    if embedding[-1:] != (width,):
+        raise InputError(f"model file {path}: its graph gives embeddings of width {embedding[-1:]}, its dfembed "
+                         f"metadata says {width}")
+    for name, dims, expected in ((SCORE_OUTPUT, _dims(outputs[SCORE_OUTPUT]), (None,)),
+                                 (EMBEDDING_OUTPUT, embedding, (None, width))):
+        if dims != expected:
+            raise InputError(f"model file {path}: its graph gives {name!r} of shape {_shown_dims(dims)}, its dfembed "
+                             f"metadata says {_shown_dims(expected)}")
 
 
 def _check_no_external_data(path: Path, graph: Any) -> None:
@@ -296,16 +359,24 @@ class ExportedModel:
             ``(P(fake) (n,) float64, embeddings (n, D) float32)``.
 
         Raises:
-            InputError: The crops are not ``(n, S, S, 3)`` at the model's size.
+            InputError: The crops are not ``(n, S, S, 3)`` at the model's size; ONNX Runtime
+                fails on them (the message names the file and gives the runtime's first line);
+                or the model is faulty: a P(fake) that is not a number in [0, 1], an embedding
+                that is not finite, or outputs of other shapes.
         """
-        size = self.contract.image_size
+        size, width = self.contract.image_size, self.contract.embedding_dim
         if images.ndim != 4 or images.shape[1:] != (size, size, 3):
             raise InputError(f"model {self.path} takes crops of {size}x{size}x3, got shape {images.shape}")
         if len(images) == 0:
-            return np.zeros(0), np.zeros((0, self.contract.embedding_dim), np.float32)
+            return np.zeros(0), np.zeros((0, width), np.float32)
         feed = {INPUT_NAME: np.ascontiguousarray(images, dtype=np.uint8)}
-        scores, embeddings = self.session.run([SCORE_OUTPUT, EMBEDDING_OUTPUT], feed)
-        return np.asarray(scores, dtype=np.float64), np.asarray(embeddings, dtype=np.float32)
+        try:
+            scores, embeddings = self.session.run([SCORE_OUTPUT, EMBEDDING_OUTPUT], feed)
+        except runtime_errors() as err:
+            raise InputError(f"model file {self.path} failed on a batch of {len(images)} face crops: ONNX Runtime: "
+                             f"{first_line(err)}") from err
+        return (check_p_fake(scores, str(self.path), len(images)),
+                check_embeddings(embeddings, str(self.path), (len(images), width)))
 
 
 def load_exported(path: str | os.PathLike[str], provider: str = "auto", threads: int | None = None) -> ExportedModel:
@@ -333,19 +404,40 @@ def load_exported(path: str | os.PathLike[str], provider: str = "auto", threads:
     exported = read_exported(path)
     providers = providers_for(provider, list(ort.get_available_providers()))
     options = ort.SessionOptions()
-    options.log_severity_level = 3  # errors only: the CPU provider's notes about unused initializers are noise
+    # fatal only: the CPU provider's notes about unused initializers are noise, and an error is raised
+    # as well as logged, so it reaches the user once, as dfembed's one line
+    options.log_severity_level = 4
     options.intra_op_num_threads = threads or 0
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         session = ort.InferenceSession(exported.data, sess_options=options, providers=providers)
-    except Exception as err:  # noqa: BLE001 - onnxruntime's errors are pybind classes derived from Exception only
-        raise InputError(f"ONNX Runtime cannot load model file {exported.path}: "
-                         f"{type(err).__name__}: {str(err)[:300]}") from err
+    except runtime_errors() as err:
+        raise InputError(f"ONNX Runtime cannot load model file {exported.path}: {first_line(err)}") from err
     model = ExportedModel(exported, session, provider, threads)
     log.info("exported model %s: %s, %d px, %d-d embeddings, %s SVM; ONNX Runtime on %s", exported.path,
              exported.contract.backbone, exported.contract.image_size, exported.contract.embedding_dim,
              exported.contract.kernel, ", ".join(model.providers))
     return model
+
+
+def runtime_errors() -> tuple[type[Exception], ...]:
+    """The exceptions ONNX Runtime raises: its own (pybind classes derived from ``Exception`` only,
+    such as ``Fail`` and ``InvalidArgument``) and the ``RuntimeError``/``ValueError`` of its Python layer."""
+    state = importlib.import_module("onnxruntime.capi.onnxruntime_pybind11_state")
+    own = tuple(v for v in vars(state).values() if isinstance(v, type) and issubclass(v, Exception))
+    return (*own, RuntimeError, ValueError)
+
+
+def first_line(err: BaseException) -> str:
+    """The first line of an ONNX Runtime error, without its code prefix and C++ source locations, at most 300 characters.
+
+    ``[ONNXRuntimeError] : 1 : FAIL : … Status Message: /onnxruntime_src/…/reshape_helper.h:91
+    onnxruntime::ReshapeHelper::ReshapeHelper(…) input_shape_size == …`` reads
+    ``FAIL : … Status Message: input_shape_size == …``.
+    """
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    text = _ORT_PREFIX.sub("", lines[0]) if lines else type(err).__name__
+    return _ORT_SOURCE.sub("", text)[:300]
 
 
 def _load_same(path: str, provider: str, threads: int | None, sha256: str) -> ExportedModel:
