@@ -505,6 +505,32 @@ def _(tmp: Path) -> tuple[list[object], str]:
     return ["infer", test, tmp / "sub.csv", model], f"ONNX Runtime cannot load model file {model}: INVALID_GRAPH"
 
 
+def _evaluation(tmp: Path, roc_auc: str) -> Path:
+    """An evaluation folder whose metrics.json holds ``roc_auc`` as written (JSON text: 5.0, NaN, "high")."""
+    (tmp / "eval").mkdir()
+    (tmp / "eval" / "metrics.json").write_text('{"model": "m", "dataset": "d", "levels": {"video": {"roc_auc": '
+                                               + roc_auc + "}}}")
+    return tmp / "eval"
+
+
+@hardened("evaluate report: a metrics.json with an ROC AUC of 5.0")
+def _(tmp: Path) -> tuple[list[object], str]:
+    return (["evaluate", "report", _evaluation(tmp, "5.0"), "--out", tmp / "r"],
+            "metrics.json: levels.video.roc_auc is 5.0, not a number in [0, 1]")
+
+
+@hardened("evaluate report: a metrics.json with an ROC AUC of NaN")
+def _(tmp: Path) -> tuple[list[object], str]:
+    return (["evaluate", "report", _evaluation(tmp, "NaN"), "--out", tmp / "r"],
+            "metrics.json: levels.video.roc_auc is nan, not a number in [0, 1]")
+
+
+@hardened("evaluate report: a metrics.json whose ROC AUC is a string")
+def _(tmp: Path) -> tuple[list[object], str]:
+    return (["evaluate", "report", _evaluation(tmp, '"high"'), "--out", tmp / "r"],
+            "metrics.json: levels.video.roc_auc is 'high', not a number in [0, 1]")
+
+
 @pytest.mark.parametrize("name", list(HARDENED))
 def test_hardened_cases_give_one_error_line_saying_what_is_wrong(name: str, tmp_path: Path) -> None:
     built, fragment = HARDENED[name](tmp_path)
