@@ -531,6 +531,23 @@ def _(tmp: Path) -> tuple[list[object], str]:
             "metrics.json: levels.video.roc_auc is 'high', not a number in [0, 1]")
 
 
+@hardened("detectors compare: a --truth CSV with a NaN box")
+def _(tmp: Path) -> tuple[list[object], str]:
+    _image(tmp / "src" / "a.png")
+    (tmp / "truth.csv").write_text("file,x1,y1,x2,y2\na.png,5,5,20,20\na.png,nan,5,20,20\n")
+    return (["detectors", "compare", tmp / "src", tmp / "out", "--truth", tmp / "truth.csv"],
+            "truth.csv, line 3: the box (x1=nan, y1=5, x2=20, y2=20) is not finite")
+
+
+@hardened("detectors compare: a dlib --truth XML with an infinite box")
+def _(tmp: Path) -> tuple[list[object], str]:
+    _image(tmp / "src" / "a.png")
+    (tmp / "truth.xml").write_text("<images><image file='a.png'><box top='5' left='5' width='inf' height='9'/>"
+                                   "</image></images>")
+    return (["detectors", "compare", tmp / "src", tmp / "out", "--truth", tmp / "truth.xml"],
+            "truth.xml: box 1 of a.png: the box (left=5, top=5, width=inf, height=9) is not finite")
+
+
 @pytest.mark.parametrize("name", list(HARDENED))
 def test_hardened_cases_give_one_error_line_saying_what_is_wrong(name: str, tmp_path: Path) -> None:
     built, fragment = HARDENED[name](tmp_path)

@@ -3,7 +3,8 @@
 Order of work in :func:`run_compare`: the inputs (SRC, the ground truth, the face-free
 images) and the outputs are checked, then each detector is built (one that cannot be
 built is recorded, not fatal) and warmed up on the first frame; then, file by file, the
-file is decoded once, every detector runs on its frames (:mod:`dfembed.detectors.compare`),
+file is decoded once, its ground-truth boxes are clipped to it (a box wholly outside it is an
+error), every detector runs on its frames (:mod:`dfembed.detectors.compare`),
 and its overlay and crop strip are drawn (:mod:`dfembed.detectors.draw`). The tables
 (:mod:`dfembed.detectors.report`) and ``dfembed-detectors.json`` (configuration, versions,
 each detector's record, unreadable files) are written at the end. Memory holds one file's
@@ -41,7 +42,7 @@ from dfembed.detectors.report import (
     summary_row,
     write_csv,
 )
-from dfembed.detectors.truth import match_truth, read_truths
+from dfembed.detectors.truth import fit_to_image, match_truth, read_truths
 from dfembed.faces.config import CropConfig
 from dfembed.faces.detector import Detector, build_detector, detector_record, detector_spec
 from dfembed.faces.media import MediaError, is_image, is_media, iter_video_frames, read_image
@@ -100,7 +101,9 @@ def run_compare(
         The :class:`Comparison`.
 
     Raises:
-        InputError: SRC or a negative is missing or holds no medium, or the ground truth is unreadable.
+        InputError: SRC or a negative is missing or holds no medium, the ground truth is unreadable or
+            holds a box that is not finite, empty or inverted, or (when its image is decoded) wholly
+            outside its image.
         OutputExistsError: ``out`` holds a comparison and ``force`` is false.
         ConfigError: None of the detectors could be built (each one's reason is named).
     """
@@ -114,7 +117,8 @@ def run_compare(
     built, errors = _build(names, crop, detectors)
     if not built:
         raise ConfigError("no face detector could be built: " + "; ".join(f"{n}: {e}" for n, e in errors.items()))
-    runs, unreadable, pictures = _measure(files, built, crop, config, Path(out))
+    truth_name = f"ground truth {', '.join(map(str, truth))}"
+    runs, unreadable, pictures = _measure(files, built, crop, config, Path(out), _Truth(boxes, truth_name))
     reference = config.reference_name(names)
     by_file = {r.file: r for r in runs if r.detector == reference}
     summaries = tuple(
@@ -196,9 +200,23 @@ def _build(
     return built, errors
 
 
+@dataclasses.dataclass(frozen=True)
+class _Truth:
+    """Ground-truth boxes by file key, clipped to each image as it is decoded, and their files' name for messages."""
+
+    boxes: dict[str, np.ndarray]
+    name: str
+
+    def fit(self, item: MediaFile, frames: list[np.ndarray]) -> None:
+        """Clip the boxes of an image (not a video) to its decoded size; refuse a box wholly outside it."""
+        if item.kind != VIDEO and item.key in self.boxes:
+            height, width = frames[0].shape[:2]
+            self.boxes[item.key] = fit_to_image(self.boxes[item.key], width, height, f"{self.name}, {item.key}")
+
+
 def _measure(
     files: list[MediaFile], built: Mapping[str, Detector], crop: Mapping[str, CropConfig], config: CompareConfig,
-    out: Path,
+    out: Path, truth: _Truth,
 ) -> tuple[list[FileRun], dict[str, str], int]:
     runs: list[FileRun] = []
     unreadable: dict[str, str] = {}
@@ -213,6 +231,7 @@ def _measure(
                 unreadable[item.key] = str(err)
                 bar.update(len(built))
                 continue
+            truth.fit(item, frames)
             if not warmed:  # first calls build kernels / allocate interpreters: not timed
                 for name, detector in built.items():
                     run_detector(name, detector, frames[:1], crop[name], item.key, item.kind)

@@ -12,6 +12,11 @@ Boxes are ``x1, y1, x2, y2`` in source-image pixels. Two formats are read:
   (or ``x, y, width, height``), one row per face; a row with empty box fields lists a
   file without faces.
 
+Every box must be finite with ``x1 < x2`` and ``y1 < y2`` (a NaN or an infinite box is an
+error naming the file and its line or box, never a face that no detector can find); once
+its image is decoded, :func:`fit_to_image` clips a box partly outside the image and refuses
+one wholly outside.
+
 Keys are the files' paths as written; :func:`match_truth` pairs them with the compared
 media by relative path, else by file name.
 """
@@ -19,6 +24,7 @@ media by relative path, else by file name.
 from __future__ import annotations
 
 import csv
+import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
@@ -27,6 +33,8 @@ import numpy as np
 
 from dfembed.core.errors import InputError
 from dfembed.faces.geometry import iou, xywh_to_xyxy
+
+log = logging.getLogger(__name__)
 
 _KEYS = ("file", "path", "filename")
 
@@ -41,7 +49,8 @@ def read_truth(path: Path) -> dict[str, np.ndarray]:
         File key → array ``(N, 4)`` of boxes ``x1, y1, x2, y2`` (``N`` may be 0).
 
     Raises:
-        InputError: The file is missing, not parseable, or lacks a needed field (named).
+        InputError: The file is missing, not parseable, lacks a needed field (named), or
+            holds a box that is not finite or is empty or inverted (its line or box named).
     """
     path = Path(path)
     if not path.is_file():
@@ -73,18 +82,19 @@ def _read_dlib_xml(path: Path) -> dict[str, np.ndarray]:
         if not name:
             raise InputError(f"ground truth {path}: an <image> has no file attribute")
         found = boxes.setdefault(name, [])
-        for box in image.iter("box"):
+        for number, box in enumerate(image.iter("box"), start=1):
             if box.get("ignore") != "1":
-                found.append(_xml_box(path, name, box))
+                found.append(_xml_box(path, name, number, box))
     return {k: np.asarray(v, dtype=np.float64).reshape(-1, 4) for k, v in boxes.items()}
 
 
-def _xml_box(path: Path, name: str, box: ET.Element) -> list[float]:
+def _xml_box(path: Path, name: str, number: int, box: ET.Element) -> list[float]:
+    fields = ("left", "top", "width", "height")
     try:
-        x, y, w, h = (float(box.get(k, "")) for k in ("left", "top", "width", "height"))
+        values = [float(box.get(k, "")) for k in fields]
     except ValueError as err:
         raise InputError(f"ground truth {path}: a box of {name} lacks a number in left, top, width or height") from err
-    return [x, y, x + w, y + h]
+    return checked_box(values, fields, f"ground truth {path}: box {number} of {name}", corners=False)
 
 
 def _read_csv(path: Path) -> dict[str, np.ndarray]:
@@ -109,8 +119,61 @@ def _read_csv(path: Path) -> dict[str, np.ndarray]:
             values = [float(row[f]) for f in fields]
         except (TypeError, ValueError) as err:
             raise InputError(f"ground truth {path}, line {line}: {fields} must be numbers") from err
-        found.append(values if corners else xywh_to_xyxy(values).tolist())
+        found.append(checked_box(values, fields, f"ground truth {path}, line {line}", corners))
     return {k: np.asarray(v, dtype=np.float64).reshape(-1, 4) for k, v in boxes.items()}
+
+
+def checked_box(values: list[float], fields: tuple[str, ...], where: str, corners: bool = True) -> list[float]:
+    """One ground-truth box as ``x1, y1, x2, y2``, checked to be finite and not empty or inverted.
+
+    Args:
+        values: The four numbers as the file gives them.
+        fields: Their names in the file (for the message).
+        where: The file and its line or box, for the message.
+        corners: ``values`` are ``x1, y1, x2, y2``; else ``x, y, width, height``.
+
+    Returns:
+        The box's corners.
+
+    Raises:
+        InputError: A value is NaN or infinite, or ``x1 >= x2`` or ``y1 >= y2`` (a width or
+            height of 0 or less).
+    """
+    given = ", ".join(f"{name}={value:g}" for name, value in zip(fields, values))
+    if not all(np.isfinite(values)):
+        raise InputError(f"{where}: the box ({given}) is not finite: every coordinate must be a number")
+    box = values if corners else xywh_to_xyxy(values).tolist()
+    if not (box[0] < box[2] and box[1] < box[3]):
+        raise InputError(f"{where}: the box ({given}) is empty or inverted: x1 < x2 and y1 < y2 are needed "
+                         "(a positive width and height)")
+    return box
+
+
+def fit_to_image(boxes: np.ndarray, width: int, height: int, where: str) -> np.ndarray:
+    """Clip ground-truth boxes to their image; refuse a box wholly outside it.
+
+    Args:
+        boxes: ``(N, 4)`` boxes ``x1, y1, x2, y2`` in pixels.
+        width: The decoded image's width.
+        height: Its height.
+        where: The ground-truth file(s) and the image, for the message.
+
+    Returns:
+        The boxes clipped to ``[0, width] x [0, height]``.
+
+    Raises:
+        InputError: A box has no area inside the image.
+    """
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    clipped = np.clip(boxes, 0.0, [width, height, width, height])
+    outside = (clipped[:, 2] <= clipped[:, 0]) | (clipped[:, 3] <= clipped[:, 1])
+    if outside.any():
+        box = ", ".join(f"{v:g}" for v in boxes[outside][0])
+        raise InputError(f"{where}: the box ({box}) lies wholly outside the {width}x{height} image")
+    moved = int((clipped != boxes).any(axis=1).sum())
+    if moved:
+        log.debug("%s: %d box(es) partly outside the %dx%d image, clipped to it", where, moved, width, height)
+    return clipped
 
 
 def match_truth(truth: Mapping[str, np.ndarray], relatives: Iterable[str]) -> dict[str, np.ndarray]:

