@@ -472,7 +472,8 @@ def _(tmp: Path) -> tuple[list[object], str]:
 def _(tmp: Path) -> tuple[list[object], str]:
     _image(tmp / "src" / "a.png")
     (tmp / "long.yaml").write_text("margin: [" + ", ".join(["7"] * 5000) + "]\n")
-    return ["crop", tmp / "src", tmp / "dst", "--config", tmp / "long.yaml"], "option 'margin': expected float, got [7, 7"
+    return (["crop", tmp / "src", tmp / "dst", "--config", tmp / "long.yaml"],
+            "option 'margin': expected float, got [7, 7")
 
 
 @hardened("detectors compare: a --crop-option value of nested aliases")

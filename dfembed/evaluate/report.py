@@ -159,7 +159,7 @@ def markdown_text(text: str) -> str:
 
 
 def _plot_text(text: str) -> str:
-    """``text`` as a Matplotlib label shows it literally: ``$`` not read as mathtext, a leading ``_`` kept in legends."""
+    """``text`` as a Matplotlib label shows it literally: ``$`` is no mathtext, a leading ``_`` stays in legends."""
     text = " ".join(text.split()).replace("$", r"\$")
     return "\u200b" + text if text.startswith("_") else text
 
@@ -211,7 +211,8 @@ def _markdown(models: list[str], datasets: list[str], table: dict, cells: list[R
     submitted = [c for c in cells if c.video_level == "video"]
     note = "video = mean of the frame scores" if means else "video = the prediction CSV's file score"
     if means and submitted:
-        note += "; " + ", ".join(f"{md(c.model)} on {md(c.dataset)}" for c in submitted) + ": the CSV's score (no record)"
+        pairs = ", ".join(f"{md(c.model)} on {md(c.dataset)}" for c in submitted)
+        note += f"; {pairs}: the CSV's score (no record)"
     escaped = {(md(model), md(dataset)): value for (model, dataset), value in table.items()}
     return (f"# Cross-dataset ROC AUC (frame / video)\n\n{note}.\n\n"
             + report_markdown([md(m) for m in models], [md(d) for d in datasets], escaped)

@@ -429,7 +429,7 @@ def runtime_errors() -> tuple[type[Exception], ...]:
 
 
 def first_line(err: BaseException) -> str:
-    """The first line of an ONNX Runtime error, without its code prefix and C++ source locations, at most 300 characters.
+    """The first line of an ONNX Runtime error without its code prefix and C++ source locations (≤ 300 characters).
 
     ``[ONNXRuntimeError] : 1 : FAIL : … Status Message: /onnxruntime_src/…/reshape_helper.h:91
     onnxruntime::ReshapeHelper::ReshapeHelper(…) input_shape_size == …`` reads

@@ -40,9 +40,11 @@ def test_inference_with_a_model_giving_nan_writes_no_submission(tmp_path: Path) 
     cv2.imwrite(str(tmp_path / "test" / "face.png"), frame(96, 64, 30, 10, 30, seed=1))  # one white square: a face
     model = hostile_onnx(tmp_path / "model.onnx", score_add=float("nan"))
     with pytest.raises(InputError, match=rf"^model {model} gave P\(fake\) = nan for a face crop"):
-        run_inference(tmp_path / "test", tmp_path / "sub.csv", model, None, InferConfig(), detector=BrightSquareDetector())
+        run_inference(tmp_path / "test", tmp_path / "sub.csv", model, None, InferConfig(),
+                      detector=BrightSquareDetector())
     assert not (tmp_path / "sub.csv").exists()
     healthy = hostile_onnx(tmp_path / "healthy.onnx", score_add=0.0)  # the same graph without the NaN scores
-    run_inference(tmp_path / "test", tmp_path / "sub.csv", healthy, None, InferConfig(), detector=BrightSquareDetector())
+    run_inference(tmp_path / "test", tmp_path / "sub.csv", healthy, None, InferConfig(),
+                  detector=BrightSquareDetector())
     rows = (tmp_path / "sub.csv").read_text().splitlines()
     assert len(rows) == 2 and rows[1].startswith("face.png,") and 0.0 <= float(rows[1].split(",")[1]) <= 1.0

@@ -60,5 +60,6 @@ def test_a_p_fake_outside_0_1_names_the_model_as_faulty(p: float, shown: str, tt
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf")])
 def test_a_non_finite_embedding_names_the_model_as_faulty(value: float) -> None:
-    with pytest.raises(InputError, match=rf"model model.h5 \(with svm.pkl\) gave an embedding holding {value} .*faulty"):
+    with pytest.raises(InputError, match=rf"model model.h5 \(with svm.pkl\) gave an embedding holding {value} .*"
+                                         "the model is faulty"):
         _scorer(value, 0.5).scores_and_embeddings(CROPS)
