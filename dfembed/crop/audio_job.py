@@ -47,7 +47,7 @@ from dfembed.crop.discovery import Discovery, Source
 from dfembed.crop.manifest import FAILURE_COLUMNS, CsvAppender, Row, read_rows, write_rows
 from dfembed.crop.naming import crop_stems, is_tile_name, tile_file
 from dfembed.crop.process import SourceResult
-from dfembed.crop.resume import delete_previous_run
+from dfembed.crop.resume import check_owned_folder, delete_previous_run
 from dfembed.crop.sources import discover_sources
 from dfembed.faces.media import is_video
 
@@ -185,6 +185,7 @@ def _check_layout(root: Path) -> None:
 
 
 def _delete_previous(root: Path) -> None:
+    check_owned_folder(root, AUDIO_RECORD_NAME, "audio tile")
     delete_previous_run(root, is_tile_name, AUDIO_REPORT_NAMES, "audio tiles")
 
 

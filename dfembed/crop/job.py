@@ -139,9 +139,15 @@ def run_crop(
     if not src.is_dir():
         raise InputError(f"SRC {src} does not exist or is not a folder")
     check_separate(src, "SRC", dst, "DST")  # either inside the other: --force would delete inputs
+    created = not dst.exists()
     check_writable(dst, "DST")
-    with OutputLock(dst / LOCK_NAME, f"DST {dst}"):
-        return _run_locked(src, dst, config, force, detector)
+    try:
+        with OutputLock(dst / LOCK_NAME, f"DST {dst}"):
+            return _run_locked(src, dst, config, force, detector)
+    except InputError:
+        if created and dst.is_dir() and not any(dst.iterdir()):
+            dst.rmdir()  # a run that found nothing to crop leaves no empty DST behind
+        raise
 
 
 def _run_locked(src: Path, dst: Path, config: CropConfig, force: bool, detector: Detector | None) -> CropSummary:
@@ -160,7 +166,10 @@ def _run_locked(src: Path, dst: Path, config: CropConfig, force: bool, detector:
 def _discover(src: Path, config: CropConfig) -> Discovery:
     discovery = discover_sources(src, config.group_regex, Selection.of(config))
     if not discovery.sources:
-        raise InputError(f"SRC {src}: no usable image or video found ({len(discovery.skipped)} files skipped)")
+        skipped = discovery.skipped
+        named = "; ".join(f"{s.relative}: {s.reason}" for s in skipped[:3]) + ("; ..." if len(skipped) > 3 else "")
+        raise InputError(f"SRC {src}: no usable image or video found ({len(skipped)} entries skipped"
+                         + (f": {named})" if skipped else ")"))
     return discovery
 
 

@@ -24,6 +24,7 @@ from dfembed.crop.manifest import (
     FAILURES_NAME,
     MANIFEST_COLUMNS,
     MANIFEST_NAME,
+    PROVENANCE_NAME,
     REPORT_NAMES,
     SOURCE_COLUMNS,
     SOURCES_NAME,
@@ -148,13 +149,34 @@ def _other_detectors_options(name: str) -> set[str]:
 
 def _delete_previous(dst: Path) -> None:
     """Delete the crops (files named like ours below the label folders), their FaceMesh files and the reports."""
+    check_owned_folder(dst, PROVENANCE_NAME, "crop")
     delete_previous_run(dst, is_crop_name, REPORT_NAMES, "crops")
     if (dst / MESH_DIR).is_dir():
         delete_previous_run(dst / MESH_DIR, is_mesh_name, (), "FaceMesh files")
 
 
+def check_owned_folder(root: Path, record_name: str, what: str) -> None:
+    """Refuse ``--force`` in a folder that holds files but no record of an earlier run.
+
+    Only a folder a run of this stage wrote (its record is there) has files ``--force`` may
+    delete; in any other folder, a file that merely looks like a crop is a user's file.
+
+    Raises:
+        OutputExistsError: ``root`` holds files (below its label folders or reports) and no ``record_name``.
+    """
+    if (root / record_name).exists():
+        return
+    holding = next((p for folder in CROP_FOLDERS for p in (root / folder).rglob("*") if p.is_file()), None)
+    if holding is not None:
+        raise OutputExistsError(f"{root} holds files ({holding.relative_to(root)}, ...) but no {record_name}: it is "
+                                f"not a {what} folder dfembed wrote, so --force deletes nothing there; choose another "
+                                "DST")
+
+
 def delete_previous_run(root: Path, is_output: Callable[[str], bool], reports: Iterable[str], what: str) -> None:
     """``--force``: delete the files a run wrote below the label folders of ``root``, and its reports.
+
+    Callers first check the folder holds an earlier run's record (:func:`check_owned_folder`).
 
     Args:
         root: DST (or DST/audio).

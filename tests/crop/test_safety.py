@@ -85,6 +85,26 @@ def test_force_never_deletes_through_a_crop_folder_linked_outside_dst(tmp_path: 
     assert precious.exists()
 
 
+def test_force_deletes_nothing_in_a_folder_that_never_was_a_crop_dst(tmp_path: Path) -> None:
+    _image(tmp_path / "src" / "real" / "a.png")
+    holiday = _image(tmp_path / "photos" / "real" / "holiday_png_f00000_00.png")  # named like a crop
+    with pytest.raises(Exception, match=r"no dfembed-crop\.json: it is not a crop folder dfembed wrote"):
+        run_crop(tmp_path / "src", tmp_path / "photos", CONFIG, force=True, detector=_CentreDetector())
+    assert holiday.exists()
+    run_crop(tmp_path / "src", tmp_path / "dst", CONFIG, detector=_CentreDetector())
+    again = run_crop(tmp_path / "src", tmp_path / "dst", CONFIG, force=True, detector=_CentreDetector())
+    assert again.crops_written == again.crops_total == 1  # a folder the crop stage wrote: redone
+
+
+def test_a_src_of_broken_links_names_them_and_leaves_no_empty_dst(tmp_path: Path) -> None:
+    (tmp_path / "src" / "real").mkdir(parents=True)
+    (tmp_path / "src" / "real" / "gone.png").symlink_to(tmp_path / "deleted.png")
+    result = _crop(tmp_path / "src", tmp_path / "dst")
+    assert result.exit_code == 1
+    assert "no usable image or video found (1 entries skipped: real/gone.png: broken link)" in result.output
+    assert not (tmp_path / "dst").exists()
+
+
 def test_links_are_followed_and_every_skipped_entry_is_reported(tmp_path: Path) -> None:
     src = tmp_path / "src"
     _image(src / "real" / "r1.png")
