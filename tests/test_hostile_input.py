@@ -227,6 +227,19 @@ def _(tmp: Path) -> list[object]:
     return ["infer", test, tmp / "sub.csv", model, svm, "--output", model, "--force"]
 
 
+@case("infer: the output is an image of TEST, with --force")
+def _(tmp: Path) -> list[object]:
+    test, model, svm = _infer_inputs(tmp)
+    return ["infer", test, tmp / "sub.csv", model, svm, "--output", test / "a.png", "--force"]
+
+
+@case("infer: --force over a user's file that no record names")
+def _(tmp: Path) -> list[object]:
+    test, model, svm = _infer_inputs(tmp)
+    (tmp / "thesis.tex").write_text("chapter 1\n")
+    return ["infer", test, tmp / "sub.csv", model, svm, "--output", tmp / "thesis.tex", "--force"]
+
+
 @case("infer: only a pickle, without --trust-pickle")
 def _(tmp: Path) -> list[object]:
     test, model, svm = _infer_inputs(tmp)
@@ -387,6 +400,8 @@ def test_the_messages_say_what_is_wrong_and_where(tmp_path: Path) -> None:
         "train: OUT_H5 and OUT_PKL are one file": "OUT_PKL",
         "train: --resume with a truncated checkpoint": "epoch-001.keras cannot be loaded",
         "infer: only a pickle, without --trust-pickle": "loading a pickle runs the code stored in it",
+        "infer: the output is an image of TEST, with --force": "overlaps TEST",
+        "infer: --force over a user's file that no record names": "thesis.tex: not written by dfembed",
         "infer: an unknown --crop-option (before the model loads)": "unknown option 'min_face'",
         "evaluate: an output is the labels file": "is the same file as the input LABELS",
         "crop --audio-only: an audio report that is a link": "audio_manifest.csv is a link",

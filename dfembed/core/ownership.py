@@ -31,19 +31,20 @@ from dfembed.core.provenance import file_sha256
 _SHOWN = 3
 
 
-def owned_files(record: str | os.PathLike[str]) -> dict[Path, str]:
+def owned_files(record: str | os.PathLike[str], key: str = "files") -> dict[Path, str]:
     """The files a record says its command wrote, with their SHA-256.
 
     Args:
-        record: A JSON record with a ``files`` mapping of relative path → ``{"sha256": hex}``
+        record: A JSON record with a ``key`` mapping of relative path → ``{"sha256": hex}``
             (or → hex). A missing, unreadable or malformed record owns nothing.
+        key: The record's key of that mapping.
 
     Returns:
         Absolute path (the record's folder joined with the relative path) → SHA-256.
     """
     record = Path(record)
     try:
-        files = json.loads(record.read_text(encoding="utf-8")).get("files", {})
+        files = json.loads(record.read_text(encoding="utf-8")).get(key, {})
     except (OSError, UnicodeDecodeError, ValueError, AttributeError, RecursionError):
         return {}
     owned = {}

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from dfembed.core.errors import InputError
 from dfembed.core.lock import OutputLock, lock_file_beside
+from dfembed.core.ownership import check_apart, check_replaceable, file_entry, owned_files
 from dfembed.core.paths import check_distinct, check_writable
 from dfembed.core.provenance import write_provenance
 from dfembed.core.walk import Entry, SkippedEntry, printable, walk_files
@@ -46,7 +47,6 @@ from dfembed.infer.scoring import FaceScorer, Scorer
 from dfembed.infer.submission import (
     Matching,
     Submission,
-    check_output,
     choose_format,
     default_output,
     fill,
@@ -64,6 +64,9 @@ if TYPE_CHECKING:
     from dfembed.model.classifier import ClassifierBundle
 
 log = logging.getLogger(__name__)
+
+#: The record's key naming the CSV it wrote with its SHA-256 (what --force may replace).
+OUTPUTS_KEY = "outputs"
 
 #: SUB_CSV or ``output`` ``-``: the CSV goes to standard output.
 STDOUT = Path("-")
@@ -365,8 +368,11 @@ def _check_paths(test: Path, sub_csv: Path | None, model_h5: Path, svm_pkl: Path
         inputs.update({"the exported model": folder / ONNX_NAME, "the export's record": folder / RECORD_NAME})
     if sub_csv is not None and sub_csv != STDOUT and sub_csv.exists():  # else it is where a new submission goes
         inputs["SUB_CSV"] = sub_csv
-    check_distinct({"the output": output, "the output's record": provenance_path(output)}, inputs)
-    check_output(output, force)
+    record = provenance_path(output)
+    check_apart({"the output": output, "the output's record": record}, {"TEST": test})
+    check_distinct({"the output": output, "the output's record": record}, inputs)
+    check_replaceable([output], owned_files(record, key=OUTPUTS_KEY), force,
+                      hint="or --output to choose another file")
     check_writable(output.parent, "the output's folder")
 
 
@@ -535,6 +541,7 @@ def _write_record(
         trained_detector=trained_detector,
         model=model.record if model is not None else None,
         inputs={name: str(path) if path is not None else None for name, path in inputs.items()},
+        **{OUTPUTS_KEY: {summary.output.name: file_entry(summary.output)}},
         summary={k: v for k, v in dataclasses.asdict(summary).items() if k != "scores"},  # scores: under files
         files=files,
         **({"audio": audio} if audio is not None else {}),

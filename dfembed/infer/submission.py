@@ -342,15 +342,6 @@ def default_output(sub_csv: Path) -> Path:
     return sub_csv
 
 
-def check_output(path: Path, force: bool) -> None:
-    """Refuse to overwrite an existing output unless ``force``.
-
-    Raises:
-        OutputExistsError: ``path`` exists and ``force`` is false.
-    """
-    refuse_existing([path], force, hint="or --output to choose another file")
-
-
 def write_submission(submission: Submission, path: Path, force: bool = False) -> Path:
     """Write a submission CSV atomically.
 

@@ -280,6 +280,12 @@ def test_dacon_template_subset_filled_in_order_with_hard_labels(
     assert VIDEO in summary["unmatched_files"]
     again = _infer(test_dir, template, trained["model"], trained["svm"])
     assert again.exit_code == 1 and "exists; use --force" in again.output
+    forced = _infer(test_dir, template, trained["model"], trained["svm"], "--force")  # the CSV its record names
+    assert forced.exit_code == 0, forced.output
+    out = tmp_path / "sample_submission_out.csv"
+    out.write_text(out.read_text() + "edited by hand\n")
+    edited = _infer(test_dir, template, trained["model"], trained["svm"], "--force")
+    assert edited.exit_code == 1 and "not written by dfembed" in edited.output
 
 
 def test_dfdc_template_with_options_through_the_cli(
