@@ -356,7 +356,7 @@ def write_submission(submission: Submission, path: Path, force: bool = False) ->
     Raises:
         OutputExistsError: ``path`` exists and ``force`` is false.
     """
-    check_output(path, force)
+    refuse_existing([path], force, hint="or --output to choose another file")
     return atomic_write_text(path, submission_text(submission))
 
 
