@@ -21,11 +21,12 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Iterable
+from typing import Any
 from pathlib import Path
 
 import numpy as np
 
-from dfembed.crop.manifest import read_crop_record, read_manifest_faces, read_mesh
+from dfembed.crop.manifest import CropFace, read_crop_record, read_manifest_faces, read_mesh
 from dfembed.faces.alignment import template_points
 from dfembed.faces.geometry import fit_size
 from dfembed.faces.regions import TEMPLATE_BOX
@@ -110,17 +111,45 @@ def read_crop_geometry(root: Path, paths: Iterable[Path]) -> tuple[dict[Path, Cr
     config = config if isinstance(config, dict) else {}
     margin = float(config.get("margin", DEFAULT_MARGIN))
     align_scale = float(config.get("align_scale", 1.3)) if config.get("align") == "similarity" else None
+    side = config.get("size")
     geometry: dict[Path, CropGeometry] = {}
-    bare = 0
+    bare = implausible = 0
     for path in paths:
         face = faces.get(Path(path).resolve())
         mesh = None if face is None or face.mesh_path is None else read_mesh(face.mesh_path)  # once, not per blend
+        if face is not None and isinstance(side, (int, float)) and side > 0:
+            face, mesh, dropped = _plausible(face, mesh, float(side))
+            implausible += dropped
         if face is not None and (face.landmarks is not None or face.box is not None or mesh is not None):
             geometry[Path(path).resolve()] = CropGeometry(face.landmarks, face.box, margin, mesh=mesh)
         else:
             bare += 1
             geometry[Path(path).resolve()] = CropGeometry(None, None, margin, align_scale)
+    if implausible:
+        log.warning("%d crops of %s have points or boxes far outside their %s px crop in its manifest or landmarks/ "
+                    "(a damaged or edited file): their self-blends are placed without them", implausible, root, side)
     return geometry, bare
+
+
+#: How far outside its crop a recorded point may lie, in crop sides (a face at the frame's edge reaches past it).
+PLAUSIBLE_REACH = 1.0
+
+
+def _plausible(face: CropFace, mesh: np.ndarray | None, side: float) -> tuple[CropFace, np.ndarray | None, int]:
+    """``face`` and ``mesh`` without the points or box that lie beyond :data:`PLAUSIBLE_REACH` of the crop.
+
+    Returns:
+        The kept geometry and 1 when something was dropped, else 0.
+    """
+    def inside(values: Any) -> bool:
+        array = np.asarray(values, dtype=np.float64)
+        return bool(np.all((array >= -PLAUSIBLE_REACH * side) & (array <= (1 + PLAUSIBLE_REACH) * side)))
+
+    landmarks = face.landmarks if face.landmarks is None or inside(face.landmarks) else None
+    box = face.box if face.box is None or inside(face.box) else None
+    kept_mesh = mesh if mesh is None or inside(mesh) else None
+    dropped = int(landmarks is not face.landmarks or box is not face.box or kept_mesh is not mesh)
+    return dataclasses.replace(face, landmarks=landmarks, box=box), kept_mesh, dropped
 
 
 class PseudoFakes:

@@ -14,6 +14,7 @@ from dfembed.crop.manifest import CROP_BOX_COLUMNS, CROP_LANDMARK_COLUMNS, mesh_
 from dfembed.crop.naming import mesh_file
 from dfembed.faces.alignment import template_points
 from dfembed.faces.facemesh import FIVE_POINT_INDICES
+from dfembed.faces.geometry import fit_size
 from dfembed.train.augment import Augmenter, AugmentParams
 from dfembed.train.batches import BalancedBatches, CropImages, check_balanced_batch
 from dfembed.train.crops import Crop, list_crops, self_blend_crops
@@ -65,6 +66,29 @@ def test_geometry_from_manifest_columns_and_fallbacks(tmp_path: Path) -> None:
     np.testing.assert_allclose(box, central_box(96, 0.25))
     scaled_points, _ = full.scaled(96, (48, 48))
     np.testing.assert_allclose(scaled_points, (points + 0.5) * 2 - 0.5)
+
+
+def test_points_far_outside_the_crop_are_dropped_and_the_blend_still_has_a_mask(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    root = _real_tree(tmp_path / "d", 2)
+    huge = ["1e30", "-1e30"] * 5
+    header = ["crop", *CROP_BOX_COLUMNS, *CROP_LANDMARK_COLUMNS]
+    rows = [",".join(header),
+            ",".join(["real/v0-000-00.png", "10", "12", "40", "44", *huge]),  # damaged landmarks, a good box
+            ",".join(["real/v1-000-00.png", "-9e20", "12", "40", "44", *huge])]  # and both damaged
+    (root / "manifest.csv").write_text("\n".join(rows) + "\n")
+    (root / "dfembed-crop.json").write_text(json.dumps({"config": {"size": 48, "margin": 0.25}}))
+    paths = sorted((root / "real").iterdir())
+    with caplog.at_level("WARNING"):
+        geometry, _ = read_crop_geometry(root, paths)
+        pseudo = build_pseudo_fakes([(root, paths)], 48)
+    assert "far outside their 48 px crop" in caplog.text
+    first, second = (geometry[p.resolve()] for p in paths)
+    assert first.landmarks is None and first.box == (10.0, 12.0, 40.0, 44.0)
+    assert second.landmarks is None and second.box is None
+    for index, path in enumerate(paths):  # a mask over the face, not an empty one (a real trained on as a fake)
+        blend = pseudo.make(_texture(index), path, 1)
+        assert blend.mask.max() > 0.5 and (blend.image != fit_size(_texture(index), 48)).any()
 
 
 def test_aligned_crops_without_geometry_use_the_template(tmp_path: Path) -> None:
