@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dfembed.core.atomic import atomic_path, atomic_write_text, refuse_existing
+from dfembed.core.atomic import atomic_path, atomic_write_text
+from dfembed.core.ownership import check_apart, check_replaceable, file_entry, owned_files
 from dfembed.core.errors import InputError, shown
-from dfembed.core.provenance import provenance_record
+from dfembed.core.provenance import file_sha256, provenance_record
 from dfembed.evaluate.tables import report_markdown
 
 log = logging.getLogger(__name__)
@@ -182,7 +183,8 @@ def run_report(eval_dirs: list[Path], out: Path, force: bool = False) -> dict[st
     if not eval_dirs:
         raise InputError("dfembed evaluate report needs at least one evaluation folder")
     paths = {name: out / name for name in REPORT_FILES}
-    refuse_existing(paths.values(), force)
+    check_apart({"--out": out}, {f"EVAL_DIR {d}": d for d in eval_dirs})
+    _check_replaceable(paths, force)
     cells = [read_cell(d) for d in eval_dirs]
     models = list(dict.fromkeys(c.model for c in cells))
     datasets = list(dict.fromkeys(c.dataset for c in cells))
@@ -196,10 +198,21 @@ def run_report(eval_dirs: list[Path], out: Path, force: bool = False) -> dict[st
     atomic_write_text(paths["report.md"], text)
     _plot(models, datasets, table, paths["report.png"])
     record = provenance_record({"eval_dirs": [str(d) for d in eval_dirs]},
-                               cells=[{**c.__dict__, "source": str(c.source)} for c in cells])
+                               cells=[{**c.__dict__, "source": str(c.source)} for c in cells],
+                               files={name: file_entry(paths[name]) for name in ("report.md", "report.png")})
     atomic_write_text(paths["report.json"], json.dumps(record, indent=2) + "\n")
     log.info("report of %d evaluations (%d models, %d data sets) in %s", len(cells), len(models), len(datasets), out)
     return paths
+
+
+def _check_replaceable(paths: dict[str, Path], force: bool) -> None:
+    """An earlier report is replaced only with ``force`` and only when its ``report.json`` names the
+    Markdown and the plot with their current SHA-256 (:mod:`dfembed.core.ownership`)."""
+    record = paths["report.json"]
+    owned = owned_files(record)
+    if owned and record.is_file() and not record.is_symlink():
+        owned[record.absolute()] = file_sha256(record)  # the record that vouches for the others is ours too
+    check_replaceable(paths.values(), owned, force)
 
 
 def _markdown(models: list[str], datasets: list[str], table: dict, cells: list[ReportCell]) -> str:

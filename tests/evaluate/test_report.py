@@ -57,6 +57,25 @@ def test_report_refuses_existing_output_and_a_duplicate_cell(evaluations: list[P
         run_report([evaluations[0], evaluations[0]], tmp_path / "r2")
 
 
+def test_force_replaces_only_a_report_that_dfembed_wrote(evaluations: list[Path], tmp_path: Path) -> None:
+    from dfembed.core.errors import ConfigError, OutputExistsError
+
+    run_report(evaluations[:1], tmp_path / "r")
+    run_report(evaluations[:2], tmp_path / "r", force=True)  # its own earlier report
+    notes = tmp_path / "r" / "report.md"
+    notes.write_text("my own notes\n")
+    with pytest.raises(OutputExistsError, match="report.md: not written by dfembed"):
+        run_report(evaluations[:1], tmp_path / "r", force=True)
+    assert notes.read_text() == "my own notes\n"
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "report.json").write_text("{}")
+    with pytest.raises(OutputExistsError, match="not written by dfembed"):
+        run_report(evaluations[:1], mine, force=True)
+    with pytest.raises(ConfigError, match="overlaps EVAL_DIR"):
+        run_report(evaluations[:1], evaluations[0], force=True)
+
+
 def test_report_names_a_folder_that_is_no_evaluation(tmp_path: Path) -> None:
     (tmp_path / "x").mkdir()
     with pytest.raises(InputError, match="no readable metrics.json"):
