@@ -12,6 +12,8 @@ same crop settings, embedding model and SVM:
 * **dfembed**: :func:`dfembed.infer.pipeline.score_files` — a reader thread decodes, a detector
   thread detects (same-size images grouped in one MTCNN call), and the main thread embeds
   faces of many files in fixed-size batches.
+* **dfembed-full-decode**: the same pipeline decoding every frame up to the last sample
+  (OpenCV), as before H.264 videos decoded only what their samples need: the control.
 * **dfembed-onnx**: the same pipeline scoring with the model and SVM exported by ``dfembed
   export`` (ONNX, in a temporary folder) on ONNX Runtime — what ``inference.py TEST SUB_CSV
   MODEL.onnx`` runs.
@@ -44,7 +46,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "dfdc_sample"
-LOOPS = ("upstream", "upstream-style", "dfembed", "dfembed-onnx")
+LOOPS = ("upstream", "upstream-style", "dfembed-full-decode", "dfembed", "dfembed-onnx")
 log = logging.getLogger("infer_bench")
 
 
@@ -107,6 +109,19 @@ def dfembed_pipeline(  # noqa: ANN001 - bench helper
     extractor = FaceExtractor(detector, crop_config, image_size)
     results = score_files(paths, extractor, FaceScorer(model, svm, batch), batch, progress=False)
     return [r.score(mean, 0.5) for r in results]
+
+
+def full_decode_pipeline(*args, **kwargs) -> list[float]:  # noqa: ANN002, ANN003 - bench helper
+    """:func:`dfembed_pipeline` decoding every frame up to the last sample (OpenCV), as before
+    :mod:`dfembed.faces.sampled`: the control of the front end's decoding."""
+    from dfembed.faces import media
+
+    fast = media.sampled_frames
+    media.sampled_frames = lambda *a: None
+    try:
+        return dfembed_pipeline(*args, **kwargs)
+    finally:
+        media.sampled_frames = fast
 
 
 class NaiveDetector:
@@ -275,6 +290,7 @@ def _end_to_end(chosen: list[str], paths: list[Path], detector, args: tuple, onn
     runs = {
         "upstream": lambda files: upstream_style(files, NaiveDetector(), *args),
         "upstream-style": lambda files: upstream_style(files, detector, *args),
+        "dfembed-full-decode": lambda files: full_decode_pipeline(files, detector, *args),
         "dfembed": lambda files: dfembed_pipeline(files, detector, *args),
         "dfembed-onnx": lambda files: onnx_pipeline(files, detector, crop_config, onnx_scorer, image_size,
                                                     batch_size),
@@ -292,7 +308,8 @@ def _end_to_end(chosen: list[str], paths: list[Path], detector, args: tuple, onn
                f"each), {what}, {os.cpu_count()} CPUs, {repeats} repeat(s)")
     for name in runs:
         click.echo(f"{name:>15}: {seconds[name]:7.1f} s  {n / seconds[name]:6.2f} files/s")
-    for base, new in (("upstream", "dfembed"), ("upstream-style", "dfembed"), ("dfembed", "dfembed-onnx")):
+    for base, new in (("upstream", "dfembed"), ("upstream-style", "dfembed"), ("dfembed-full-decode", "dfembed"),
+                      ("dfembed", "dfembed-onnx")):
         if base in seconds and new in seconds:
             click.echo(f"{'ratio':>15}: {seconds[base] / seconds[new]:.2f}x ({new} / {base})")
 
