@@ -1,5 +1,8 @@
-"""``dfembed demo DATA OUT``: the whole pipeline on a small data set, in a few CPU minutes.
+"""``dfembed demo [DATA] OUT``: the whole pipeline on a small data set, in a few CPU minutes.
 
+0. **Data**: without DATA, the embedded demo data set is made in ``OUT/data``
+   (:mod:`dfembed.demo_data`: views and face swaps of two public-domain portraits, and four
+   short clips); with DATA, the user's folder is read and nothing is written into it.
 1. **Crop** the training images (``DATA/frames`` when it exists, else ``DATA``) with
    MTCNN into ``OUT/crops``.
 2. **Train** a small EfficientNet-B0 embedding (random initial weights: nothing is
@@ -11,8 +14,9 @@
    predicted but not evaluated.
 5. Draw ``OUT/gallery.png``: training crops with their label and the model's score.
 
-The training images are also test images and the sample has one real identity, so the
-metrics check that the pipeline runs end to end; they are not an accuracy estimate.
+The training images are also test images and the data show few people (the DFDC sample
+one real identity; the embedded data two, and synthetic swaps), so the metrics check that the
+pipeline runs end to end; they are not an accuracy estimate.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from dfembed.core.atomic import refuse_existing
 from dfembed.core.config import check
@@ -32,6 +36,9 @@ from dfembed.core.paths import check_separate, check_writable
 from dfembed.core.provenance import write_provenance
 from dfembed.train.config import TrainConfig  # plain dataclass: no Keras import
 
+if TYPE_CHECKING:
+    from dfembed.demo_data import DemoData
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -39,6 +46,7 @@ T = TypeVar("T")
 PROVENANCE_NAME = "dfembed-demo.json"
 TRAIN_FOLDER = "frames"
 TEST_FOLDERS = ("frames", "videos")
+EMBEDDED_FOLDER = "data"
 
 
 @dataclass(frozen=True)
@@ -124,6 +132,7 @@ class DemoResult:
         evaluations: Set name → evaluation folder (labelled sets only).
         metrics: Set name → overall metrics (labelled sets only).
         gallery: The crop gallery PNG.
+        data: The embedded data set made in ``OUT/data`` (``None`` with DATA).
         seconds: Stage name → wall time in seconds.
     """
 
@@ -131,6 +140,7 @@ class DemoResult:
     model: Path
     classifier: Path
     gallery: Path | None = None
+    data: DemoData | None = None
     predictions: dict[str, Path] = field(default_factory=dict)
     evaluations: dict[str, Path] = field(default_factory=dict)
     metrics: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -157,11 +167,12 @@ def plan_demo(data: Path) -> DemoPlan:
     return DemoPlan(train, tests or ((data.name or "data", data),))
 
 
-def run_demo(data: Path, out: Path, config: DemoConfig, force: bool = False) -> DemoResult:
+def run_demo(data: Path | None, out: Path, config: DemoConfig, force: bool = False) -> DemoResult:
     """Run crop → train → infer → evaluate on ``data``, writing everything under ``out``.
 
     Args:
-        data: The data folder (see :func:`plan_demo`).
+        data: The data folder (see :func:`plan_demo`), or ``None`` for the embedded demo
+            data, made in ``out/data`` with the seed of ``config``.
         out: Output folder.
         config: The demo settings.
         force: Redo every stage, replacing the outputs of an earlier demo in ``out``.
@@ -174,17 +185,26 @@ def run_demo(data: Path, out: Path, config: DemoConfig, force: bool = False) -> 
         InputError: Unusable data (no faces, one class only, ...), or DATA and OUT overlap.
         OutputError: OUT cannot be written.
     """
-    plan = plan_demo(data)
-    check_separate(data, "DATA", out, "OUT")  # the demo's crops, CSVs and models never go into the data
+    plan = None if data is None else _user_plan(data, out)
     _check_out(out, force)
     result = DemoResult(out, out / "model.h5", out / "svm.pkl")
-    crops = _timed(result, "crop", lambda: _crop(plan.train, out / "crops", config, force))
+    if plan is None:
+        result.data = _timed(result, "data", lambda: _embedded_data(out, config))
+        plan = plan_demo(result.data.folder)
+    train = plan.train
+    crops = _timed(result, "crop", lambda: _crop(train, out / "crops", config, force))
     _timed(result, "train", lambda: _train(crops, result.model, result.classifier, config, force))
     for name, folder in plan.test_sets:
         _test_set(name, folder, result, config, force)
     result.gallery = _timed(result, "gallery", lambda: _gallery(crops, result, config))
     _write_record(out, config, data, result)
     return result
+
+
+def _user_plan(data: Path, out: Path) -> DemoPlan:
+    plan = plan_demo(data)
+    check_separate(data, "DATA", out, "OUT")  # the demo's crops, CSVs and models never go into the data
+    return plan
 
 
 def _check_out(out: Path, force: bool) -> None:
@@ -199,6 +219,12 @@ def _timed(result: DemoResult, stage: str, step: Callable[[], T]) -> T:
     result.seconds[stage] = round(time.perf_counter() - start, 1)
     log.info("demo: %s took %.1f s", stage, result.seconds[stage])
     return value
+
+
+def _embedded_data(out: Path, config: DemoConfig) -> DemoData:
+    from dfembed.demo_data import DemoDataConfig, write_demo_data
+
+    return write_demo_data(out / EMBEDDED_FOLDER, DemoDataConfig(seed=config.seed))
 
 
 def _crop(src: Path, dst: Path, config: DemoConfig, force: bool) -> Path:
@@ -262,9 +288,11 @@ def _gallery(crops: Path, result: DemoResult, config: DemoConfig) -> Path:
     )  # fmt: skip
 
 
-def _write_record(out: Path, config: DemoConfig, data: Path, result: DemoResult) -> None:
-    outputs = {k: v for k, v in dataclasses.asdict(result).items() if k not in ("metrics", "seconds")}
+def _write_record(out: Path, config: DemoConfig, data: Path | None, result: DemoResult) -> None:
+    skipped = ("metrics", "seconds", "data")
+    outputs = {k: v for k, v in dataclasses.asdict(result).items() if k not in skipped}
+    embedded = None if result.data is None else dataclasses.asdict(result.data)
     write_provenance(
-        out / PROVENANCE_NAME, config, data=str(data), outputs=outputs,
-        metrics=result.metrics, seconds=result.seconds,
+        out / PROVENANCE_NAME, config, data=str(data) if data is not None else "embedded",
+        embedded_data=embedded, outputs=outputs, metrics=result.metrics, seconds=result.seconds,
     )  # fmt: skip
