@@ -29,8 +29,8 @@ def demo_command(paths: tuple[Path, ...], seed: int | None, force: bool, config_
     from random weights (nothing is downloaded) and its SVM, predicts DATA/frames and
     DATA/videos (or DATA), evaluates each prediction CSV against the labels of its
     folder, and draws a gallery of crops with their scores. Prints where the CSVs,
-    metrics and plots are. About two minutes on two CPU cores, with or without
-    ../shared/data/dfdc_sample.
+    metrics and plots are. About a minute and a half on two CPU cores, on the
+    embedded data or on ../shared/data/dfdc_sample.
 
     The metrics are measured on the training material, of one real person in the DFDC
     sample and two people with synthetic swaps in the embedded data: they show that the
