@@ -1,14 +1,17 @@
 """The audio modality of the training stage (``train.py DST/audio OUT_H5 OUT_PKL --modality audio``).
 
 The embedding network, the triplet loss, the balanced batches, the group split and the
-SVM are the face pipeline's; what differs lives here: checking that DATA holds tiles
-(and a face folder is not trained as audio, nor tiles as faces), the tile settings of
-``DATA/dfembed-audio.json`` that go into the classifier bundle (inference recomputes tiles
-with them), and the fusion weight of ``--fuse-face-model``: the validation videos are
-scored by their audio tiles (this run's model and SVM, tile scores averaged) and by their
-face crops (the given face model, in the crop folder above DATA: per-frame maximum, frames
-averaged), and the audio weight ``w`` of ``w a + (1 - w) f`` with the least validation log
-loss is saved as ``<OUT_H5 stem>.fusion.json`` (:mod:`dfembed.model.fusion`).
+SVM are the face pipeline's (:func:`dfembed.train.frames.train_frames`); what differs lives
+here, as the modality's :class:`~dfembed.train.modality.FrameSteps` (:data:`AUDIO_STEPS`):
+refusing a face crop folder (a folder of tiles trained as faces is refused by
+:mod:`dfembed.train.face`), SpecAugment's masks instead of the face augmentations, the tile
+settings of ``DATA/dfembed-audio.json`` that go into the classifier bundle (inference
+recomputes tiles with them), and, after the fit, the fusion weight of ``--fuse-face-model``:
+the validation videos are scored by their audio tiles (this run's model and SVM, tile
+scores averaged) and by their face crops (the given face model, in the crop folder above
+DATA: per-frame maximum, frames averaged), and the audio weight ``w`` of
+``w a + (1 - w) f`` with the least validation log loss is saved as
+``<OUT_H5 stem>.fusion.json`` (:mod:`dfembed.model.fusion`).
 """
 
 from __future__ import annotations
@@ -31,9 +34,15 @@ from dfembed.crop.manifest import MANIFEST_NAME, read_manifest_crops
 from dfembed.faces.geometry import fit_size
 from dfembed.faces.media import MediaError, read_image
 from dfembed.model.fusion import FUSION_FORMAT, fit_weight, fuse, fusion_path, log_loss
-from dfembed.model.safe_bundle import sha256_file
+from dfembed.model.classifier import ClassifierBundle
+from dfembed.model.safe_file import sha256_file
 from dfembed.train.config import TrainConfig
 from dfembed.train.crops import Crop
+from dfembed.train.data import TrainData
+from dfembed.train.frames import frame_distribution, train_frames
+from dfembed.train.modality import BundleSettings, FrameSteps, Modality, TrainJob
+from dfembed.train.outputs import TrainSummary
+from dfembed.train.spec_augment import SpecAugmenter, SpecAugmentParams
 
 log = logging.getLogger(__name__)
 
@@ -55,17 +64,15 @@ class VideoScores:
     audio: tuple[float, ...]
 
 
-def check_modality(data: Path, config: TrainConfig) -> None:
-    """Refuse a face crop folder trained as audio, and an audio folder trained as faces.
+def refuse_face_crops(data: Path) -> None:
+    """Refuse a face crop folder trained as audio.
 
     Raises:
-        InputError: The folder's reports say it holds the other modality; the message says what to run.
+        InputError: The folder's reports say it holds face crops and no audio tiles; the message says
+            where its tiles are, when they are in ``DATA/audio``.
     """
     tiles = (data / AUDIO_MANIFEST_NAME).is_file() or (data / AUDIO_RECORD_NAME).is_file()
-    faces = (data / MANIFEST_NAME).is_file()
-    if config.modality == "face" and tiles and not faces:
-        raise InputError(f"{data} holds audio tiles ({AUDIO_MANIFEST_NAME}): train them with --modality audio")
-    if config.modality == "audio" and faces and not tiles:
+    if (data / MANIFEST_NAME).is_file() and not tiles:
         hint = f"; its audio tiles are in {data / 'audio'}" if (data / "audio" / AUDIO_MANIFEST_NAME).is_file() else ""
         raise InputError(f"{data} holds face crops ({MANIFEST_NAME}), not audio tiles{hint}")
 
@@ -268,8 +275,45 @@ class FaceCropScorer:
 
 def log_ignored_options(config: TrainConfig) -> None:
     """Say which face augmentations an audio run ignores (its tiles are augmented with masks only)."""
-    if config.modality != "audio":
-        return
     on = [name for name in ("noise_p", "jpeg_p", "blur_p", "flip_p") if getattr(config, name) > 0]
     if on:
         log.info("--modality audio augments tiles with time and frequency masks only; ignoring %s", ", ".join(on))
+
+
+def audio_augmenter(config: TrainConfig) -> SpecAugmenter:
+    """The tiles' augmenter: SpecAugment's time and frequency masks (the face augmentations are ignored, and said so)."""
+    log_ignored_options(config)
+    return SpecAugmenter(SpecAugmentParams.from_config(config))
+
+
+def tile_settings(data: Path) -> BundleSettings:
+    """The tile settings of ``DATA/dfembed-audio.json`` for the bundle (inference cuts its tiles with them).
+
+    Raises:
+        InputError: The record is not valid JSON or holds no settings.
+    """
+    return BundleSettings(read_tile_settings(data))
+
+
+def _check(job: TrainJob) -> None:
+    refuse_face_crops(job.data)
+    check_fusion_output(job.paths.model, job.config, job.force)
+
+
+def _fit_fusion(job: TrainJob, model: Any, bundle: ClassifierBundle, data: TrainData) -> None:
+    fit_fusion(model, bundle, data.val, job.data, job.paths.model, job.config)
+
+
+#: The audio modality's steps in the frame model's training.
+AUDIO_STEPS = FrameSteps(check=_check, augmenter=audio_augmenter, bundle_settings=tile_settings,
+                         after_fit=_fit_fusion)
+
+
+def train_audio(job: TrainJob) -> TrainSummary:
+    """Train the frame model on audio tiles (:func:`~dfembed.train.frames.train_frames` with :data:`AUDIO_STEPS`)."""
+    return train_frames(job, AUDIO_STEPS)
+
+
+#: ``--modality audio``: the embedding network and the SVM on log-mel tiles, and the fusion weight.
+AUDIO = Modality(name="audio", summary="log-mel tiles of the soundtracks: the embedding network, its SVM and the "
+                 "fusion weight of --fuse-face-model", distribution=frame_distribution, train=train_audio)

@@ -36,6 +36,7 @@ import numpy as np
 
 from dfembed.core.atomic import refuse_existing
 from dfembed.core.config import json_ready
+from dfembed.core.errors import ConfigError
 from dfembed.core.provenance import file_sha256, write_provenance
 from dfembed.crop.videos import read_crop_videos
 from dfembed.evaluate.metrics import compute_metrics
@@ -58,18 +59,12 @@ from dfembed.train.callbacks import EpochSeed, RunCheckpoint
 from dfembed.train.clips import ClipBatches, ClipVideo, check_clip_classes, clip_videos
 from dfembed.train.config import TrainConfig
 from dfembed.train.crops import VALIDATION_DIR
-from dfembed.train.devices import distribution_scope, precision_policy
+from dfembed.train.data import TrainData, load_data, read_crop_config
+from dfembed.train.devices import Distribution, distribution_scope, precision_policy
+from dfembed.train.frames import make_optimizer
 from dfembed.train.head import fit_final_classifier
-from dfembed.train.run import (
-    OutputPaths,
-    TrainData,
-    TrainSummary,
-    load_data,
-    make_optimizer,
-    read_crop_config,
-    resolve_outputs,
-    write_outputs,
-)
+from dfembed.train.modality import Modality, TrainJob
+from dfembed.train.outputs import OutputPaths, TrainSummary, resolve_outputs, write_outputs
 from dfembed.train.run_folder import RunState, best_weights_path, prepare_run_dir, read_state, resume_checkpoint
 
 log = logging.getLogger(__name__)
@@ -99,7 +94,7 @@ def run_train_clips(
         val: A validation crop folder (its ``manifest.csv`` gives the videos).
 
     Returns:
-        The :class:`~dfembed.train.run.TrainSummary` (``n_train``/``n_val`` count videos).
+        The :class:`~dfembed.train.outputs.TrainSummary` (``n_train``/``n_val`` count videos).
 
     Raises:
         InputError: Unusable data: no manifest, no real or fake video with ``T`` faces.
@@ -250,3 +245,26 @@ def _write_records(summary: TrainSummary, config: TrainConfig, data: Path, val: 
                      embedder={"model": str(summary.outputs.model), "model_sha256": file_sha256(summary.outputs.model),
                                "weights_sha256": weights, "image_size": config.image_size,
                                "embedding_dim": config.embedding_dim})
+
+
+def clip_distribution(config: TrainConfig) -> Distribution:
+    """The clip model trains on one machine (its own scope spreads it over the local GPUs).
+
+    Raises:
+        ConfigError: ``--distribute`` names a mode of the frame model.
+    """
+    if config.distribute not in ("auto", "none"):
+        raise ConfigError(f"--distribute {config.distribute} trains the frame model; the clip model "
+                          "(--temporal) trains on one machine (several local GPUs with --distribute auto)")
+    return Distribution()
+
+
+def train_clips(job: TrainJob) -> TrainSummary:
+    """:func:`run_train_clips` on the job that :func:`~dfembed.train.run.run_train` checked and locked."""
+    return run_train_clips(job.data, job.out_h5, job.out_pkl, job.config, force=job.force, resume=job.resume,
+                           val=job.val)
+
+
+#: ``--temporal T``: the end-to-end clip model, its embedder's SVM and the sequence model.
+CLIP = Modality(name="clip", summary="face crops as clips of T frames: the end-to-end clip model (--temporal)",
+                distribution=clip_distribution, train=train_clips)

@@ -20,9 +20,10 @@ from dfembed.core.errors import InputError
 from dfembed.crop.audio_job import run_audio_crop
 from dfembed.model.classifier import load_bundle
 from dfembed.model.safe_bundle import sha256_file
-from dfembed.train.audio import check_modality, fit_fusion
+from dfembed.train.audio import fit_fusion, refuse_face_crops
 from dfembed.train.config import TrainConfig, resolve_train_config
 from dfembed.train.crops import list_crops
+from dfembed.train.face import refuse_audio_tiles
 from tests.audio.signals import sweep, tone, write_video
 
 pytestmark = pytest.mark.slow
@@ -166,6 +167,6 @@ def test_rerun_needs_force_for_the_fusion_file_too(run: Path, dst: Path, face_mo
 
 def test_a_face_folder_is_not_audio_and_tiles_are_not_faces(dst: Path, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="holds face crops .*its audio tiles are in .*/audio"):
-        check_modality(dst, TrainConfig(modality="audio"))
+        refuse_face_crops(dst)
     with pytest.raises(InputError, match="holds audio tiles .*train them with --modality audio"):
-        check_modality(dst / "audio", TrainConfig())
+        refuse_audio_tiles(dst / "audio")

@@ -26,8 +26,10 @@ from dfembed.core.errors import ConfigError, InputError, OutputExistsError
 from dfembed.model.classifier import check_compatible, load_bundle
 from dfembed.model.network import model_info
 from dfembed.train.config import TrainConfig
+from dfembed.train.data import load_data, read_crop_config
 from dfembed.train.devices import gpu_count, resolve_precision
-from dfembed.train.run import load_data, read_crop_config, resolve_outputs, run_train
+from dfembed.train.outputs import resolve_outputs
+from dfembed.train.run import run_train
 from dfembed.train.run_folder import prepare_run_dir
 from tests.support import shared_path
 
