@@ -17,7 +17,7 @@ ALLOWED = {
     "crop": set(),
     # the audio modality reads the tiles' groups and sources as it reads the face manifest's groups
     "train": {"crop.manifest", "crop.naming", "crop.videos", "crop.audio_manifest", "evaluate.metrics"},
-    "infer": {"crop.sources", "crop.datasets"},
+    "infer": {"crop.sources", "crop.datasets", "crop.discovery"},
     # evaluate reads inference's CSV and record (submission), scores a gallery (scoring), aggregates frames as
     # inference does (aggregate), reads labels as the crop stage finds media (sources, datasets), and draws
     # self-blends exactly as training makes them (train.pseudo, for gallery --sbi).

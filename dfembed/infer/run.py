@@ -4,7 +4,10 @@ This module orchestrates the stage: it finds the media files, plans the submissi
 loads the model and SVM bundle (:mod:`dfembed.infer.scoring`), scores the files with the
 overlapped decode → detect → embed pipeline (:mod:`dfembed.infer.pipeline`), reduces face
 scores per frame (maximum) and per video (``--aggregate``, see :mod:`dfembed.infer.aggregate`),
-and writes the CSV with its JSON record.
+and writes the CSV with its JSON record. What changes that around the face pipeline —
+the temporal aggregate (``--aggregate temporal``), the audio fusion (``--audio-model``) — is
+an extension (:mod:`dfembed.infer.extension`) from the registry of
+:mod:`dfembed.infer.extensions`, whose hooks run at fixed points of the run.
 
 Order of work in :func:`run_inference`: the output path (distinct from every input,
 writable, not existing without ``force``) and the crop overrides are checked, the output
@@ -41,6 +44,8 @@ from dfembed.faces.config import CropConfig
 from dfembed.faces.detector import Detector, build_detector, check_available, detector_record
 from dfembed.infer.aggregate import get_aggregator
 from dfembed.infer.config import InferConfig, check_crop_overrides, resolve_crop_config
+from dfembed.infer.extension import ExtensionStep, ModelSetup, ScoredFiles, ScoringSetup
+from dfembed.infer.extensions import check_extensions, load_extensions, prepare_extensions
 from dfembed.infer.models import InferenceModel, load_inference_model
 from dfembed.infer.pipeline import FaceExtractor, FileResult, score_files
 from dfembed.infer.scoring import FaceScorer, Scorer
@@ -174,7 +179,7 @@ def _by_relative(entry: SkippedEntry) -> str:
 
 
 def _dataset_media(test: Path, config: InferConfig) -> MediaFiles:
-    from dfembed.crop.datasets import Selection
+    from dfembed.crop.discovery import Selection
     from dfembed.crop.sources import discover_sources
 
     discovery = discover_sources(test, selection=Selection.of(config))
@@ -287,10 +292,7 @@ def run_inference(
     output = _output(sub_csv, output)
     _check_paths(test, sub_csv, model_h5, svm_pkl, output, force)
     check_crop_overrides(config)  # a bad --crop-option fails now, not after the model has loaded
-    if config.audio_model is not None:  # so do the audio model's files and its fusion weight
-        from dfembed.infer.audio import check_audio_inputs
-
-        check_audio_inputs(config, model_h5)
+    check_extensions(config, model_h5)  # so do the extensions' own inputs (their files, packages)
     if config.engine == "ray":  # so does a missing Ray
         from dfembed.core.cluster import import_ray
 
@@ -299,7 +301,7 @@ def run_inference(
         media = list_media(test, config)
         submission, matching = plan_rows(sub_csv, media.keys, config)
         loaded = load_inference_model(model_h5, svm_pkl, config, trust_pickle)
-        audio = _load_audio(config, loaded, model_h5, svm_pkl, trust_pickle)
+        loaded_steps = load_extensions(ModelSetup(config, model_h5, svm_pkl, loaded, trust_pickle))
         crop_config = resolve_crop_config(loaded.crop_config, config, loaded.image_size)
         if detector is None:
             check_available(crop_config.detector)
@@ -308,22 +310,19 @@ def run_inference(
         wanted = [(p, k) for p, k in zip(media.paths, media.keys) if k not in unmatched]
         if scorer is None:
             scorer = loaded.make_scorer(config)
-        results = _score([p for p, _ in wanted], detector, scorer, loaded.image_size, crop_config, config)
-        by_key = {key: result for (_, key), result in zip(wanted, results)}
-        fused = None if audio is None else \
-            audio.fuse([k for _, k in wanted], [p for p, _ in wanted], _face_scores(by_key, config))
-        values = _row_values(matching, by_key, config, fused)
-        filled = fill(submission, values)
-        _emit(filled if fused is None else fused.with_columns(filled, matching), output, force)
-        summary = _summarise(output, submission, matching, by_key, media, time.perf_counter() - start, config, fused)
+        steps = prepare_extensions(ScoringSetup(config, scorer, crop_config), loaded_steps)  # before any detection
+        results = _score([p for p, _ in wanted], detector, scorer, loaded.image_size, crop_config, config,
+                         embeddings=any(step.embeddings for step in steps))
+        files = _apply_steps(wanted, results, config, steps)
+        filled = fill(submission, _row_values(matching, files, config))
+        for step in steps:
+            filled = step.columns(filled, matching)
+        _emit(filled, output, force)
+        summary = _summarise(output, submission, matching, files, media, time.perf_counter() - start)
         if summary.provenance is not None:
             inputs = {"test": test, "sub_csv": sub_csv, "model_h5": model_h5, "svm_pkl": svm_pkl}
-            files = _file_records(by_key, config)
-            if fused is not None:
-                for key in files:
-                    files[key].update(fused.file_record(key), score=round(fused.score(key), 6))
-            _write_record(summary, config, crop_config, files, inputs, trained_detector, loaded,
-                          audio=None if fused is None else fused.record())
+            _write_record(summary, config, crop_config, _file_records(files), inputs, trained_detector, loaded,
+                          steps)
     _log_summary(summary)
     return summary
 
@@ -378,103 +377,52 @@ def _check_paths(test: Path, sub_csv: Path | None, model_h5: Path, svm_pkl: Path
 
 def _score(
     paths: list[Path], detector: Detector | None, scorer: Scorer, image_size: int, crop_config: CropConfig,
-    config: InferConfig,
+    config: InferConfig, embeddings: bool = False,
 ) -> list[FileResult]:
-    temporal = _load_temporal(config, scorer, crop_config)  # before any detection, like every check
+    """Detect, crop and score the faces of ``paths``, here or on a Ray cluster; with ``embeddings`` keep
+    each face's embedding too (an extension asked for them)."""
+    score = scorer.scores_and_embeddings if embeddings and isinstance(scorer, FaceScorer) else scorer
     if config.engine == "ray":
-        return _score_on_ray(paths, detector, scorer, image_size, crop_config, config, temporal)
+        from dfembed.infer.ray_engine import score_files_ray
+
+        return score_files_ray(paths, crop_config, image_size, score, detector, config, embeddings=embeddings)
     if detector is None:  # loads the network: only once the inputs are checked
         detector = build_detector(crop_config)
     extractor = FaceExtractor(detector, crop_config, image_size)
-    if temporal is None:
-        return score_files(paths, extractor, scorer, config.batch_size, config.queue_size)
-    from dfembed.infer.temporal import apply_temporal
-
-    with_embeddings = scorer.scores_and_embeddings if isinstance(scorer, FaceScorer) else scorer
-    results = score_files(paths, extractor, with_embeddings, config.batch_size, config.queue_size, embeddings=True)
-    return apply_temporal(results, temporal)
+    return score_files(paths, extractor, score, config.batch_size, config.queue_size, embeddings=embeddings)
 
 
-def _score_on_ray(
-    paths: list[Path], detector: Detector | None, scorer: Scorer, image_size: int, crop_config: CropConfig,
-    config: InferConfig, temporal: Any,
-) -> list[FileResult]:
-    """:func:`_score` on a Ray cluster: the same results, from detector and model workers."""
-    from dfembed.infer.ray_engine import score_files_ray
-
-    embeddings = temporal is not None
-    score = scorer.scores_and_embeddings if embeddings and isinstance(scorer, FaceScorer) else scorer
-    results = score_files_ray(paths, crop_config, image_size, score, detector, config, embeddings=embeddings)
-    if temporal is None:
-        return results
-    from dfembed.infer.temporal import apply_temporal
-
-    return apply_temporal(results, temporal)
+def _apply_steps(wanted: list[tuple[Path, str]], results: list[FileResult], config: InferConfig,
+                 steps: list[ExtensionStep]) -> ScoredFiles:
+    """The scored files, with the frame rule of the run (``--aggregate``, unless a step replaces it),
+    after every extension step has worked on them, in registration order."""
+    rule = next((step.frame_rule for step in steps if step.frame_rule is not None), config.aggregate)
+    files = ScoredFiles([k for _, k in wanted], [p for p, _ in wanted], results, get_aggregator(rule),
+                        config.no_face_score, steps)
+    for step in steps:
+        step.apply(files)
+    return files
 
 
-def _load_temporal(config: InferConfig, scorer: Scorer, crop_config: CropConfig) -> Any:
-    """The temporal scorer of ``--aggregate temporal``, loaded and checked against the frame model; else ``None``."""
-    if config.aggregate != "temporal":
-        if config.temporal_model:
-            log.warning("--temporal-model is used only with --aggregate temporal; ignoring %s", config.temporal_model)
-        return None
-    from dfembed.infer.temporal import load_temporal_scorer
-
-    model = scorer.model if isinstance(scorer, FaceScorer) else None
-    return load_temporal_scorer(Path(str(config.temporal_model)), model, crop_config.frames_per_video)
-
-
-def _frame_rule(config: InferConfig) -> Any:
-    """The frames → video rule (an ``Aggregator``): ``--aggregate``, or with ``temporal`` the rule of too-short files."""
-    return get_aggregator(config.temporal_fallback if config.aggregate == "temporal" else config.aggregate)
-
-
-def _row_values(matching: Matching, by_key: dict[str, FileResult], config: InferConfig, fused: Any = None) -> list[str]:
-    aggregator = _frame_rule(config)
+def _row_values(matching: Matching, files: ScoredFiles, config: InferConfig) -> list[str]:
     values = []
     for key in matching.row_files:
-        if key is None:
-            score = config.no_face_score
-        else:
-            score = fused.score(key) if fused is not None else by_key[key].score(aggregator, config.no_face_score)
+        score = config.no_face_score if key is None else files.score(key)
         values.append(format_value(score, config.hard_labels, config.threshold, config.clip))
     return values
-
-
-def _load_audio(config: InferConfig, loaded: InferenceModel, model_h5: Path, svm_pkl: Path | None,
-                trust_pickle: bool) -> Any:
-    """The audio branch of ``--audio-model`` (loaded and checked now, before any detection), else ``None``."""
-    from dfembed.infer.audio import AudioBranch, check_face_bundle
-
-    if loaded.bundle is not None:
-        check_face_bundle(loaded.bundle, svm_pkl)
-    if config.audio_model is None:
-        if config.fuse != "mean":
-            log.warning("--fuse is used only with --audio-model; ignoring --fuse %s", config.fuse)
-        return None
-    return AudioBranch.load(config, model_h5, trust_pickle)
-
-
-def _face_scores(by_key: dict[str, FileResult], config: InferConfig) -> dict[str, float | None]:
-    """Each file's face score (``None`` without a face or when unreadable), for the fusion with its audio."""
-    aggregator = _frame_rule(config)
-    return {k: r.score(aggregator, config.no_face_score) if r.error is None and r.scores else None
-            for k, r in by_key.items()}
 
 
 def _summarise(
     output: Path | None,
     submission: Submission,
     matching: Matching,
-    by_key: dict[str, FileResult],
+    files: ScoredFiles,
     media: MediaFiles,
     seconds: float,
-    config: InferConfig,
-    fused: Any = None,
 ) -> InferSummary:
+    by_key = files.by_key
     unreadable = {k: r.error for k, r in by_key.items() if r.error is not None}
     no_face = [k for k, r in by_key.items() if r.error is None and not r.scores]
-    aggregator = _frame_rule(config)
     return InferSummary(
         output=output,
         provenance=provenance_path(output) if output is not None and output != STDOUT else None,
@@ -488,26 +436,26 @@ def _summarise(
         unmatched_files=list(matching.unmatched_files),
         seconds=seconds,
         skipped={s.relative: f"{s.reason}: {s.detail}" if s.detail else s.reason for s in media.skipped},
-        scores={k: fused.score(k) if fused is not None else r.score(aggregator, config.no_face_score)
-                for k, r in by_key.items()},
+        scores={k: files.score(k) for k in by_key},
     )
 
 
-def _file_records(by_key: dict[str, FileResult], config: InferConfig) -> dict[str, dict[str, Any]]:
-    """Per-file detail for the JSON record: faces found, each face's frame and score, the file score
-    (and with ``--aggregate temporal`` whether the temporal model gave it)."""
-    aggregator = _frame_rule(config)
-    return {
-        key: {
+def _file_records(files: ScoredFiles) -> dict[str, dict[str, Any]]:
+    """Per-file detail for the JSON record: faces found, each face's frame and score, the file score from its
+    faces, and what each extension step adds (whether the temporal model scored it, the audio scores…)."""
+    records = {}
+    for key, result in files.by_key.items():
+        record = {
             "faces": result.n_faces,
             "frames": result.frames,
             "face_scores": [round(s, 6) for s in result.scores],
-            "score": round(result.score(aggregator, config.no_face_score), 6),
+            "score": round(files.face_score(key), 6),
             "error": result.error,
-            **({"temporal": result.temporal_score is not None} if config.aggregate == "temporal" else {}),
         }
-        for key, result in by_key.items()
-    }
+        for step in files.steps:
+            step.file_record(key, result, record)
+        records[key] = record
+    return records
 
 
 def _check_detector_versions(bundle: ClassifierBundle | InferenceModel,
@@ -531,8 +479,9 @@ def _check_detector_versions(bundle: ClassifierBundle | InferenceModel,
 def _write_record(
     summary: InferSummary, config: InferConfig, crop_config: CropConfig, files: dict[str, Any],
     inputs: dict[str, Path | None], trained_detector: dict[str, Any] | None = None,
-    model: InferenceModel | None = None, audio: dict[str, Any] | None = None,
+    model: InferenceModel | None = None, steps: Sequence[ExtensionStep] = (),
 ) -> None:
+    sections = {name: value for step in steps for name, value in step.record().items()}
     write_provenance(
         summary.provenance,
         config,
@@ -544,7 +493,7 @@ def _write_record(
         **{OUTPUTS_KEY: {summary.output.name: file_entry(summary.output)}},
         summary={k: v for k, v in dataclasses.asdict(summary).items() if k != "scores"},  # scores: under files
         files=files,
-        **({"audio": audio} if audio is not None else {}),
+        **sections,
     )
 
 
