@@ -7,11 +7,11 @@ from pathlib import Path
 
 import click
 
-from dfembed.cli import config_option, stage_options
+from dfembed.cli import config_option, stage_command, stage_options
 from dfembed.demo import DemoConfig
 
 
-@click.command(name="demo")
+@stage_command("demo", Training=("seed",), Output=("force",))
 @click.argument("paths", nargs=-1, required=True, metavar="[DATA] OUT",
                type=click.Path(file_okay=False, path_type=Path))
 @config_option(DemoConfig, "seed", help="Training seed (and the embedded data's, without DATA).")
