@@ -24,7 +24,7 @@ ALLOWED = {
     "evaluate": {"infer.submission", "infer.scoring", "infer.aggregate", "crop.sources", "crop.datasets",
                  "train.pseudo"},
     "detectors": set(),  # the detector comparison: faces' registry, media and geometry only
-    # embed reads the crop folder as videos and appends its index like the crop journal; train-temporal
+    # embed reads the crop folder as videos and appends its index like the crop journal; temporal train
     # splits videos by group, checkpoints and validates exactly as the training stage does.
     "temporal": {"crop.manifest", "crop.videos", "train.crops", "train.split", "train.run_folder",
                  "train.callbacks", "evaluate.metrics"},

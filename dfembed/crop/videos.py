@@ -1,6 +1,6 @@
 """A crop folder read as videos: each video's timeline of sampled frames and its one face track.
 
-What the temporal stages (``dfembed embed``, ``train.py --temporal``) read of the crop
+What the temporal stages (``dfembed temporal embed``, ``train.py --temporal``) read of the crop
 stage's output. A *video* is
 
 * a video source of the manifest (``source`` ``fake/abc.mp4``), its frames being the

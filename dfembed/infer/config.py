@@ -48,7 +48,7 @@ class InferConfig:
         min_confidence: Detector confidence floor; none = as in training.
         crop_options: Further crop/detector overrides as ``KEY=VALUE`` (YAML values).
         temporal_model: The ``.keras`` sequence model of ``aggregate: temporal`` (from
-            ``dfembed train-temporal`` or ``train.py --temporal``), its record beside it.
+            ``dfembed temporal train`` or ``train.py --temporal``), its record beside it.
         temporal_fallback: Frame rule of a file too short for the temporal model.
         layout: ``none``: every image and video under TEST; ``ffpp`` or ``celebdf``: the
             videos of that data set's ``split`` (with ``compression`` and ``methods``), read

@@ -1,6 +1,6 @@
 """``--aggregate temporal``: a video's score from a sequence model on its face track's embeddings.
 
-The sequence model (``dfembed train-temporal``'s OUT, or ``train.py --temporal``'s
+The sequence model (``dfembed temporal train``'s OUT, or ``train.py --temporal``'s
 ``<stem>.temporal.keras``) comes with its record ``<stem>.dfembed-temporal.json``, which
 says how training built its sequences. A file is scored the same way:
 

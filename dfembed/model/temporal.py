@@ -4,7 +4,7 @@ Two networks share one head:
 
 * :func:`build_temporal_model` reads ``embeddings (B, T, D)`` and ``mask (B, T)``
   (false at gaps, see :mod:`dfembed.model.sequence`) — the frozen-embedding model of
-  ``dfembed train-temporal``;
+  ``dfembed temporal train``;
 * :func:`build_clip_model` wraps an embedding network (:mod:`dfembed.model.network`) in
   ``TimeDistributed`` (:class:`FoldedTimeDistributed`: one call on all frames) in front of such a model and reads ``clips (B, T, S, S, 3)`` —
   the end-to-end model of ``train.py --temporal T``. :func:`split_clip_model` takes it
@@ -315,7 +315,7 @@ def load_temporal_model(path: str | os.PathLike[str]) -> keras.Model:
     """Load a sequence model saved in the Keras 3 format (no pickle; Keras's safe mode).
 
     Args:
-        path: A ``.keras`` file written by ``dfembed train-temporal`` or ``train.py --temporal``.
+        path: A ``.keras`` file written by ``dfembed temporal train`` or ``train.py --temporal``.
 
     Returns:
         The model (uncompiled).

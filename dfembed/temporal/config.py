@@ -1,4 +1,4 @@
-"""Configuration of the temporal stage: ``dfembed embed`` and ``dfembed train-temporal``.
+"""Configuration of the temporal stage: ``dfembed temporal embed`` and ``dfembed temporal train``.
 
 Two frozen dataclasses, one per command, layered like every stage (defaults < config file
 < flags); ``resources/embed.yaml`` and ``resources/temporal.yaml`` hold their defaults (a
@@ -18,7 +18,7 @@ from dfembed.model.sequence import SequenceSpec
 
 @dataclass(frozen=True)
 class EmbedConfig:
-    """Every option of ``dfembed embed DATA MODEL_H5 OUT``.
+    """Every option of ``dfembed temporal embed DATA MODEL_H5 OUT``.
 
     Attributes:
         track: One face per frame: ``"iou"`` follows the first frame's largest face by box
@@ -39,7 +39,7 @@ class EmbedConfig:
 
 @dataclass(frozen=True)
 class TemporalConfig:
-    """Every option of ``dfembed train-temporal EMBEDDINGS OUT``.
+    """Every option of ``dfembed temporal train EMBEDDINGS OUT``.
 
     Attributes:
         network: ``"gru"`` or ``"lstm"`` (bidirectional, attention pooling) or ``"transformer"``.

@@ -1,9 +1,9 @@
-"""``dfembed embed DATA MODEL_H5 OUT``: every video's per-frame embeddings, in frame order.
+"""``dfembed temporal embed DATA MODEL_H5 OUT``: every video's per-frame embeddings, in frame order.
 
 For each video of the crop folder DATA (:mod:`dfembed.crop.videos`: its timeline of
 sampled frames and one face track), the track's crops are embedded by the trained
 embedding model MODEL_H5 and written as one ``.npz`` per video with an index CSV
-(:mod:`dfembed.temporal.store`) — the input of ``dfembed train-temporal``, computed once.
+(:mod:`dfembed.temporal.store`) — the input of ``dfembed temporal train``, computed once.
 
 Resumable like the crop stage: each video's file is written atomically and only then its
 index row appended (and synced), so a rerun after a kill embeds only the videos without a

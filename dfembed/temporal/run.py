@@ -1,6 +1,6 @@
-"""``dfembed train-temporal EMBEDDINGS OUT``: a sequence model on frozen frame embeddings.
+"""``dfembed temporal train EMBEDDINGS OUT``: a sequence model on frozen frame embeddings.
 
-1. read the embeddings folder (``dfembed embed``'s OUT) into masked sequences, holding
+1. read the embeddings folder (``dfembed temporal embed``'s OUT) into masked sequences, holding
    out whole groups for validation (:mod:`dfembed.temporal.sequences`);
 2. build (or, with ``resume``, reload from ``<OUT stem>.run/``) the sequence model of
    :mod:`dfembed.model.temporal`, binary cross-entropy on the video label, Adam;
@@ -59,7 +59,7 @@ RESUME_KEYS = ("network", "frames", "window", "min_faces", "units", "layers", "h
 
 @dataclass(frozen=True)
 class TemporalOutputs:
-    """Where ``train-temporal`` writes.
+    """Where ``temporal train`` writes.
 
     Attributes:
         model: The sequence model (``.keras``).
@@ -74,7 +74,7 @@ class TemporalOutputs:
 
 @dataclass(frozen=True)
 class TemporalSummary:
-    """What a ``train-temporal`` run did.
+    """What a ``temporal train`` run did.
 
     Attributes:
         outputs: The files written.
@@ -109,7 +109,7 @@ def run_train_temporal(
     """Train a sequence model on an embeddings folder and write it with its record.
 
     Args:
-        embeddings: The folder ``dfembed embed`` wrote.
+        embeddings: The folder ``dfembed temporal embed`` wrote.
         out: The model file (``.keras``), or an existing folder (then ``temporal.keras`` in it).
         config: The options.
         force: Replace existing outputs; without ``resume`` also start the run folder over.

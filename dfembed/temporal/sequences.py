@@ -52,7 +52,7 @@ class SequenceSet:
 
 @dataclass(frozen=True)
 class TemporalData:
-    """What ``train-temporal`` trains and validates on, and what it left out.
+    """What ``temporal train`` trains and validates on, and what it left out.
 
     Attributes:
         train: Training sequences.
@@ -75,7 +75,7 @@ def load_sequences(root: Path, spec: SequenceSpec, val_fraction: float, seed: in
     """Read an embeddings folder into training and validation sequences.
 
     Args:
-        root: The folder ``dfembed embed`` wrote.
+        root: The folder ``dfembed temporal embed`` wrote.
         spec: Sequence length, sampling and the face floor.
         val_fraction: Share of videos held out by group (0: none).
         seed: Seed of the split.

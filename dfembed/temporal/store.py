@@ -1,4 +1,4 @@
-"""The embeddings folder that ``dfembed embed`` writes and ``dfembed train-temporal`` reads.
+"""The embeddings folder that ``dfembed temporal embed`` writes and ``dfembed temporal train`` reads.
 
 ::
 
@@ -146,7 +146,7 @@ def read_index(root: Path) -> list[IndexEntry]:
     """
     path = Path(root) / INDEX_NAME
     if not path.is_file():
-        raise InputError(f"{root} holds no {INDEX_NAME}: give a folder written by dfembed embed")
+        raise InputError(f"{root} holds no {INDEX_NAME}: give a folder written by dfembed temporal embed")
     with open(path, newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
         if tuple(reader.fieldnames or ()) != INDEX_COLUMNS:
@@ -162,8 +162,8 @@ def read_record(root: Path) -> dict[str, Any]:
     """
     path = Path(root) / RECORD_NAME
     if not path.is_file():
-        raise InputError(f"{root} holds no {RECORD_NAME}: give a folder written by dfembed embed")
+        raise InputError(f"{root} holds no {RECORD_NAME}: give a folder written by dfembed temporal embed")
     record = read_json(path, "an embedding record")
     if not isinstance(record, dict) or record.get("status") != "complete":
-        raise InputError(f"{path}: the embedding job did not finish; run dfembed embed again to complete it")
+        raise InputError(f"{path}: the embedding job did not finish; run dfembed temporal embed again to complete it")
     return record

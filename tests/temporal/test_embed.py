@@ -1,4 +1,4 @@
-"""``dfembed embed`` on a hand-made crop folder: order, labels, gaps, resume, refusals; once with a real tiny model."""
+"""``dfembed temporal embed`` on a hand-made crop folder: order, labels, gaps, resume, refusals; a real tiny model."""
 
 from __future__ import annotations
 
@@ -127,7 +127,7 @@ def test_an_unreadable_crop_becomes_a_counted_gap(data: Path, model_file: Path, 
 
 
 def test_cli_with_a_real_model(data: Path, tmp_path: Path) -> None:
-    """Through ``dfembed embed`` with a B0 at 32 px: unit-norm embeddings at faces, zeros at gaps, a record."""
+    """Through ``dfembed temporal embed`` with a B0 at 32 px: unit-norm embeddings at faces, zeros at gaps, a record."""
     import json
 
     import keras

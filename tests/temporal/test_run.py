@@ -1,4 +1,4 @@
-"""``dfembed train-temporal`` on a hand-made embeddings folder: outputs, what is left out, determinism, resume."""
+"""``dfembed temporal train`` on a hand-made embeddings folder: outputs, what is left out, determinism, resume."""
 
 from __future__ import annotations
 
@@ -126,7 +126,7 @@ def test_an_unfinished_embedding_job_is_refused(embeddings: Path, tmp_path: Path
 
     copy = shutil.copytree(embeddings, tmp_path / "emb")
     write_provenance(copy / "dfembed-embed.json", EmbedConfig(), status="running")
-    with pytest.raises(InputError, match="did not finish; run dfembed embed again"):
+    with pytest.raises(InputError, match="did not finish; run dfembed temporal embed again"):
         run_train_temporal(copy, tmp_path / "t.keras", SMALL)
 
 
