@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import subprocess
 import sys
 
@@ -13,6 +15,7 @@ def test_every_exported_name_resolves() -> None:
         assert getattr(dfembed, name) is not None, name
 
 
+@pytest.mark.slow
 def test_import_does_not_load_tensorflow_or_keras() -> None:
     code = "import sys, dfembed, dfembed.cli; print(sorted(m for m in ('tensorflow', 'keras', 'mtcnn') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)

@@ -29,6 +29,7 @@ def test_a_second_holder_fails_at_once_naming_the_first(tmp_path: Path) -> None:
         pass
 
 
+@pytest.mark.slow
 def test_the_lock_of_a_killed_process_is_taken_over(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / ".lock"
     holder = subprocess.Popen(

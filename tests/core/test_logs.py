@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import subprocess
 import sys
@@ -51,6 +53,7 @@ def test_cuinit_error_kept_where_a_gpu_exists() -> None:
     assert b"cuInit" in _filter([NOISE], no_gpu=False)
 
 
+@pytest.mark.slow
 def test_cli_process_stderr_is_quiet(tmp_path) -> None:
     code = (
         "from dfembed.core.logs import setup_logging; setup_logging();"

@@ -40,6 +40,7 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 @pytest.mark.parametrize("watchdog_only", [False, True], ids=["prctl", "watchdog"])
 def test_the_child_ends_when_its_parent_is_killed(watchdog_only: bool) -> None:

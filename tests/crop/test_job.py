@@ -78,6 +78,7 @@ def test_changed_options_need_force(frames_run: Path) -> None:
     assert "size: 380 -> 224" in result.output and "--force" in result.output
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_same_manifest(frames_run: Path, tmp_path: Path) -> None:
     src, dst = shared_path("dfdc_sample", "frames"), tmp_path / "out"
     process = subprocess.Popen([sys.executable, "crop_face.py", str(src), str(dst), "-q"], cwd=REPO,

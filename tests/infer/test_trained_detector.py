@@ -21,6 +21,8 @@ from tests.support import shared_path
 REAL = [f"abarnvbtwb-{i:03d}.png" for i in range(6)]
 FAKE = [f"abofeumbvv-{i:03d}.png" for i in range(3)] + [f"abqwwspghj-{i:03d}.png" for i in range(3)]
 
+pytestmark = pytest.mark.slow  # crops with BlazeFace and trains a model
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:

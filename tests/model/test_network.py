@@ -157,6 +157,7 @@ _FRESH_PROCESS = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_saved_models_load_in_a_fresh_process_without_custom_objects(
     model: keras.Model, images: np.ndarray, tmp_path: Path
 ) -> None:

@@ -103,6 +103,7 @@ def test_a_file_that_is_not_a_temporal_model_is_refused(tmp_path: Path) -> None:
         load_temporal_model(tmp_path / "none.keras")
 
 
+@pytest.mark.slow
 def test_clip_model_is_the_embedder_per_frame_then_the_sequence_model() -> None:
     """The clip model's P(fake) equals embedding each frame alone and scoring the masked sequence."""
     from dfembed.model.network import build_embedding_model

@@ -79,6 +79,7 @@ def test_cli_writes_the_model_its_record_and_the_run_folder(trained: tuple[Path,
     assert "1 too short" in output
 
 
+@pytest.mark.slow
 def test_the_same_command_gives_identical_predictions(embeddings: Path, tmp_path: Path) -> None:
     from dfembed.model.temporal import load_temporal_model, predict_sequences
 

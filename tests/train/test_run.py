@@ -104,6 +104,7 @@ def test_trained_model_and_bundle_give_probabilities(first_run: tuple[Path, str]
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-9)
 
 
+@pytest.mark.slow
 def test_resume_continues_a_killed_run_with_optimiser_state(data: Path, tmp_path: Path) -> None:
     """Kill a training process after its first checkpoint, then resume it for one more epoch."""
     command = [sys.executable, str(REPO / "train.py"), str(data), str(tmp_path / "model.h5"), str(tmp_path / "svm.pkl"),
