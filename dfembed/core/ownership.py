@@ -13,8 +13,8 @@ The one ownership rule of every output:
    record names, or whose content changed since, is a user's file: it is refused with one
    line, ``--force`` or not.
 
-Records name their outputs as ``{"files": {relative path: {"sha256": ..., ...}}}`` (see
-:func:`owned_files`); the path is relative to the record's folder.
+Records name their outputs as ``{"files": {path: {"sha256": ..., ...}}}`` (see
+:func:`owned_files`); a relative path is relative to the record's folder.
 """
 
 from __future__ import annotations
@@ -50,8 +50,10 @@ def owned_files(record: str | os.PathLike[str], key: str = "files") -> dict[Path
     owned = {}
     for name, entry in files.items() if isinstance(files, dict) else ():
         digest = entry.get("sha256") if isinstance(entry, dict) else entry
-        if isinstance(name, str) and isinstance(digest, str) and not Path(name).is_absolute() and ".." not in name:
-            owned[(record.parent / name).absolute()] = digest
+        if isinstance(name, str) and isinstance(digest, str):
+            # a claim costs nothing to forge, but proves nothing either: a file is owned only while its
+            # content has this SHA-256, and only a command's own output paths are ever checked against it
+            owned[Path(os.path.normpath((record.parent / name).absolute()))] = digest
     return owned
 
 
@@ -72,7 +74,7 @@ def foreign_files(paths: Iterable[str | os.PathLike[str]], owned: Mapping[Path, 
     for path in map(Path, paths):
         if not (path.exists() or path.is_symlink()):
             continue
-        digest = owned.get(path.absolute())
+        digest = owned.get(Path(os.path.normpath(path.absolute())))
         if path.is_symlink() or not path.is_file() or digest is None or file_sha256(path) != digest:
             foreign.append(path)
     return foreign

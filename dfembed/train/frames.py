@@ -50,7 +50,7 @@ from dfembed.train.devices import Distribution, precision_policy, resolve_distri
 from dfembed.train.distributed import fit_distributed
 from dfembed.train.head import fit_final_classifier
 from dfembed.train.modality import BundleSettings, FrameSteps, ImageAugmenter, TrainJob
-from dfembed.train.outputs import OutputPaths, TrainSummary, write_outputs
+from dfembed.train.outputs import OUTPUTS_KEY, OutputPaths, TrainSummary, output_entries, write_outputs
 from dfembed.train.run_folder import RunState, best_weights_path, prepare_run_dir, read_state, resume_checkpoint
 
 log = logging.getLogger(__name__)
@@ -279,4 +279,5 @@ def _write_record(summary: TrainSummary, config: TrainConfig, data: Path, val: P
         distribution={"mode": dist.mode, "replicas": dist.replicas, "workers": dist.workers},
         summary=record,
         sha256={str(path): sha256_file(path) for path in files if path is not None},
+        **{OUTPUTS_KEY: output_entries(outputs)},
     )

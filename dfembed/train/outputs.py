@@ -13,9 +13,10 @@ from pathlib import Path
 
 import keras
 
-from dfembed.core.atomic import refuse_existing
 from dfembed.core.errors import ConfigError, InputError, OutputExistsError
+from dfembed.core.ownership import check_replaceable, file_entry, owned_files
 from dfembed.core.paths import check_distinct
+from dfembed.core.provenance import file_sha256
 from dfembed.model.classifier import ClassifierBundle, save_bundle
 from dfembed.model.network import save_model
 from dfembed.model.safe_file import safe_path
@@ -81,6 +82,10 @@ class TrainSummary:
     chief: bool = True
 
 
+#: The training record's key naming the files it wrote with their SHA-256.
+OUTPUTS_KEY = "outputs"
+
+
 def resolve_outputs(
     data: Path, out_h5: Path, out_pkl: Path, config: TrainConfig, force: bool, resume: bool
 ) -> OutputPaths:
@@ -137,9 +142,19 @@ def _check_distinct(paths: OutputPaths, config: TrainConfig) -> None:
     )
 
 
+def output_entries(paths: OutputPaths) -> dict[str, dict[str, object]]:
+    """The training record's ``outputs``: each written file's absolute path, SHA-256 and size (what a
+    later ``--force`` may replace, :mod:`dfembed.core.ownership`)."""
+    files = (paths.model, paths.keras_model, paths.classifier, paths.safe_classifier)
+    return {str(path.absolute()): file_entry(path) for path in files if path is not None and path.is_file()}
+
+
 def _check_existing(paths: OutputPaths, config: TrainConfig, force: bool, resume: bool) -> None:
     outputs = (paths.model, paths.classifier, paths.safe_classifier, paths.keras_model, paths.provenance)
-    refuse_existing([p for p in outputs if p], force)
+    owned = owned_files(paths.provenance, key=OUTPUTS_KEY)
+    if owned and paths.provenance.is_file() and not paths.provenance.is_symlink():
+        owned[paths.provenance.absolute()] = file_sha256(paths.provenance)  # the record that names them
+    check_replaceable([p for p in outputs if p], owned, force)
     checkpointed = has_checkpoint(paths.run_dir)
     if resume and not checkpointed:
         raise InputError(f"nothing to resume: {paths.run_dir} holds no checkpoint")

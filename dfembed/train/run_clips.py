@@ -64,7 +64,7 @@ from dfembed.train.devices import Distribution, distribution_scope, precision_po
 from dfembed.train.frames import make_optimizer
 from dfembed.train.head import fit_final_classifier
 from dfembed.train.modality import Modality, TrainJob
-from dfembed.train.outputs import OutputPaths, TrainSummary, resolve_outputs, write_outputs
+from dfembed.train.outputs import OUTPUTS_KEY, OutputPaths, TrainSummary, output_entries, resolve_outputs, write_outputs
 from dfembed.train.run_folder import RunState, best_weights_path, prepare_run_dir, read_state, resume_checkpoint
 
 log = logging.getLogger(__name__)
@@ -239,7 +239,8 @@ def _write_records(summary: TrainSummary, config: TrainConfig, data: Path, val: 
                    short: list[str], crop_config: dict[str, Any] | None, weights: str) -> None:
     inputs = {"data": str(data), "val": str(val) if val is not None else None}
     clips = {"frames": config.temporal, "network": config.temporal_network, "videos_left_out_short": short}
-    write_provenance(summary.outputs.provenance, config, inputs=inputs, summary=json_ready(summary), clips=clips)
+    write_provenance(summary.outputs.provenance, config, inputs=inputs, summary=json_ready(summary), clips=clips,
+                     **{OUTPUTS_KEY: output_entries(summary.outputs)})
     write_provenance(record_path(head_path), config, inputs=inputs, summary=json_ready(summary),
                      sequence=dataclasses.asdict(head_spec(config)), track=TRACK, crop=crop_config,
                      embedder={"model": str(summary.outputs.model), "model_sha256": file_sha256(summary.outputs.model),

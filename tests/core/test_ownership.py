@@ -26,10 +26,14 @@ def test_a_record_owns_the_files_it_names_with_their_hash(tmp_path: Path) -> Non
     assert foreign_files([tmp_path / "a.csv"], owned) == []
 
 
-def test_a_record_cannot_claim_files_outside_its_folder(tmp_path: Path) -> None:
+def test_a_claim_on_a_file_elsewhere_owns_it_only_while_its_content_matches(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
-    owned = owned_files(_record(tmp_path / "sub", {"../thesis.tex": "x", "/etc/passwd": "y", "ok": 3}))
-    assert owned == {}
+    thesis = tmp_path / "thesis.tex"
+    thesis.write_text("chapter 1\n")
+    owned = owned_files(_record(tmp_path / "sub", {"../thesis.tex": "x", "ok": 3}))
+    assert owned == {thesis.absolute(): "x"}
+    with pytest.raises(OutputExistsError, match="not written by dfembed"):
+        check_replaceable([thesis], owned, force=True)
 
 
 @pytest.mark.parametrize("text", ["", "{", "[1, 2]", '{"files": [1]}', '{"files": {"a": {"sha256": 1}}}'])

@@ -197,6 +197,20 @@ def test_existing_outputs_need_force(first_run: tuple[Path, str], data: Path) ->
     assert "model.h5" in result.output and "exist; use --force to replace them" in result.output
 
 
+def test_force_replaces_only_the_outputs_the_record_names_unchanged(first_run: tuple[Path, str], data: Path,
+                                                                     tmp_path: Path) -> None:
+    out, _ = first_run
+    record = json.loads((out / "model.dfembed-train.json").read_text(encoding="utf-8"))
+    assert {Path(name).name for name in record["outputs"]} == {"model.h5", "model.keras", "svm.pkl", "svm.npz"}
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in ("model.h5", "svm.pkl", "svm.npz"):  # a user's files where the outputs go, without a record
+        (copy / name).write_bytes((out / name).read_bytes())
+    result = CliRunner().invoke(train_command, [str(data), str(copy), str(copy), *SMALL_FLAGS, "--force"])
+    assert result.exit_code == 1 and "not written by dfembed" in result.output
+    assert (copy / "model.h5").read_bytes() == (out / "model.h5").read_bytes()
+
+
 def test_checkpoints_of_an_earlier_run_need_resume_or_force(first_run: tuple[Path, str], data: Path, tmp_path: Path) -> None:
     out, _ = first_run
     shutil.copytree(out / "model.run", tmp_path / "model.run")
