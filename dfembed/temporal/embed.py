@@ -190,8 +190,9 @@ def _weights(embedder: Embedder) -> str | None:
 def _prepare_out(out: Path, identity: dict[str, str], config: EmbedConfig, force: bool) -> dict[str, IndexEntry]:
     """Create OUT, check an earlier run fits (or wipe it with ``force``); its finished videos."""
     record = _read_earlier_record(out)
-    if out.is_dir() and any(out.iterdir()) and record is None and not force:
-        raise OutputExistsError(f"{out} exists and is not an embeddings folder; use --force to write into it")
+    if out.is_dir() and any(out.iterdir()) and record is None:
+        raise OutputExistsError(f"{out} holds files but no {RECORD_NAME}: it is not an embeddings folder dfembed "
+                                "wrote, so nothing there is replaced, --force or not; choose another OUT")
     if record is not None and not force:
         changed = [k for k in identity if record.get(k) != identity[k]]
         changed += [k for k in CONTENT_KEYS if (record.get("config") or {}).get(k) != getattr(config, k)]

@@ -116,6 +116,10 @@ def test_other_options_or_another_model_need_force(data: Path, model_file: Path,
     (tmp_path / "other" / "notes.txt").write_text("mine")
     with pytest.raises(OutputExistsError, match="not an embeddings folder"):
         run_embed(data, model_file, tmp_path / "other", EmbedConfig(), embedder=MeanColour())
+    (tmp_path / "other" / "index.csv").write_text("my own index\n")  # a name embed writes, in a user's folder
+    with pytest.raises(OutputExistsError, match="--force or not"):
+        run_embed(data, model_file, tmp_path / "other", EmbedConfig(), force=True, embedder=MeanColour())
+    assert (tmp_path / "other" / "index.csv").read_text() == "my own index\n"
 
 
 def test_an_unreadable_crop_becomes_a_counted_gap(data: Path, model_file: Path, tmp_path: Path) -> None:
