@@ -57,6 +57,16 @@ def owned_files(record: str | os.PathLike[str], key: str = "files") -> dict[Path
     return owned
 
 
+def owned_with_record(record: str | os.PathLike[str], key: str = "files") -> dict[Path, str]:
+    """:func:`owned_files`, plus the record itself when it names any file: a command that writes its record
+    next to its outputs (not inside the mapping) may replace that record along with them."""
+    record = Path(record)
+    owned = owned_files(record, key)
+    if owned and record.is_file() and not record.is_symlink():
+        owned[Path(os.path.normpath(record.absolute()))] = file_sha256(record)
+    return owned
+
+
 def record_beside(output: str | os.PathLike[str], stage: str) -> Path:
     """The record of a one-file output: ``<stem>.dfembed-<stage>.json`` beside it."""
     output = Path(output)

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from dfembed.core.atomic import atomic_path, atomic_write_text
-from dfembed.core.ownership import check_apart, check_replaceable, file_entry, owned_files
+from dfembed.core.ownership import check_apart, check_replaceable, file_entry, owned_with_record
 from dfembed.core.errors import InputError, shown
-from dfembed.core.provenance import file_sha256, provenance_record
+from dfembed.core.provenance import provenance_record
 from dfembed.evaluate.tables import report_markdown
 
 log = logging.getLogger(__name__)
@@ -208,11 +208,7 @@ def run_report(eval_dirs: list[Path], out: Path, force: bool = False) -> dict[st
 def _check_replaceable(paths: dict[str, Path], force: bool) -> None:
     """An earlier report is replaced only with ``force`` and only when its ``report.json`` names the
     Markdown and the plot with their current SHA-256 (:mod:`dfembed.core.ownership`)."""
-    record = paths["report.json"]
-    owned = owned_files(record)
-    if owned and record.is_file() and not record.is_symlink():
-        owned[record.absolute()] = file_sha256(record)  # the record that vouches for the others is ours too
-    check_replaceable(paths.values(), owned, force)
+    check_replaceable(paths.values(), owned_with_record(paths["report.json"]), force)
 
 
 def _markdown(models: list[str], datasets: list[str], table: dict, cells: list[ReportCell]) -> str:

@@ -20,6 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from dfembed.core.atomic import atomic_write_text, refuse_existing
 from dfembed.core.errors import ConfigError, InputError
+from dfembed.core.ownership import record_beside
 
 
 @dataclass(frozen=True)
@@ -371,4 +372,4 @@ def submission_text(submission: Submission) -> str:
 
 def provenance_path(output: Path) -> Path:
     """The JSON record written beside an output CSV: ``<stem>.dfembed-infer.json``."""
-    return output.with_name(f"{output.stem}.dfembed-infer.json")
+    return record_beside(output, "infer")

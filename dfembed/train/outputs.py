@@ -14,9 +14,8 @@ from pathlib import Path
 import keras
 
 from dfembed.core.errors import ConfigError, InputError, OutputExistsError
-from dfembed.core.ownership import check_replaceable, file_entry, owned_files
+from dfembed.core.ownership import check_replaceable, file_entry, owned_with_record
 from dfembed.core.paths import check_distinct
-from dfembed.core.provenance import file_sha256
 from dfembed.model.classifier import ClassifierBundle, save_bundle
 from dfembed.model.network import save_model
 from dfembed.model.safe_file import safe_path
@@ -151,10 +150,7 @@ def output_entries(paths: OutputPaths) -> dict[str, dict[str, object]]:
 
 def _check_existing(paths: OutputPaths, config: TrainConfig, force: bool, resume: bool) -> None:
     outputs = (paths.model, paths.classifier, paths.safe_classifier, paths.keras_model, paths.provenance)
-    owned = owned_files(paths.provenance, key=OUTPUTS_KEY)
-    if owned and paths.provenance.is_file() and not paths.provenance.is_symlink():
-        owned[paths.provenance.absolute()] = file_sha256(paths.provenance)  # the record that names them
-    check_replaceable([p for p in outputs if p], owned, force)
+    check_replaceable([p for p in outputs if p], owned_with_record(paths.provenance, key=OUTPUTS_KEY), force)
     checkpointed = has_checkpoint(paths.run_dir)
     if resume and not checkpointed:
         raise InputError(f"nothing to resume: {paths.run_dir} holds no checkpoint")

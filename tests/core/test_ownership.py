@@ -81,3 +81,14 @@ def test_outputs_may_not_be_inputs_files_of_input_folders_or_hold_inputs(tmp_pat
 
 def test_a_one_file_outputs_record_lies_beside_it() -> None:
     assert record_beside(Path("/x/pred.csv"), "infer") == Path("/x/pred.dfembed-infer.json")
+
+
+def test_a_record_that_names_files_owns_itself_and_an_empty_one_does_not(tmp_path: Path) -> None:
+    from dfembed.core.ownership import owned_with_record
+
+    (tmp_path / "a.md").write_bytes(b"a")
+    record = _record(tmp_path, {"a.md": hashlib.sha256(b"a").hexdigest()})
+    owned = owned_with_record(record)
+    assert owned[record.absolute()] == hashlib.sha256(record.read_bytes()).hexdigest()
+    check_replaceable([tmp_path / "a.md", record], owned, force=True)
+    assert owned_with_record(_record(tmp_path, {})) == {}

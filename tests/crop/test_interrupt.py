@@ -12,16 +12,7 @@ from pathlib import Path
 import pytest
 
 from dfembed.cli import INTERRUPTED_STATUS
-from tests.support import REPO, shared_path
-
-
-def _wait_for_rows(path: Path, lines: int, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        if path.exists() and path.read_text().count("\n") >= lines:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{path} did not reach {lines} lines (exit status {process.poll()})")
+from tests.support import REPO, shared_path, wait_for_lines
 
 
 def _crop(src: Path, dst: Path, *flags: str) -> subprocess.Popen:
@@ -35,7 +26,7 @@ def test_ctrl_c_ends_a_crop_run_promptly_and_the_next_run_completes_it(tmp_path:
     dst = tmp_path / "out"
     process = _crop(src, dst, "--jobs", "2")
     try:
-        _wait_for_rows(dst / "sources.csv", 8, process)
+        wait_for_lines(dst / "sources.csv", 8, process)
     except AssertionError:
         process.kill()
         raise

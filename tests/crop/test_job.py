@@ -7,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -19,7 +18,7 @@ from dfembed.commands.crop import crop_command
 from dfembed.core.atomic import TEMP_MARKER
 from dfembed.crop.manifest import FAILURE_COLUMNS, MANIFEST_COLUMNS, SOURCE_COLUMNS, read_rows
 from dfembed.faces.config import CropConfig
-from tests.support import REPO, shared_path
+from tests.support import REPO, shared_path, wait_for_lines
 
 pytestmark = pytest.mark.slow
 
@@ -84,7 +83,7 @@ def test_killed_run_resumes_to_the_same_manifest(frames_run: Path, tmp_path: Pat
     process = subprocess.Popen([sys.executable, "crop_face.py", str(src), str(dst), "-q"], cwd=REPO,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_for_rows(dst / "sources.csv", 12, process)
+        wait_for_lines(dst / "sources.csv", 12, process)
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
@@ -96,15 +95,6 @@ def test_killed_run_resumes_to_the_same_manifest(frames_run: Path, tmp_path: Pat
     assert (dst / "failures.csv").read_text() == (frames_run / "failures.csv").read_text()
     assert crop_files(dst) == crop_files(frames_run)
     assert not [p for p in dst.rglob("*") if TEMP_MARKER in p.name]
-
-
-def _wait_for_rows(path: Path, lines: int, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and process.poll() is None:
-        if path.exists() and path.read_text().count("\n") >= lines:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{path} did not reach {lines} lines (exit status {process.poll()})")
 
 
 @pytest.fixture
