@@ -240,7 +240,8 @@ def iter_video_frames(path: str | os.PathLike[str], n: int) -> Iterator[tuple[in
                 capture = _open_video(name, path)
             wanted = sample_indices(count, n)
             yield from _fast_samples(path, count, wanted, yielded)
-            rest = [i for i in wanted if i not in set(yielded)]
+            done = set(yielded)
+            rest = [i for i in wanted if i not in done]
             end = (yield from _read_samples(capture, path, rest, yielded)) if rest else None
         finally:
             capture.release()
