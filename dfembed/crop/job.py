@@ -59,13 +59,14 @@ from dfembed.crop.manifest import (
     write_rows,
 )
 from dfembed.crop.naming import crop_stems
-from dfembed.crop.process import SourceResult, process_source
+from dfembed.crop.process import SourceResult, process_sources
 from dfembed.crop.ray_engine import results_on_ray
 from dfembed.crop.resume import prepare_dst, restore_journal
 from dfembed.crop.sources import discover_sources
 from dfembed.faces.config import CropConfig
 from dfembed.faces.detector import Detector, build_detector, check_available, detector_record
 from dfembed.faces.facemesh import model_file
+from dfembed.faces.media import is_image
 
 log = logging.getLogger(__name__)
 
@@ -222,8 +223,22 @@ def _results_in_process(
     todo: list[Source], stems: dict[str, PurePosixPath], dst: Path, config: CropConfig, detector: Detector | None
 ) -> Iterator[SourceResult]:
     detector = detector if detector is not None else build_detector(config)
+    for batch in source_batches(todo, config.batch_size):
+        yield from process_sources([(s, stems[s.relative]) for s in batch], dst, config, detector)
+
+
+def source_batches(todo: list[Source], size: int) -> list[list[Source]]:
+    """Consecutive images in runs of up to ``size`` (detected together when of one size); each video alone.
+
+    A run is journalled source by source as it ends, so a killed run redoes at most one run's images.
+    """
+    batches: list[list[Source]] = []
     for source in todo:
-        yield process_source(source, stems[source.relative], dst, config, detector)
+        if is_image(source.path) and batches and len(batches[-1]) < size and is_image(batches[-1][0].path):
+            batches[-1].append(source)
+        else:
+            batches.append([source])
+    return batches
 
 
 _WORKER_DETECTOR: Detector | None = None
@@ -245,9 +260,9 @@ def _init_worker(config: CropConfig, log_level: int, parent: int) -> None:
     _WORKER_DETECTOR = build_detector(config)
 
 
-def _work(source: Source, stem: PurePosixPath, dst: Path, config: CropConfig) -> SourceResult:
+def _work(batch: list[tuple[Source, PurePosixPath]], dst: Path, config: CropConfig) -> list[SourceResult]:
     assert _WORKER_DETECTOR is not None, "worker not initialised"
-    return process_source(source, stem, dst, config, _WORKER_DETECTOR)
+    return process_sources(batch, dst, config, _WORKER_DETECTOR)
 
 
 def _results_in_workers(
@@ -259,9 +274,11 @@ def _results_in_workers(
     pool = cf.ProcessPoolExecutor(config.jobs, mp_context=context, initializer=_init_worker,
                                   initargs=(config, level, os.getpid()))
     try:
-        futures = [pool.submit(_work, s, stems[s.relative], dst, config) for s in todo]
+        size = min(config.batch_size, -(-len(todo) // config.jobs))  # a small job still reaches every worker
+        futures = [pool.submit(_work, [(s, stems[s.relative]) for s in batch], dst, config)
+                   for batch in source_batches(todo, size)]
         for future in cf.as_completed(futures):
-            yield future.result()
+            yield from future.result()
     except cf.process.BrokenProcessPool as err:
         raise DfembedError(
             f"a crop worker process died ({err}); often out of memory: rerun with fewer --jobs "

@@ -21,13 +21,16 @@ from dfembed.crop.manifest import CROP_BOX_COLUMNS, CROP_LANDMARK_COLUMNS, LANDM
 from dfembed.crop.naming import crop_file, mesh_file
 from dfembed.faces.config import CropConfig
 from dfembed.faces.detector import Detector, DetectorError
-from dfembed.faces.extract import FaceCrop, faces_from_media
-from dfembed.faces.media import MediaError
+from dfembed.faces.extract import FaceCrop, crops_from_images, faces_from_media
+from dfembed.faces.media import MediaError, is_image, read_image
 
 log = logging.getLogger(__name__)
 
 #: The status of a source that gave crops.
 CROPPED = "cropped"
+#: Images of at most this many pixels (a 1080p frame) wait to be detected with others of their size;
+#: larger ones gain little from it and are detected at once, so a batch holds little memory.
+BATCHED_IMAGE_PIXELS = 1920 * 1080
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,11 +67,69 @@ def process_source(
     except ValueError as err:  # e.g. a detected box that geometry cannot crop
         log.debug("%s: cannot crop", source.relative, exc_info=True)
         return SourceResult(source, [], "crop error", str(err))
+    return _written(source, stem, crops, dst, config)
+
+
+def _written(source: Source, stem: PurePosixPath, crops: list[FaceCrop], dst: Path, config: CropConfig) -> SourceResult:
+    """Write a source's crops; its result (``no face`` without any)."""
     if not crops:
         return SourceResult(source, [], "no face", "no face passed the detector and the filters")
     rows = [_write_crop(source, crop, crop_file(stem, crop.frame_index, crop.face_index, config.image_format),
                         dst, config) for crop in crops]
     return SourceResult(source, rows, CROPPED)
+
+
+def process_sources(
+    batch: list[tuple[Source, PurePosixPath]], dst: Path, config: CropConfig, detector: Detector
+) -> list[SourceResult]:
+    """Crop several sources as :func:`process_source` does, images of one size detected together.
+
+    The images of ``batch`` are read first; those of one shape (up to a 1080p frame's pixels
+    each) go to the detector in one call (it splits them into batches of
+    ``config.batch_size``), so a folder of small images fills the detector's batches. Larger
+    images, videos, and every image of a group the detector or the geometry fails on, are
+    processed one by one (each failure is then its own source's).
+
+    Args:
+        batch: Sources with their crop stems, in job order.
+        dst: Output folder.
+        config: Crop options.
+        detector: The process's face detector.
+
+    Returns:
+        One :class:`SourceResult` per source, in the order of ``batch``.
+    """
+    results: dict[int, SourceResult] = {}
+    groups: dict[tuple[int, ...], list[tuple[int, np.ndarray]]] = {}
+    for position, (source, _) in enumerate(batch):
+        if not is_image(source.path):
+            continue
+        try:
+            image = read_image(source.path)
+        except MediaError as err:
+            results[position] = SourceResult(source, [], err.reason, str(err))
+            continue
+        if image.shape[0] * image.shape[1] > BATCHED_IMAGE_PIXELS:
+            results.update(_process_group([(position, image)], batch, dst, config, detector))
+        else:
+            groups.setdefault(image.shape, []).append((position, image))
+    for group in groups.values():
+        results.update(_process_group(group, batch, dst, config, detector))
+    return [results[k] if k in results else process_source(source, stem, dst, config, detector)
+            for k, (source, stem) in enumerate(batch)]
+
+
+def _process_group(
+    group: list[tuple[int, np.ndarray]], batch: list[tuple[Source, PurePosixPath]], dst: Path, config: CropConfig,
+    detector: Detector,
+) -> dict[int, SourceResult]:
+    """Results of same-shape images detected together; ``{}`` (each done alone) when the group fails."""
+    try:
+        found = crops_from_images([image for _, image in group], detector, config)
+    except (DetectorError, ValueError):
+        log.debug("a batch of %d images failed; each is processed alone", len(group), exc_info=True)
+        return {}
+    return {position: _written(*batch[position], crops, dst, config) for (position, _), crops in zip(group, found)}
 
 
 def _write_crop(source: Source, crop: FaceCrop, relative: PurePosixPath, dst: Path, config: CropConfig) -> Row:

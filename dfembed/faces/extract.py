@@ -113,6 +113,31 @@ def crops_from_frames(
     return crops
 
 
+def crops_from_images(images: list[np.ndarray], detector: Detector, config: CropConfig) -> list[list[FaceCrop]]:
+    """Detect faces in images of one size (each its own source) in one detector call and crop them.
+
+    Many small images then fill the detector's batches instead of each being a batch of
+    one (MTCNN detects a batch of eight 250-pixel images about twice as fast per image).
+
+    Args:
+        images: RGB ``uint8`` images, all of one shape.
+        detector: The face detector.
+        config: Crop options, as for :func:`crops_from_frames`.
+
+    Returns:
+        Each image's crops (frame index 0), in the order of ``images``.
+
+    Raises:
+        DetectorError: The detector failed on one of the images, also when retried alone.
+        ValueError: A detected box that geometry cannot crop.
+    """
+    crops = crops_from_frames(list(enumerate(images)), detector, config)  # frame index k: the k-th image
+    per_image: list[list[FaceCrop]] = [[] for _ in images]
+    for crop in crops:
+        per_image[crop.frame_index].append(dataclasses.replace(crop, frame_index=0))
+    return per_image
+
+
 def cut_face(frame: np.ndarray, face: Face, config: CropConfig) -> tuple[np.ndarray, np.ndarray]:
     """Cut one face out of a frame as ``config`` says: aligned on its landmarks, or by its box.
 
