@@ -21,9 +21,18 @@ timed seconds apart, so at a similar load) and their median are printed too. Pri
 table with each row's ratio to the ``mtcnn`` crop path, and the ratio of that path to (a). (c) times decoding alone, as the
 crop path decodes (H.264: only the frames the samples need, :mod:`dfembed.faces.sampled`): no
 detector's crop path can be faster; its control, in the same passes, decodes every frame up
-to the last sample with OpenCV (``grab()``, the samples converted), as the crop path did before. Usage::
+to the last sample with OpenCV (``grab()``, the samples converted), as the crop path did before.
+
+``--peer facenet-pytorch`` adds (d): the DFDC winner's detector, facenet-pytorch's MTCNN, on the
+same crop path (the same sampled frames, the same downscale rule, MTCNN's thresholds, smallest
+face and pyramid factor, largest face, crop), timed in the same passes. facenet-pytorch pins
+torch 2.2 and NumPy < 2, so it runs in its own environment (``bench/requirements-peer.txt``,
+``--peer-python``) as a worker (``bench/peer_facenet.py``); the frames go to it through a file in
+``/dev/shm``, and the time of that exchange is measured and left out of its path's time. Usage::
 
     .venv/bin/python bench/crop_bench.py            # --frames 8 --no-naive for a quicker run
+    python3 -m venv .peer-venv && .peer-venv/bin/pip install -r bench/requirements-peer.txt
+    .venv/bin/python bench/crop_bench.py --peer facenet-pytorch
 """
 
 from __future__ import annotations
@@ -157,6 +166,68 @@ def time_decode(videos: list[Path], n: int, config, plain: bool = False) -> tupl
         media.sampled_frames = fast
 
 
+class PeerDetector:
+    """facenet-pytorch's MTCNN behind dfembed's detector interface, run by ``bench/peer_facenet.py`` in its own
+    environment: the same crop path (sampled decoding, the DFDC winner's downscale, largest face, crop) with the
+    field's detector as the network. The exchange with the worker is timed and left out (:attr:`exchange`)."""
+
+    name = "facenet-pytorch"
+
+    def __init__(self, python: Path, config) -> None:
+        import subprocess
+        import tempfile
+
+        from dfembed.faces.base import ResizingDetector
+
+        if not python.exists():
+            raise click.UsageError(f"--peer-python {python} does not exist; create it with: python3 -m venv "
+                                   ".peer-venv && .peer-venv/bin/pip install -r bench/requirements-peer.txt")
+        self._worker = subprocess.Popen([str(python), str(REPO / "bench" / "peer_facenet.py")], text=True,
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._folder = tempfile.TemporaryDirectory(dir="/dev/shm" if Path("/dev/shm").is_dir() else None)
+        self.versions = self._ask({"config": {"thresholds": list(config.thresholds),
+                                              "min_face_size": config.detector_min_face_size,
+                                              "factor": config.scale_factor}})
+        self.exchange = 0.0
+        outer = self
+
+        class _Resizing(ResizingDetector):
+            label = "facenet-pytorch MTCNN"
+
+            def detect_resized(self, images: list[np.ndarray]) -> list:
+                return outer.detect_resized(images)
+
+        self._resizing = _Resizing(config.batch_size)
+
+    def detect(self, frames):  # noqa: ANN001, ANN201 - the Detector protocol
+        return self._resizing.detect(frames)
+
+    def detect_resized(self, images: list[np.ndarray]) -> list:
+        from dfembed.faces.base import Face
+
+        start = time.perf_counter()
+        target = Path(self._folder.name) / "frames.npy"
+        np.save(target, np.stack(images))
+        answer = self._ask({"frames": str(target)})
+        self.exchange += time.perf_counter() - start - answer["seconds"]
+        return [[Face(box=tuple(f[:4]), confidence=f[4], landmarks=None) for f in faces] for faces in answer["faces"]]
+
+    def _ask(self, request: dict) -> dict:
+        import json
+
+        self._worker.stdin.write(json.dumps(request) + "\n")
+        self._worker.stdin.flush()
+        line = self._worker.stdout.readline()
+        if not line:
+            raise click.ClickException("the facenet-pytorch worker ended; run bench/peer_facenet.py to see why")
+        return json.loads(line)
+
+    def close(self) -> None:
+        self._worker.stdin.close()
+        self._worker.wait(30)
+        self._folder.cleanup()
+
+
 def count_faces(path: Path, detect, config) -> int:
     """Faces kept in one image with ``config``'s filters (every face, the detector's default floor)."""
     from dfembed.faces.extract import choose_faces
@@ -191,7 +262,11 @@ class Row:
               help="Passes of each detector's crop path, interleaved; the fastest counts, RSS after each.")
 @click.option("--detectors", default="", help="Comma-separated detectors [default: every registered one].")
 @click.option("--naive/--no-naive", default=True, show_default=True, help="Also time (a), the naive MTCNN loop.")
-def main(data: Path, frames: int, repeat: int, detectors: str, naive: bool) -> None:
+@click.option("--peer", type=click.Choice(["none", "facenet-pytorch"]), default="none", show_default=True,
+              help="Also time the DFDC winner's detector (facenet-pytorch's MTCNN) on the same crop path.")
+@click.option("--peer-python", type=click.Path(path_type=Path), default=REPO / ".peer-venv" / "bin" / "python",
+              show_default=True, help="The Python of the peer's environment (bench/requirements-peer.txt).")
+def main(data: Path, frames: int, repeat: int, detectors: str, naive: bool, peer: str, peer_python: Path) -> None:
     """Frames/s and recall: naive MTCNN loop vs dfembed's crop path with each detector."""
     from dfembed.core.logs import setup_logging
 
@@ -201,15 +276,20 @@ def main(data: Path, frames: int, repeat: int, detectors: str, naive: bool) -> N
     videos = sorted((data / "dfdc_sample" / "videos").glob("*.mp4"))
     names = [n.strip() for n in detectors.split(",") if n.strip()] or detector_names()
     built = {name: build_detector(_config(name, frames)) for name in names}
+    if peer != "none":
+        built[PeerDetector.name] = PeerDetector(peer_python, _config("mtcnn", frames))
+        click.echo(f"peer: facenet-pytorch {built[PeerDetector.name].versions}")
     warm = naive_frames(videos[0], 1)
     for detector in built.values():
         detector.detect(warm)  # first calls build TensorFlow kernels / allocate the interpreter
-    rows = {name: Row(name) for name in names}
+    rows = {name: Row(name) for name in built}
     decode = Row("decoding alone (no detector)")
     plain = Row("decoding every frame (control)")
     for _ in range(repeat):  # interleaved, so that a busy spell of the shared cores hits every detector
         for name, detector in built.items():
+            exchange = getattr(detector, "exchange", 0.0)
             total, crops, seconds = time_dfembed(videos, frames, detector, _config(name, frames))
+            seconds -= getattr(detector, "exchange", 0.0) - exchange  # the peer's file exchange is not its work
             row = rows[name]
             row.frames, row.crops = total, crops
             row.seconds.append(seconds)
@@ -220,6 +300,8 @@ def main(data: Path, frames: int, repeat: int, detectors: str, naive: bool) -> N
         plain.seconds.append(seconds)
     for name, detector in built.items():
         _accuracy(rows[name], detector, data / "faces")
+        if isinstance(detector, PeerDetector):
+            detector.close()
     baseline = _naive(videos, frames, data / "faces") if naive else None
     _report(videos, frames, baseline, list(rows.values()), decode)
     ratios = [own / new for own, new in zip(plain.seconds, decode.seconds)]
@@ -230,7 +312,8 @@ def main(data: Path, frames: int, repeat: int, detectors: str, naive: bool) -> N
 def _config(name: str, frames: int):  # noqa: ANN202 - CropConfig, imported lazily
     from dfembed.faces.config import CropConfig
 
-    return CropConfig(detector=name, frames_per_video=frames)
+    # the peer has MTCNN's options (thresholds, smallest face, pyramid factor) and confidence floor
+    return CropConfig(detector="mtcnn" if name == PeerDetector.name else name, frames_per_video=frames)
 
 
 def _accuracy(row: Row, detector, faces: Path) -> None:
@@ -238,7 +321,7 @@ def _accuracy(row: Row, detector, faces: Path) -> None:
     from dfembed.faces.config import CropConfig
     from dfembed.faces.extract import choose_faces
 
-    every_face = CropConfig(detector=row.name, faces="all")
+    every_face = CropConfig(detector="mtcnn" if row.name == PeerDetector.name else row.name, faces="all")
     folder = faces / "dlib"
     row.recall = recall(dlib_truth(folder), lambda im: np.array(
         [f.box for f in choose_faces(detector.detect([im])[0], every_face)]).reshape(-1, 4), folder)
@@ -287,6 +370,12 @@ def _report(videos: list[Path], frames: int, baseline: Row | None, rows: list[Ro
         ratios = [ref / own for ref, own in zip(reference.seconds, row.seconds)]  # same pass: similar load
         click.echo(f"per-pass ratio {row.name} / {reference.name}: " + ", ".join(f"{r:.2f}x" for r in ratios)
                    + f" (median {statistics.median(ratios):.2f}x)")
+    peer = next((r for r in rows if r.name == PeerDetector.name), None)
+    for row in rows if peer else []:
+        if row is not peer:
+            ratios = [ref / own for ref, own in zip(peer.seconds, row.seconds)]
+            click.echo(f"per-pass ratio {row.name} / {peer.name}: " + ", ".join(f"{r:.2f}x" for r in ratios)
+                       + f" (median {statistics.median(ratios):.2f}x; best passes {row.fps / peer.fps:.2f}x)")
     for row in rows:
         click.echo(f"RSS after each pass of {row.name} (MiB): " + ", ".join(f"{r:.0f}" for r in row.rss))
 
