@@ -257,9 +257,9 @@ def _fast_samples(path: Path, count: int, wanted: list[int], yielded: list[int])
     """The samples that :func:`~dfembed.faces.sampled.sampled_frames` decodes (H.264: only the frames they
     need), appended to ``yielded``; nothing when it does not apply to this file."""
     frames = sampled_frames(path, count, wanted)
-    for index, frame in frames or ():
+    for index, frame in frames or ():  # already RGB uint8
         yielded.append(index)
-        yield index, to_rgb8(frame, path)
+        yield index, frame
 
 
 def resample(length: int, n: int, taken: list[int]) -> list[int]:

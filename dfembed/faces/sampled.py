@@ -92,7 +92,7 @@ def sampled_frames(path: Path, count: int, wanted: list[int]) -> Iterator[tuple[
         wanted: Sorted display indices to return.
 
     Returns:
-        An iterator of ``(index, BGR uint8 frame)`` in index order (it may end early if the
+        An iterator of ``(index, RGB uint8 frame)`` in index order (it may end early if the
         decoder returns a frame it cannot place; the caller reads the rest the plain way),
         or ``None`` when the fast path does not apply to this file.
     """
@@ -128,7 +128,10 @@ def _demux(av: object, path: Path) -> list[tuple[int | None, bool]] | None:
 
 
 def _decode(av: object, path: Path, plan: PacketPlan, wanted: set[int]) -> Iterator[tuple[int, np.ndarray]]:
-    """Send the planned packets to a threaded decoder; yield the wanted frames as BGR in display order.
+    """Send the planned packets to a threaded decoder; yield the wanted frames as RGB in display order.
+
+    FFmpeg converts straight to RGB: the same values as its BGR output with the channels swapped,
+    in less time than BGR and a separate swap.
 
     A decoding error or a frame it cannot place ends the iterator early; the caller then
     reads the samples still missing the plain way, which reports the error as it always has.
@@ -149,7 +152,7 @@ def _decode(av: object, path: Path, plan: PacketPlan, wanted: set[int]) -> Itera
                         return
                     if index in remaining:
                         remaining.discard(index)
-                        yield index, frame.to_ndarray(format="bgr24")
+                        yield index, frame.to_ndarray(format="rgb24")
                 if not remaining:
                     break
     except (av.FFmpegError, OSError, ValueError, EOFError) as err:  # type: ignore[attr-defined]
