@@ -153,7 +153,8 @@ def make_gallery(
     choose_crops(crops, size)  # no crop at all: say so before loading the model
     model, bundle, info = load_checked(model_h5, svm_pkl, trust_pickle)
     images, labels = _readable(crops, size, info.image_size)
-    scores = FaceScorer.from_bundle(model, bundle, batch_size)(images)
+    scores = FaceScorer.from_bundle(model, bundle, batch_size, model_name=f"{model_h5} (with classifier {svm_pkl})")(
+        images)
     log.info("gallery of %d crops from %s", len(images), crops)
     crop_gallery(images, labels, [float(s) for s in scores], out)
     return _record(out, {"kind": "scored", "crops": str(crops), "model_h5": str(model_h5), "svm_pkl": str(svm_pkl),

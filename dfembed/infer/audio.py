@@ -115,7 +115,8 @@ class AudioBranch:
                              "classifier of train.py --modality audio")
         if bundle.crop_config is None:
             log.warning("%s does not say which tiles its model was trained on: cutting tiles with the defaults", svm_pkl)
-        scorer = FaceScorer.from_bundle(model, bundle, config.batch_size)
+        scorer = FaceScorer.from_bundle(model, bundle, config.batch_size,
+                                        model_name=f"{model_h5} (the audio model, with classifier {svm_pkl})")
         log.info("audio model %s: %s, %d px; fusion %s%s", model_h5, info.backbone, info.image_size, config.fuse,
                  f" (audio weight {weight:.2f})" if weight is not None else "")
         return cls(scorer, tile_config(bundle.crop_config), info.image_size, config, weight)
