@@ -218,6 +218,7 @@ def test_load_errors_name_the_file(tmp_path: Path) -> None:
         load_embedding_model(corrupt)
 
 
+@pytest.mark.slow
 def test_one_training_step_with_the_triplet_loss(images: np.ndarray) -> None:
     """The model and the loss train together (finite loss, weights change)."""
     keras.utils.set_random_seed(1)

@@ -68,6 +68,7 @@ def test_save_load_gives_the_same_scores(model: keras.Model, tmp_path: Path) -> 
     np.testing.assert_array_equal(predict_sequences(loaded, batch, masks), predict_sequences(model, batch, masks))
 
 
+@pytest.mark.slow
 def test_training_reduces_the_loss_of_a_learnable_rule() -> None:
     """A GRU learns 'fake when the faces drift' (mean step > 0) on 64 sequences; a contract, not accuracy."""
     keras.utils.set_random_seed(1)

@@ -65,6 +65,7 @@ def trained(embeddings: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple
     return out, result.output
 
 
+@pytest.mark.slow
 def test_cli_writes_the_model_its_record_and_the_run_folder(trained: tuple[Path, str]) -> None:
     out, output = trained
     assert out.is_file() and (out.parent / "t.run" / "state.json").is_file()
@@ -92,6 +93,7 @@ def test_the_same_command_gives_identical_predictions(embeddings: Path, tmp_path
     assert scores[0].tobytes() == scores[1].tobytes()
 
 
+@pytest.mark.slow
 def test_resume_continues_and_refuses_other_options_or_data(trained: tuple[Path, str], embeddings: Path,
                                                             tmp_path: Path) -> None:
     import shutil
@@ -110,6 +112,7 @@ def test_resume_continues_and_refuses_other_options_or_data(trained: tuple[Path,
         run_train_temporal(other, tmp_path / "t.keras", dataclasses.replace(SMALL, epochs=4), resume=True, force=True)
 
 
+@pytest.mark.slow
 def test_existing_outputs_and_checkpoints_need_force(trained: tuple[Path, str], embeddings: Path) -> None:
     out, _ = trained
     with pytest.raises(OutputExistsError, match="use --force"):

@@ -88,6 +88,7 @@ def trained(data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path,
     return out, result.output
 
 
+@pytest.mark.slow
 def test_a_short_run_writes_the_embedder_its_svm_and_the_sequence_model(trained: tuple[Path, str]) -> None:
     import keras
 
@@ -114,6 +115,7 @@ def test_a_short_run_writes_the_embedder_its_svm_and_the_sequence_model(trained:
     assert int(checkpoint.optimizer.iterations) == 2  # one epoch of two steps, optimiser state saved
 
 
+@pytest.mark.slow
 def test_resume_refuses_another_sequence_network(trained: tuple[Path, str], data: Path, tmp_path: Path) -> None:
     import shutil
 

@@ -77,6 +77,7 @@ def first_run(data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pat
     return out, result.output
 
 
+@pytest.mark.slow
 def test_cli_run_writes_model_bundle_keras_copy_and_record(first_run: tuple[Path, str]) -> None:
     out, output = first_run
     assert {p.name for p in out.iterdir()} >= {"model.h5", "svm.pkl", "model.keras", "model.dfembed-train.json", "model.run"}
@@ -88,6 +89,7 @@ def test_cli_run_writes_model_bundle_keras_copy_and_record(first_run: tuple[Path
     assert set(epoch) >= {"loss", "val_auc", "val_log_loss", "val_accuracy"}
 
 
+@pytest.mark.slow
 def test_trained_model_and_bundle_give_probabilities(first_run: tuple[Path, str], data: Path) -> None:
     out, _ = first_run
     model = keras.models.load_model(out / "model.h5", compile=False)
@@ -132,6 +134,7 @@ def test_resume_continues_a_killed_run_with_optimiser_state(data: Path, tmp_path
     assert (tmp_path / "model.h5").is_file() and (tmp_path / "svm.pkl").is_file()
 
 
+@pytest.mark.slow
 def test_resume_refuses_other_model_options(first_run: tuple[Path, str], data: Path, tmp_path: Path) -> None:
     out, _ = first_run
     shutil.copytree(out / "model.run", tmp_path / "model.run")
@@ -140,6 +143,7 @@ def test_resume_refuses_other_model_options(first_run: tuple[Path, str], data: P
         run_train(data, tmp_path / "model.h5", tmp_path / "svm.pkl", config, resume=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("change", "message"),
     [({"seed": 1}, "another train/validation split: seed: checkpoint 0, now 1"),
@@ -155,6 +159,7 @@ def test_resume_refuses_another_split(
         run_train(data, tmp_path / "model.h5", tmp_path / "svm.pkl", config, resume=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("change", "message"),
     [({"epochs": 2}, "decays to 0 at epoch 1"), ({"epochs": 1, "steps_per_epoch": 3}, "another steps_per_epoch")],
@@ -173,6 +178,7 @@ def test_resume_refuses_to_outrun_a_cosine_schedule(
         run_train(data, tmp_path / "model.h5", tmp_path / "svm.pkl", config, resume=True)
 
 
+@pytest.mark.slow
 def test_keep_best_writes_the_weights_of_the_best_epoch_named_in_the_state(data: Path, tmp_path: Path) -> None:
     config = dataclasses.replace(SMALL, epochs=2, keep="best")
     summary = run_train(data, tmp_path / "model.h5", tmp_path / "svm.pkl", config)
@@ -190,6 +196,7 @@ def test_keep_best_writes_the_weights_of_the_best_epoch_named_in_the_state(data:
     assert differs == (summary.best_epoch == 1)
 
 
+@pytest.mark.slow
 def test_existing_outputs_need_force(first_run: tuple[Path, str], data: Path) -> None:
     out, _ = first_run
     result = CliRunner().invoke(train_command, [str(data), str(out), str(out), *SMALL_FLAGS])
@@ -197,6 +204,7 @@ def test_existing_outputs_need_force(first_run: tuple[Path, str], data: Path) ->
     assert "model.h5" in result.output and "exist; use --force to replace them" in result.output
 
 
+@pytest.mark.slow
 def test_force_replaces_only_the_outputs_the_record_names_unchanged(first_run: tuple[Path, str], data: Path,
                                                                      tmp_path: Path) -> None:
     out, _ = first_run
@@ -211,6 +219,7 @@ def test_force_replaces_only_the_outputs_the_record_names_unchanged(first_run: t
     assert (copy / "model.h5").read_bytes() == (out / "model.h5").read_bytes()
 
 
+@pytest.mark.slow
 def test_checkpoints_of_an_earlier_run_need_resume_or_force(first_run: tuple[Path, str], data: Path, tmp_path: Path) -> None:
     out, _ = first_run
     shutil.copytree(out / "model.run", tmp_path / "model.run")
@@ -296,6 +305,7 @@ def test_precision_auto_is_float32_without_a_gpu() -> None:
     assert resolve_precision("mixed_bfloat16") == "mixed_bfloat16"
 
 
+@pytest.mark.slow
 def test_fit_sees_each_epochs_own_batches(data: Path) -> None:
     """``Model.fit`` with worker threads asks for batch i of epoch e only while epoch e runs."""
     from dfembed.train.augment import Augmenter, AugmentParams
