@@ -1,9 +1,10 @@
 """The training stage end to end on the DFDC sample crops: CLI run, resume, errors.
 
 One short run (B0, random weights, 64 px, batches of 8, one epoch of two steps) is made
-through the click command and shared by the module; the resume test kills a training
-subprocess after its first checkpoint and continues it. The checks are contracts (files, shapes, probabilities, epochs,
-optimiser steps), not accuracy.
+through the click command and shared by the module; the keep-best test continues its run folder
+for a second epoch. The resume test kills a training subprocess after its first checkpoint and
+continues it. The checks are contracts (files, shapes, probabilities, epochs, optimiser steps),
+not accuracy.
 """
 
 from __future__ import annotations
@@ -179,9 +180,13 @@ def test_resume_refuses_to_outrun_a_cosine_schedule(
 
 
 @pytest.mark.slow
-def test_keep_best_writes_the_weights_of_the_best_epoch_named_in_the_state(data: Path, tmp_path: Path) -> None:
+def test_keep_best_writes_the_weights_of_the_best_epoch_named_in_the_state(
+    first_run: tuple[Path, str], data: Path, tmp_path: Path
+) -> None:
+    out, _ = first_run
+    shutil.copytree(out / "model.run", tmp_path / "model.run")  # epoch 1, validated, with its best weights
     config = dataclasses.replace(SMALL, epochs=2, keep="best")
-    summary = run_train(data, tmp_path / "model.h5", tmp_path / "svm.pkl", config)
+    summary = run_train(data, tmp_path / "model.h5", tmp_path / "svm.pkl", config, resume=True)
     state = json.loads((tmp_path / "model.run" / "state.json").read_text(encoding="utf-8"))
     best = tmp_path / "model.run" / f"best-epoch-{summary.best_epoch:03d}.weights.h5"
     assert state["best_weights"] == best.name and state["best_epoch"] == summary.best_epoch in (1, 2)
