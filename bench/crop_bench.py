@@ -279,7 +279,7 @@ def main(data: Path, frames: int, repeat: int, detectors: str, naive: bool, peer
     if peer != "none":
         built[PeerDetector.name] = PeerDetector(peer_python, _config("mtcnn", frames))
         click.echo(f"peer: facenet-pytorch {built[PeerDetector.name].versions}")
-    warm = naive_frames(videos[0], 1)
+    warm = naive_frames(videos[0], 8)  # a full batch: the first calls of each batch shape build kernels
     for detector in built.values():
         detector.detect(warm)  # first calls build TensorFlow kernels / allocate the interpreter
     rows = {name: Row(name) for name in built}

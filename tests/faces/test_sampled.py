@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dfembed.faces import media
-from dfembed.faces.sampled import non_reference, plan_packets, sampled_frames
+from dfembed.faces.sampled import idr_picture, non_reference, plan_packets, sampled_frames
 from tests.support import shared_path
 
 av = pytest.importorskip("av", reason="sampled decoding needs PyAV")
@@ -86,3 +86,36 @@ def test_the_plain_way_reads_what_the_fast_path_does_not_take(tmp_path: Path) ->
 def test_the_sample_videos_decode_to_the_same_pixels(n: int, monkeypatch: pytest.MonkeyPatch) -> None:
     for video in sorted(shared_path("dfdc_sample", "videos").glob("*.mp4")):
         assert _same(_plain(video, n, monkeypatch), media.sample_video_frames(video, n)), video.name
+
+
+def test_groups_of_pictures_are_decoded_only_up_to_their_last_sample() -> None:
+    # decode order: IDR P B | IDR P B (display 0 2 1 | 3 5 4); only display 4 is a sample
+    plan = plan_packets([0, 2, 1, 3, 5, 4], [False, False, True, False, False, True], wanted={4},
+                        idr=[True, False, False, True, False, False])
+    assert plan is not None and plan.skip == frozenset({0, 1, 2})
+    # display 1 needs the P after it in display order (decoded before it); display 3 is its group's first packet
+    plan = plan_packets([0, 2, 1, 3, 5, 4], [False, False, True, False, False, True], wanted={1, 3},
+                        idr=[True, False, False, True, False, False])
+    assert plan is not None and plan.skip == frozenset({5, 4})
+    # without IDR pictures known, the first group is decoded for a sample of the second (its B-frame aside)
+    plan = plan_packets([0, 2, 1, 3, 5, 4], [False, False, True, False, False, True], wanted={4})
+    assert plan is not None and plan.skip == frozenset({1})
+    assert idr_picture(_nal(3, 5), 4) and not idr_picture(_nal(3, 1), 4) and not idr_picture(_nal(0, 6), 4)
+
+
+@pytest.mark.parametrize("n", [1, 2, 5])
+def test_sparse_samples_of_a_long_video_skip_its_groups_and_keep_its_pixels(tmp_path: Path, n: int,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    video = _h264(tmp_path / "v.mp4", frames=120)  # five groups of 24 pictures
+    decoded: list[int] = []
+    real_decode = av.Packet.decode
+    assert _same(_plain(video, n, monkeypatch), media.sample_video_frames(video, n))
+    with monkeypatch.context() as patch:  # count the packets the fast path hands the decoder
+        patch.setattr(av.Packet, "decode", lambda packet: (packet.size and decoded.append(packet.pts))
+                      or real_decode(packet))
+        frames = list(sampled_frames(video, 120, media.sample_indices(120, n)))
+    assert len(frames) == n
+    with av.open(str(video)) as container:
+        display = {t: k for k, t in enumerate(sorted(p.pts for p in container.demux() if p.size))}
+    groups = {display[t] // 24 for t in decoded}  # closed groups of 24 pictures in display order
+    assert decoded and groups == {index // 24 for index in media.sample_indices(120, n)}
