@@ -111,10 +111,15 @@ def test_two_workers_train_the_weights_of_one_process_with_two_replicas_and_resu
     reference, multi = tmp_path / "reference", tmp_path / "multi"
     reference.mkdir()
     multi.mkdir()
-    started = [subprocess.Popen([sys.executable, "-c", REFERENCE, str(data), str(reference)], cwd=REPO, env=_env(),
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)]
-    _wait(_workers(data, multi, "--epochs", "1") + started)
-    outputs = _wait(_workers(data, multi, "--epochs", "2", "--resume", "--force"))
+    # The one-process reference runs beside both phases of the cluster: its two epochs take as long as they do.
+    started = subprocess.Popen([sys.executable, "-c", REFERENCE, str(data), str(reference)], cwd=REPO, env=_env(),
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait(_workers(data, multi, "--epochs", "1"))
+        outputs = _wait(_workers(data, multi, "--epochs", "2", "--resume", "--force"))
+        _wait([started])
+    finally:
+        started.kill()  # only when a phase failed: an ended process is left alone
     assert "as a worker of a multi-worker run" in outputs[1]
     record = json.loads((multi / "model.dfembed-train.json").read_text())
     assert record["distribution"] == {"mode": "multi-worker", "replicas": 2, "workers": 2}
