@@ -73,6 +73,13 @@ def test_plan_falls_back_to_data_itself(tmp_path: Path) -> None:
         plan_demo(tmp_path / "absent")
 
 
+def _short_config(tmp_path: Path) -> Path:
+    """Fewer training steps, smaller crops and one frame per video than the default demo: the same stages, sooner."""
+    config = tmp_path / "demo.yaml"
+    config.write_text("epochs: 1\nsteps_per_epoch: 2\ngallery_size: 8\nimage_size: 32\nframes_per_video: 1\n")
+    return config
+
+
 def _rows(path: Path) -> list[list[str]]:
     with open(path, newline="") as handle:
         return list(csv.reader(handle))
@@ -81,9 +88,7 @@ def _rows(path: Path) -> list[list[str]]:
 @pytest.mark.slow
 def test_demo_without_data_runs_end_to_end_on_the_embedded_portraits(tmp_path: Path) -> None:
     out = tmp_path / "demo"
-    # fewer training steps than the default demo keep the test short; the stages are the same
-    config = tmp_path / "demo.yaml"
-    config.write_text("epochs: 1\nsteps_per_epoch: 2\ngallery_size: 8\n")
+    config = _short_config(tmp_path)
     result = CliRunner().invoke(main, ["demo", str(out), "--config", str(config), "-q"])
     assert result.exit_code == 0, result.output
 
@@ -113,9 +118,7 @@ def test_demo_without_data_runs_end_to_end_on_the_embedded_portraits(tmp_path: P
 def test_demo_end_to_end(tmp_path: Path) -> None:
     data = shared_path("dfdc_sample")
     out = tmp_path / "demo"
-    # fewer training steps than the default demo keep the test short; the stages are the same
-    config = tmp_path / "demo.yaml"
-    config.write_text("epochs: 1\nsteps_per_epoch: 2\ngallery_size: 8\n")
+    config = _short_config(tmp_path)
     result = CliRunner().invoke(main, ["demo", str(data), str(out), "--config", str(config), "-q"])
     assert result.exit_code == 0, result.output
 
