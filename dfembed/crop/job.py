@@ -59,14 +59,13 @@ from dfembed.crop.manifest import (
     write_rows,
 )
 from dfembed.crop.naming import crop_stems
-from dfembed.crop.process import SourceResult, process_sources
+from dfembed.crop.process import SourceResult, frame_weight, process_sources
 from dfembed.crop.ray_engine import results_on_ray
 from dfembed.crop.resume import prepare_dst, restore_journal
 from dfembed.crop.sources import discover_sources
 from dfembed.faces.config import CropConfig
 from dfembed.faces.detector import Detector, build_detector, check_available, detector_record
 from dfembed.faces.facemesh import model_file
-from dfembed.faces.media import is_image
 
 log = logging.getLogger(__name__)
 
@@ -223,21 +222,26 @@ def _results_in_process(
     todo: list[Source], stems: dict[str, PurePosixPath], dst: Path, config: CropConfig, detector: Detector | None
 ) -> Iterator[SourceResult]:
     detector = detector if detector is not None else build_detector(config)
-    for batch in source_batches(todo, config.batch_size):
+    for batch in source_batches(todo, config.batch_size, config):
         yield from process_sources([(s, stems[s.relative]) for s in batch], dst, config, detector)
 
 
-def source_batches(todo: list[Source], size: int) -> list[list[Source]]:
-    """Consecutive images in runs of up to ``size`` (detected together when of one size); each video alone.
+def source_batches(todo: list[Source], size: int, config: CropConfig) -> list[list[Source]]:
+    """Runs of consecutive small sources holding up to ``size`` frames (their frames of one size are
+    detected together, see :func:`~dfembed.crop.process.process_sources`); every other source alone.
 
-    A run is journalled source by source as it ends, so a killed run redoes at most one run's images.
+    A run is journalled source by source as it ends, so a killed run redoes at most one run's sources.
     """
     batches: list[list[Source]] = []
+    room = 0
     for source in todo:
-        if is_image(source.path) and batches and len(batches[-1]) < size and is_image(batches[-1][0].path):
+        weight = frame_weight(source.path, config)
+        if weight is not None and batches and weight <= room:
             batches[-1].append(source)
+            room -= weight
         else:
             batches.append([source])
+            room = size - weight if weight is not None else 0
     return batches
 
 
@@ -276,7 +280,7 @@ def _results_in_workers(
     try:
         size = min(config.batch_size, -(-len(todo) // config.jobs))  # a small job still reaches every worker
         futures = [pool.submit(_work, [(s, stems[s.relative]) for s in batch], dst, config)
-                   for batch in source_batches(todo, size)]
+                   for batch in source_batches(todo, size, config)]
         for future in cf.as_completed(futures):
             yield from future.result()
     except cf.process.BrokenProcessPool as err:

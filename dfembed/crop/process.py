@@ -21,16 +21,27 @@ from dfembed.crop.manifest import CROP_BOX_COLUMNS, CROP_LANDMARK_COLUMNS, LANDM
 from dfembed.crop.naming import crop_file, mesh_file
 from dfembed.faces.config import CropConfig
 from dfembed.faces.detector import Detector, DetectorError
-from dfembed.faces.extract import FaceCrop, crops_from_images, faces_from_media
-from dfembed.faces.media import MediaError, is_image, read_image
+from dfembed.faces.extract import FaceCrop, crops_of_sources, faces_from_media, iter_frame_chunks
+from dfembed.faces.media import MediaError, is_image, is_video
 
 log = logging.getLogger(__name__)
 
 #: The status of a source that gave crops.
 CROPPED = "cropped"
-#: Images of at most this many pixels (a 1080p frame) wait to be detected with others of their size;
+#: Frames of at most this many pixels (a 1080p frame) wait to be detected with others of their size;
 #: larger ones gain little from it and are detected at once, so a batch holds little memory.
 BATCHED_IMAGE_PIXELS = 1920 * 1080
+
+
+def frame_weight(path: Path, config: CropConfig) -> int | None:
+    """Frames a source gives the detector when it shares batches with others: 1 for an image,
+    ``frames_per_video`` for a video sampled with fewer frames than a batch; ``None`` for a source
+    processed alone (a video whose samples fill batches of their own, or an unknown kind)."""
+    if is_image(path):
+        return 1
+    if is_video(path) and config.frames_per_video < config.batch_size:
+        return config.frames_per_video
+    return None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,13 +93,15 @@ def _written(source: Source, stem: PurePosixPath, crops: list[FaceCrop], dst: Pa
 def process_sources(
     batch: list[tuple[Source, PurePosixPath]], dst: Path, config: CropConfig, detector: Detector
 ) -> list[SourceResult]:
-    """Crop several sources as :func:`process_source` does, images of one size detected together.
+    """Crop several sources as :func:`process_source` does; frames of one size from different sources
+    are detected together.
 
-    The images of ``batch`` are read first; those of one shape (up to a 1080p frame's pixels
-    each) go to the detector in one call (it splits them into batches of
-    ``config.batch_size``), so a folder of small images fills the detector's batches. Larger
-    images, videos, and every image of a group the detector or the geometry fails on, are
-    processed one by one (each failure is then its own source's).
+    The small sources of ``batch`` (see :func:`frame_weight`: images, and videos sampled with
+    fewer frames than a batch) are read first; their frames of one shape (each at most a
+    1080p frame's pixels) go to the detector in one call (it splits them into batches of
+    ``config.batch_size``), so a folder of small images or short clips fills the detector's
+    batches. Other sources, and every source of a group the detector or the geometry fails
+    on, are processed one by one (each failure is then its own source's).
 
     Args:
         batch: Sources with their crop stems, in job order.
@@ -100,19 +113,23 @@ def process_sources(
         One :class:`SourceResult` per source, in the order of ``batch``.
     """
     results: dict[int, SourceResult] = {}
-    groups: dict[tuple[int, ...], list[tuple[int, np.ndarray]]] = {}
-    for position, (source, _) in enumerate(batch):
-        if not is_image(source.path):
+    groups: dict[tuple[int, ...], list[tuple[int, list[tuple[int, np.ndarray]]]]] = {}
+    for position, (source, stem) in enumerate(batch):
+        if frame_weight(source.path, config) is None:
             continue
         try:
-            image = read_image(source.path)
+            frames = [pair for chunk in iter_frame_chunks(source.path, config) for pair in chunk]
         except MediaError as err:
             results[position] = SourceResult(source, [], err.reason, str(err))
             continue
-        if image.shape[0] * image.shape[1] > BATCHED_IMAGE_PIXELS:
-            results.update(_process_group([(position, image)], batch, dst, config, detector))
+        shapes = {frame.shape for _, frame in frames}
+        if len(shapes) != 1:  # no readable frame (no face, as alone), or frames of several sizes
+            continue
+        shape = shapes.pop()
+        if shape[0] * shape[1] > BATCHED_IMAGE_PIXELS:
+            results.update(_process_group([(position, frames)], batch, dst, config, detector))
         else:
-            groups.setdefault(image.shape, []).append((position, image))
+            groups.setdefault(shape, []).append((position, frames))
     for group in groups.values():
         results.update(_process_group(group, batch, dst, config, detector))
     return [results[k] if k in results else process_source(source, stem, dst, config, detector)
@@ -120,14 +137,15 @@ def process_sources(
 
 
 def _process_group(
-    group: list[tuple[int, np.ndarray]], batch: list[tuple[Source, PurePosixPath]], dst: Path, config: CropConfig,
-    detector: Detector,
+    group: list[tuple[int, list[tuple[int, np.ndarray]]]], batch: list[tuple[Source, PurePosixPath]], dst: Path,
+    config: CropConfig, detector: Detector,
 ) -> dict[int, SourceResult]:
-    """Results of same-shape images detected together; ``{}`` (each done alone) when the group fails."""
+    """Results of sources whose frames (all of one shape) are detected together; ``{}`` (each done
+    alone) when the group fails."""
     try:
-        found = crops_from_images([image for _, image in group], detector, config)
+        found = crops_of_sources([frames for _, frames in group], detector, config)
     except (DetectorError, ValueError):
-        log.debug("a batch of %d images failed; each is processed alone", len(group), exc_info=True)
+        log.debug("a batch of %d sources failed; each is processed alone", len(group), exc_info=True)
         return {}
     return {position: _written(*batch[position], crops, dst, config) for (position, _), crops in zip(group, found)}
 

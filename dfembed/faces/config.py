@@ -69,8 +69,8 @@ class CropConfig:
         image_format: ``"jpg"`` or ``"png"`` crop files.
         jpeg_quality: JPEG quality (1-100) of ``jpg`` crops.
         jobs: Worker processes, each with its own detector (1 = run in this process).
-        batch_size: Frames of one video, or same-size images of different sources, given to the detector in one
-            call (bounds memory; images of at most a 1080p frame's pixels are grouped).
+        batch_size: Frames given to the detector in one call: of one video, or of one size from several
+            small sources (images, videos sampled with fewer frames); bounds memory.
         group_regex: Optional regular expression applied to an image's relative path; its
             first group (or whole match) becomes the group key. See ``dfembed.crop.sources``.
         layout: SRC's layout: ``auto`` (recognised), or ``labelled``, ``dfdc``, ``ffpp``

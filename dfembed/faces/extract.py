@@ -113,29 +113,34 @@ def crops_from_frames(
     return crops
 
 
-def crops_from_images(images: list[np.ndarray], detector: Detector, config: CropConfig) -> list[list[FaceCrop]]:
-    """Detect faces in images of one size (each its own source) in one detector call and crop them.
+def crops_of_sources(
+    sources: list[list[tuple[int, np.ndarray]]], detector: Detector, config: CropConfig
+) -> list[list[FaceCrop]]:
+    """Detect faces in the frames of several sources (all frames of one size) in one detector call and crop them.
 
-    Many small images then fill the detector's batches instead of each being a batch of
-    one (MTCNN detects a batch of eight 250-pixel images about twice as fast per image).
+    Many small images, or short samplings of small videos, then fill the detector's batches
+    instead of each being a batch of its own (MTCNN detects a batch of eight 250-pixel images
+    about twice as fast per image as one at a time).
 
     Args:
-        images: RGB ``uint8`` images, all of one shape.
+        sources: Each source's ``(frame_index, RGB uint8 frame)`` pairs (an image: one pair, index 0).
         detector: The face detector.
         config: Crop options, as for :func:`crops_from_frames`.
 
     Returns:
-        Each image's crops (frame index 0), in the order of ``images``.
+        Each source's crops with its own frame indices, in the order of ``sources``.
 
     Raises:
-        DetectorError: The detector failed on one of the images, also when retried alone.
+        DetectorError: The detector failed on one of the frames, also when retried alone.
         ValueError: A detected box that geometry cannot crop.
     """
-    crops = crops_from_frames(list(enumerate(images)), detector, config)  # frame index k: the k-th image
-    per_image: list[list[FaceCrop]] = [[] for _ in images]
-    for crop in crops:
-        per_image[crop.frame_index].append(dataclasses.replace(crop, frame_index=0))
-    return per_image
+    owners = [(k, index) for k, frames in enumerate(sources) for index, _ in frames]
+    flat = [(position, frame) for position, (_, frame) in enumerate(pair for frames in sources for pair in frames)]
+    per_source: list[list[FaceCrop]] = [[] for _ in sources]
+    for crop in crops_from_frames(flat, detector, config):  # frame index: the position in ``flat``
+        owner, index = owners[crop.frame_index]
+        per_source[owner].append(dataclasses.replace(crop, frame_index=index))
+    return per_source
 
 
 def cut_face(frame: np.ndarray, face: Face, config: CropConfig) -> tuple[np.ndarray, np.ndarray]:

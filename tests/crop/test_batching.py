@@ -46,11 +46,15 @@ def _tree(root: Path) -> Path:
     for k in range(2):
         _image(root / f"b{k}.png", 30 + k, (64, 64))
     (root / "c-broken.png").write_bytes(b"not a png")
-    writer = cv2.VideoWriter(str(root / "d-clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (48, 40))
-    for _ in range(4):
-        writer.write(np.full((40, 48, 3), 90, np.uint8))
-    writer.release()
+    _clip(root / "d-clip.avi", 90)
     return root
+
+
+def _clip(path: Path, value: int, frames: int = 4) -> None:
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (48, 40))
+    for _ in range(frames):
+        writer.write(np.full((40, 48, 3), value, np.uint8))
+    writer.release()
 
 
 def _outputs(dst: Path) -> tuple[list[dict], list[dict], dict[str, bytes]]:
@@ -75,6 +79,25 @@ def test_images_of_one_size_fill_the_batches_and_give_what_one_by_one_gives(tmp_
     assert summary.failures == {"not an image": 1} and summary.crops_total == 13  # 11 images, 2 video frames
     journal = read_rows(tmp_path / "batched" / "sources.csv", SOURCE_COLUMNS)
     assert len(journal) == 13 and {r["status"] for r in journal} == {"cropped", "not an image"}
+
+
+def test_short_samplings_of_small_videos_share_batches_and_long_ones_stay_alone(tmp_path: Path) -> None:
+    from dfembed.crop.job import run_crop
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for k in range(5):
+        _clip(src / f"clip{k}.avi", 20 + 10 * k)
+    alone, batched, long = _Recorder(), _Recorder(), _Recorder()
+    run_crop(src, tmp_path / "alone", CropConfig(size=32, frames_per_video=2, batch_size=1), detector=alone)
+    run_crop(src, tmp_path / "batched", CropConfig(size=32, frames_per_video=2, batch_size=8), detector=batched)
+    run_crop(src, tmp_path / "long", CropConfig(size=32, frames_per_video=4, batch_size=4), detector=long)
+    assert alone.calls == [1] * 10 and long.calls == [4] * 5  # 4 samples fill a batch of 4: each clip alone
+    assert batched.calls == [8, 2]  # four clips' two samples in one call, the fifth clip's in the next run
+    assert _outputs(tmp_path / "alone") == _outputs(tmp_path / "batched")
+    rows = read_rows(tmp_path / "batched" / "manifest.csv", MANIFEST_COLUMNS)
+    assert sorted((r["source"], r["frame_index"]) for r in rows) == [
+        (f"clip{k}.avi", index) for k in range(5) for index in ("0", "3")]
 
 
 def test_a_batch_the_detector_fails_on_is_redone_image_by_image(tmp_path: Path) -> None:
