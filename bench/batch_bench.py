@@ -82,7 +82,8 @@ def main(data: Path, images: int, batch_size: int, repeat: int, detectors: str) 
         for name in [n.strip() for n in detectors.split(",") if n.strip()]:
             config = CropConfig(detector=name)
             detector = build_detector(config)
-            alone, shared = dataclasses.replace(config, batch_size=1), dataclasses.replace(config, batch_size=batch_size)
+            alone = dataclasses.replace(config, batch_size=1)
+            shared = dataclasses.replace(config, batch_size=batch_size)
             crop_once(src, out / "warm", alone, detector)
             times: dict[int, list[float]] = {1: [], batch_size: []}
             for _ in range(repeat):
