@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from dfembed.faces.config import CropConfig
 from dfembed.faces.detector import Detector, DetectorError
-from dfembed.faces.extract import FaceCrop, crops_from_frames, iter_frame_chunks
+from dfembed.faces.extract import FaceCrop, crops_from_frames, crops_of_sources, iter_frame_chunks
 from dfembed.faces.geometry import fit_size
 from dfembed.faces.media import MediaError, is_image
 from dfembed.infer.aggregate import Aggregator, aggregate_file
@@ -82,7 +82,9 @@ class MediaFrames:
         frames: ``(frame_index, RGB uint8 frame)`` pairs (empty for an end marker or an error).
         last: The file's last item.
         error: Why the file could not be read.
-        image: The file is an image (one frame), so it may be detected together with others.
+        image: The file is an image (one frame).
+        whole: The item holds all of its file's frames (an image, or a video sampled in one chunk),
+            so it may be detected together with other files.
     """
 
     index: int
@@ -90,6 +92,7 @@ class MediaFrames:
     last: bool = True
     error: str | None = None
     image: bool = False
+    whole: bool = False
 
 
 @dataclass
@@ -144,30 +147,34 @@ class FaceExtractor:
 
     def _read_one(self, index: int, path: Path) -> Iterator[MediaFrames]:
         pending: list[tuple[int, np.ndarray]] = []
+        whole = True
         for chunk in iter_frame_chunks(path, self.crop_config):
             if pending:  # hold one chunk back so that the file's last item says so
                 yield MediaFrames(index, pending, last=False)
+                whole = False
             pending = chunk
-        yield MediaFrames(index, pending, last=True, image=is_image(path))
+        yield MediaFrames(index, pending, last=True, image=is_image(path), whole=whole)
 
     def detect(self, items: Iterable[MediaFrames]) -> Iterator[FileFaces]:
-        """Stage 2: detect and crop faces, grouping consecutive same-size images."""
+        """Stage 2: detect and crop faces, grouping consecutive files of same-size frames (images, short clips)."""
         group: list[MediaFrames] = []
         for item in items:
-            if _is_image(item) and self._joins(group, item):
+            if _shares(item) and self._joins(group, item):
                 group.append(item)
                 continue
-            yield from self._detect_images(group)
-            group = [item] if _is_image(item) else []
+            yield from self._detect_group(group)
+            group = [item] if _shares(item) else []
             if not group:
                 yield _with_sampled(self._detect_item(item), item)
-        yield from self._detect_images(group)
+        yield from self._detect_group(group)
 
     def _joins(self, group: list[MediaFrames], item: MediaFrames) -> bool:
+        """Whether ``item`` fits ``group``: frames of the group's shape, the group's frames within a batch."""
         if not group:
             return True
         same_shape = group[0].frames[0][1].shape == item.frames[0][1].shape
-        return same_shape and len(group) < self.crop_config.batch_size
+        frames = sum(len(member.frames) for member in group) + len(item.frames)
+        return same_shape and frames <= self.crop_config.batch_size
 
     def _detect_item(self, item: MediaFrames) -> FileFaces:
         if item.error is not None or not item.frames:
@@ -182,18 +189,17 @@ class FaceExtractor:
             return self._faces(item.index, [], item.last, f"crop error: {err}")
         return self._faces(item.index, crops, item.last)
 
-    def _detect_images(self, group: list[MediaFrames]) -> Iterator[FileFaces]:
+    def _detect_group(self, group: list[MediaFrames]) -> Iterator[FileFaces]:
         if len(group) < 2:
-            yield from (self._detect_item(item) for item in group)
+            yield from (_with_sampled(self._detect_item(item), item) for item in group)
             return
-        try:  # frame_index k marks the k-th image of the group
-            crops = self._crops([(k, item.frames[0][1]) for k, item in enumerate(group)])
+        try:
+            found = crops_of_sources([item.frames for item in group], self.detector, self.crop_config)
         except (DetectorError, ValueError):  # find the file it was, one by one
-            yield from (self._detect_item(item) for item in group)
+            yield from (_with_sampled(self._detect_item(item), item) for item in group)
             return
-        for k, item in enumerate(group):
-            mine = [dataclasses.replace(c, frame_index=0) for c in crops if c.frame_index == k]
-            yield self._faces(item.index, mine, True)
+        for item, crops in zip(group, found):
+            yield _with_sampled(self._faces(item.index, crops, True), item)
 
     def _crops(self, frames: list[tuple[int, np.ndarray]]) -> list[FaceCrop]:
         return crops_from_frames(frames, self.detector, self.crop_config)
@@ -208,13 +214,16 @@ class FaceExtractor:
         return FileFaces(index, frames, images, last, error, boxes)
 
 
-def _is_image(item: MediaFrames) -> bool:
-    return item.image and item.error is None and len(item.frames) == 1
+def _shares(item: MediaFrames) -> bool:
+    """Whether an item may be detected together with other files' (all of its file's frames, one shape)."""
+    return (item.whole or item.image) and item.error is None and bool(item.frames) and len(
+        {frame.shape for _, frame in item.frames}) == 1
 
 
 def _with_sampled(faces: FileFaces, item: MediaFrames) -> FileFaces:
-    """Note the frames a video chunk read, faces or not (a temporal model's timeline)."""
-    faces.sampled = tuple(index for index, _ in item.frames)
+    """Note the frames a video chunk read, faces or not (a temporal model's timeline); nothing for an image."""
+    if not item.image:
+        faces.sampled = tuple(index for index, _ in item.frames)
     return faces
 
 

@@ -435,6 +435,30 @@ def test_extractor_groups_images_and_keeps_video_frame_indices() -> None:
     assert all(o.images.shape[1:] == (32, 32, 3) for o in out)
 
 
+def test_extractor_groups_short_clips_with_images_and_keeps_their_frames() -> None:
+    import numpy as np
+
+    from dfembed.faces.config import CropConfig
+    from dfembed.infer.pipeline import FaceExtractor, MediaFrames
+
+    frame = np.zeros((60, 80, 3), dtype=np.uint8)
+    items = [
+        MediaFrames(0, [(0, frame), (7, frame)], whole=True),  # a clip sampled in one chunk
+        MediaFrames(1, [(0, frame)], image=True, whole=True),
+        MediaFrames(2, [(3, frame), (9, frame)], whole=True),  # would make 5 frames: the next group
+        MediaFrames(3, [(1, frame), (2, frame)], last=False),  # a longer video: alone, chunk by chunk
+        MediaFrames(3, [(4, frame)], last=True),
+    ]
+    detector = _BoxDetector()
+    extractor = FaceExtractor(detector, CropConfig(size=48, batch_size=4), image_size=32)
+    out = list(extractor.detect(items))
+    assert detector.calls == [3, 2, 2, 1]
+    assert [(o.index, o.frames.tolist(), o.sampled, o.last) for o in out] == [
+        (0, [0, 7], (0, 7), True), (1, [0], (), True), (2, [3, 9], (3, 9), True),
+        (3, [1, 2], (1, 2), False), (3, [4], (4,), True),
+    ]
+
+
 class _LeftPixelModel:
     """Embeds an image as its top-left pixel; records every batch it is given."""
 
