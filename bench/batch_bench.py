@@ -5,8 +5,9 @@ Copies ``--images`` same-size photos (250x250, from ``real_faces``) into a tempo
 and crops it with ``dfembed.crop.job.run_crop`` in this process, per detector, twice per pass:
 with ``batch_size`` 1 (the control: every image is its own detector call, as before images of
 one size shared batches) and with ``--batch-size`` (default 8). Passes are interleaved; the
-fastest of each counts and the per-pass ratios are printed. The two runs' manifests must be
-identical (checked). Usage::
+fastest of each counts and the per-pass ratios are printed. The two runs' manifests are
+compared: MTCNN's numbers depend a little on how many images share a call, so a few boxes may
+move by a pixel or two; the count of differing rows and the largest move are printed. Usage::
 
     .venv/bin/python bench/batch_bench.py [--images 200] [--repeat 3] [--detectors mtcnn,blazeface]
 """
@@ -54,6 +55,17 @@ def crop_once(src: Path, dst: Path, config, detector) -> float:  # noqa: ANN001 
     return time.perf_counter() - start
 
 
+def compare(one: list[dict[str, str]], many: list[dict[str, str]]) -> str:
+    """How the batched run's manifest differs from the control's: rows, differing rows, largest box move."""
+    first, second = {r["crop"]: r for r in one}, {r["crop"]: r for r in many}
+    shared = sorted(set(first) & set(second))
+    differing = [k for k in shared if first[k] != second[k]]
+    move = max((abs(float(first[k][c]) - float(second[k][c])) for k in differing for c in ("x1", "y1", "x2", "y2")),
+               default=0.0)
+    return (f"{len(one)} and {len(many)} rows, {len(set(first) ^ set(second))} crops in one only, {len(differing)} "
+            f"differing (largest box move {move:.1f} px)")
+
+
 @click.command()
 @click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path), default=DEFAULT_DATA,
               show_default=True, help="The shared data folder (real_faces/).")
@@ -89,13 +101,13 @@ def main(data: Path, images: int, batch_size: int, repeat: int, detectors: str) 
             for _ in range(repeat):
                 times[1].append(crop_once(src, out / "one", alone, detector))
                 times[batch_size].append(crop_once(src, out / "many", shared, detector))
-            same = read_rows(out / "one" / "manifest.csv", MANIFEST_COLUMNS) == read_rows(
-                out / "many" / "manifest.csv", MANIFEST_COLUMNS)
+            same = compare(read_rows(out / "one" / "manifest.csv", MANIFEST_COLUMNS),
+                           read_rows(out / "many" / "manifest.csv", MANIFEST_COLUMNS))
             ratios = [a / b for a, b in zip(times[1], times[batch_size])]
             click.echo(f"{name}: batch 1 {count / min(times[1]):.1f} images/s, batch {batch_size} "
                        f"{count / min(times[batch_size]):.1f} images/s: {min(times[1]) / min(times[batch_size]):.2f}x "
                        f"(per pass {', '.join(f'{r:.2f}x' for r in ratios)}, median {statistics.median(ratios):.2f}x); "
-                       f"identical manifests: {same}")
+                       f"manifests: {same}")
 
 
 if __name__ == "__main__":

@@ -159,7 +159,9 @@ def _run_locked(src: Path, dst: Path, config: CropConfig, force: bool, detector:
     todo = [s for s in discovery.sources if s.relative not in done]
     resumed = len(discovery.sources) - len(todo)
     log.info("%d sources to crop, %d complete from an earlier run", len(todo), resumed)
-    written = _process_all(todo, crop_stems(discovery.sources), dst, config, detector)
+    runs = [[(s, s.relative in done) for s in run] for run in source_batches(discovery.sources, config)
+            if any(s.relative not in done for s in run)]
+    written = _process_all(todo, runs, crop_stems(discovery.sources), dst, config, detector)
     return _finish(src, dst, config, discovery, resumed, len(todo), written)
 
 
@@ -173,10 +175,15 @@ def _discover(src: Path, config: CropConfig) -> Discovery:
     return discovery
 
 
+#: A run of sources detected together, each with whether an earlier run finished it.
+Run = list[tuple[Source, bool]]
+
+
 def _process_all(
-    todo: list[Source], stems: dict[str, PurePosixPath], dst: Path, config: CropConfig, detector: Detector | None
+    todo: list[Source], runs: list[Run], stems: dict[str, PurePosixPath], dst: Path, config: CropConfig,
+    detector: Detector | None,
 ) -> int:
-    """Process ``todo`` in this process or in worker processes; journal each result."""
+    """Process ``todo`` (in ``runs``) in this process, in worker processes or on Ray; journal each result."""
     if not todo:
         return 0
     with (
@@ -185,7 +192,7 @@ def _process_all(
         CsvAppender(dst / SOURCES_NAME, SOURCE_COLUMNS) as journal,
     ):
         written = 0
-        results = _results(todo, stems, dst, config, detector)
+        results = _results(todo, runs, stems, dst, config, detector)
         for result in tqdm(results, total=len(todo), unit="source", desc="crop", disable=None):
             _record(result, manifest, failures, journal)
             written += len(result.rows)
@@ -206,42 +213,51 @@ def _record(result: SourceResult, manifest: CsvAppender, failures: CsvAppender, 
 
 
 def _results(
-    todo: list[Source], stems: dict[str, PurePosixPath], dst: Path, config: CropConfig, detector: Detector | None
+    todo: list[Source], runs: list[Run], stems: dict[str, PurePosixPath], dst: Path, config: CropConfig,
+    detector: Detector | None,
 ) -> Iterator[SourceResult]:
-    """Each source's result, from this process, local worker processes, or Ray workers."""
+    """Each source's result, from this process, local worker processes, or Ray workers (one source at a time)."""
     if config.engine == "ray":
         if config.jobs > 1:
             log.info("--jobs is the local engine's: the Ray engine runs --ray-workers workers")
         return results_on_ray(todo, stems, dst, config, detector)
     if config.jobs == 1:
-        return _results_in_process(todo, stems, dst, config, detector)
-    return _results_in_workers(todo, stems, dst, config)
+        return _results_in_process(runs, stems, dst, config, detector)
+    return _results_in_workers(runs, stems, dst, config)
 
 
 def _results_in_process(
-    todo: list[Source], stems: dict[str, PurePosixPath], dst: Path, config: CropConfig, detector: Detector | None
+    runs: list[Run], stems: dict[str, PurePosixPath], dst: Path, config: CropConfig, detector: Detector | None
 ) -> Iterator[SourceResult]:
     detector = detector if detector is not None else build_detector(config)
-    for batch in source_batches(todo, config.batch_size, config):
-        yield from process_sources([(s, stems[s.relative]) for s in batch], dst, config, detector)
+    for run in runs:
+        batch, done = _work_of(run, stems)
+        yield from process_sources(batch, dst, config, detector, done)
 
 
-def source_batches(todo: list[Source], size: int, config: CropConfig) -> list[list[Source]]:
-    """Runs of consecutive small sources holding up to ``size`` frames (their frames of one size are
-    detected together, see :func:`~dfembed.crop.process.process_sources`); every other source alone.
+def _work_of(run: Run, stems: dict[str, PurePosixPath]) -> tuple[list[tuple[Source, PurePosixPath]], frozenset[int]]:
+    """A run's sources with their stems, and the positions of those an earlier run finished."""
+    return [(s, stems[s.relative]) for s, _ in run], frozenset(k for k, (_, done) in enumerate(run) if done)
 
-    A run is journalled source by source as it ends, so a killed run redoes at most one run's sources.
+
+def source_batches(sources: list[Source], config: CropConfig) -> list[list[Source]]:
+    """Runs of consecutive small sources holding up to ``config.batch_size`` frames (their frames of one
+    size are detected together, see :func:`~dfembed.crop.process.process_sources`); every other source alone.
+
+    The runs are cut from all of SRC's sources, so the same sources share detector calls in a first run,
+    a resumed one and with ``--jobs``; a run is journalled source by source as it ends, so a killed run
+    redoes at most one run's sources.
     """
     batches: list[list[Source]] = []
     room = 0
-    for source in todo:
+    for source in sources:
         weight = frame_weight(source.path, config)
         if weight is not None and batches and weight <= room:
             batches[-1].append(source)
             room -= weight
         else:
             batches.append([source])
-            room = size - weight if weight is not None else 0
+            room = config.batch_size - weight if weight is not None else 0
     return batches
 
 
@@ -264,13 +280,14 @@ def _init_worker(config: CropConfig, log_level: int, parent: int) -> None:
     _WORKER_DETECTOR = build_detector(config)
 
 
-def _work(batch: list[tuple[Source, PurePosixPath]], dst: Path, config: CropConfig) -> list[SourceResult]:
+def _work(batch: list[tuple[Source, PurePosixPath]], done: frozenset[int], dst: Path,
+          config: CropConfig) -> list[SourceResult]:
     assert _WORKER_DETECTOR is not None, "worker not initialised"
-    return process_sources(batch, dst, config, _WORKER_DETECTOR)
+    return process_sources(batch, dst, config, _WORKER_DETECTOR, done)
 
 
 def _results_in_workers(
-    todo: list[Source], stems: dict[str, PurePosixPath], dst: Path, config: CropConfig
+    runs: list[Run], stems: dict[str, PurePosixPath], dst: Path, config: CropConfig
 ) -> Iterator[SourceResult]:
     # spawn: TensorFlow is not fork-safe once imported; each worker builds its own detector.
     context = multiprocessing.get_context("spawn")
@@ -278,9 +295,7 @@ def _results_in_workers(
     pool = cf.ProcessPoolExecutor(config.jobs, mp_context=context, initializer=_init_worker,
                                   initargs=(config, level, os.getpid()))
     try:
-        size = min(config.batch_size, -(-len(todo) // config.jobs))  # a small job still reaches every worker
-        futures = [pool.submit(_work, [(s, stems[s.relative]) for s in batch], dst, config)
-                   for batch in source_batches(todo, size, config)]
+        futures = [pool.submit(_work, *_work_of(run, stems), dst, config) for run in runs]
         for future in cf.as_completed(futures):
             yield from future.result()
     except cf.process.BrokenProcessPool as err:

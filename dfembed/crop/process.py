@@ -91,7 +91,8 @@ def _written(source: Source, stem: PurePosixPath, crops: list[FaceCrop], dst: Pa
 
 
 def process_sources(
-    batch: list[tuple[Source, PurePosixPath]], dst: Path, config: CropConfig, detector: Detector
+    batch: list[tuple[Source, PurePosixPath]], dst: Path, config: CropConfig, detector: Detector,
+    done: frozenset[int] = frozenset(),
 ) -> list[SourceResult]:
     """Crop several sources as :func:`process_source` does; frames of one size from different sources
     are detected together.
@@ -103,14 +104,21 @@ def process_sources(
     batches. Other sources, and every source of a group the detector or the geometry fails
     on, are processed one by one (each failure is then its own source's).
 
+    MTCNN's numbers depend a little on how many frames share a call (a box can move by a
+    pixel or two), so the sources that share calls must not depend on what an earlier run
+    finished: the job cuts its runs from all of SRC's sources, and the sources of a run that
+    an earlier run finished (``done``) are detected with the others again but neither
+    written nor returned.
+
     Args:
         batch: Sources with their crop stems, in job order.
         dst: Output folder.
         config: Crop options.
         detector: The process's face detector.
+        done: Positions in ``batch`` of sources an earlier run finished.
 
     Returns:
-        One :class:`SourceResult` per source, in the order of ``batch``.
+        One :class:`SourceResult` per source not in ``done``, in the order of ``batch``.
     """
     results: dict[int, SourceResult] = {}
     groups: dict[tuple[int, ...], list[tuple[int, list[tuple[int, np.ndarray]]]]] = {}
@@ -127,27 +135,31 @@ def process_sources(
             continue
         shape = shapes.pop()
         if shape[0] * shape[1] > BATCHED_IMAGE_PIXELS:
-            results.update(_process_group([(position, frames)], batch, dst, config, detector))
+            if position not in done:
+                results.update(_process_group([(position, frames)], batch, dst, config, detector, done))
         else:
             groups.setdefault(shape, []).append((position, frames))
     for group in groups.values():
-        results.update(_process_group(group, batch, dst, config, detector))
+        results.update(_process_group(group, batch, dst, config, detector, done))
     return [results[k] if k in results else process_source(source, stem, dst, config, detector)
-            for k, (source, stem) in enumerate(batch)]
+            for k, (source, stem) in enumerate(batch) if k not in done]
 
 
 def _process_group(
     group: list[tuple[int, list[tuple[int, np.ndarray]]]], batch: list[tuple[Source, PurePosixPath]], dst: Path,
-    config: CropConfig, detector: Detector,
+    config: CropConfig, detector: Detector, done: frozenset[int],
 ) -> dict[int, SourceResult]:
-    """Results of sources whose frames (all of one shape) are detected together; ``{}`` (each done
-    alone) when the group fails."""
+    """Results of sources whose frames (all of one shape) are detected together, those in ``done`` left
+    out; ``{}`` (each processed alone) when the group fails."""
+    if all(position in done for position, _ in group):
+        return {}
     try:
         found = crops_of_sources([frames for _, frames in group], detector, config)
     except (DetectorError, ValueError):
         log.debug("a batch of %d sources failed; each is processed alone", len(group), exc_info=True)
         return {}
-    return {position: _written(*batch[position], crops, dst, config) for (position, _), crops in zip(group, found)}
+    return {position: _written(*batch[position], crops, dst, config)
+            for (position, _), crops in zip(group, found) if position not in done}
 
 
 def _write_crop(source: Source, crop: FaceCrop, relative: PurePosixPath, dst: Path, config: CropConfig) -> Row:

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from dfembed.crop.manifest import FAILURE_COLUMNS, MANIFEST_COLUMNS, SOURCE_COLUMNS, read_rows
+from dfembed.crop.manifest import FAILURE_COLUMNS, MANIFEST_COLUMNS, SOURCE_COLUMNS, read_rows, write_rows
 from dfembed.faces.config import CropConfig
 from tests.support import shared_path
 
@@ -98,6 +98,30 @@ def test_short_samplings_of_small_videos_share_batches_and_long_ones_stay_alone(
     rows = read_rows(tmp_path / "batched" / "manifest.csv", MANIFEST_COLUMNS)
     assert sorted((r["source"], r["frame_index"]) for r in rows) == [
         (f"clip{k}.avi", index) for k in range(5) for index in ("0", "3")]
+
+
+def test_a_resumed_run_detects_its_unfinished_sources_with_the_same_companions(tmp_path: Path) -> None:
+    """Runs are cut from all of SRC, so a resumed source shares its detector call with the same sources."""
+    from dfembed.crop.job import run_crop
+
+    src = tmp_path / "src"
+    src.mkdir()
+    for k in range(9):
+        _image(src / f"a{k}.png", 10 * k + 20)
+    dst = tmp_path / "out"
+    config = CropConfig(size=32, batch_size=4)
+    run_crop(src, dst, config, detector=_Recorder())
+    before = _outputs(dst)
+    journal = read_rows(dst / "sources.csv", SOURCE_COLUMNS)
+    kept = [r for r in journal if r["source"] not in ("a5.png", "a6.png")]  # as if killed while journalling
+    write_rows(dst / "sources.csv", SOURCE_COLUMNS, kept)
+    finished = (dst / "unlabeled" / "a4_png_f00000_00.jpg").stat().st_mtime_ns
+    detector = _Recorder()
+    summary = run_crop(src, dst, config, detector=detector)
+    assert detector.calls == [4]  # a4-a7 detected together again; only a5 and a6 written and journalled
+    assert (summary.resumed, summary.processed) == (7, 2)
+    assert (dst / "unlabeled" / "a4_png_f00000_00.jpg").stat().st_mtime_ns == finished
+    assert _outputs(dst) == before
 
 
 def test_a_batch_the_detector_fails_on_is_redone_image_by_image(tmp_path: Path) -> None:

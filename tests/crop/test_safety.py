@@ -201,7 +201,7 @@ def _alive(pid: int) -> bool:
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_workers_end_when_the_main_process_is_killed(tmp_path: Path) -> None:
-    for i in range(8):
+    for i in range(16):  # two runs of 8 same-size images: one for each worker
         _image(tmp_path / "src" / f"i{i}.png", 10 * i)
     process = subprocess.Popen([sys.executable, "crop_face.py", str(tmp_path / "src"), str(tmp_path / "dst"),
                                 "--jobs", "2", "-q"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
