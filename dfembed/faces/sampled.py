@@ -82,13 +82,19 @@ def non_reference(packet: bytes, length_size: int) -> bool:
         ``True`` when its first slice NAL unit has ``nal_ref_idc`` 0; ``False`` when it is a
         reference, or no slice is found (decoded, to be safe).
     """
-    header = slice_header(packet, length_size)
-    return header is not None and (header >> 5) & 0x3 == 0
+    return _non_reference(slice_header(packet, length_size))
 
 
 def idr_picture(packet: bytes, length_size: int) -> bool:
     """Whether an H.264 access unit is an IDR picture: nothing after it refers to anything before it."""
-    header = slice_header(packet, length_size)
+    return _idr(slice_header(packet, length_size))
+
+
+def _non_reference(header: int | None) -> bool:
+    return header is not None and (header >> 5) & 0x3 == 0
+
+
+def _idr(header: int | None) -> bool:
     return header is not None and header & 0x1F == _IDR
 
 
@@ -176,8 +182,7 @@ def _demux(av: object, path: Path) -> list[tuple[int | None, bool, bool]] | None
         for packet in container.demux(stream):
             if packet.size:
                 header = slice_header(memoryview(packet), length_size)  # read in place, not copied
-                rows.append((packet.pts, header is not None and (header >> 5) & 0x3 == 0,
-                             header is not None and header & 0x1F == _IDR))
+                rows.append((packet.pts, _non_reference(header), _idr(header)))
         return rows
 
 
