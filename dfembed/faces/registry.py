@@ -18,6 +18,7 @@ import dataclasses
 from importlib import metadata
 
 from dfembed.core.errors import ConfigError
+from dfembed.core.registry import Registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +61,7 @@ class DetectorSpec:
         return found
 
 
-DETECTORS: dict[str, DetectorSpec] = {}
+DETECTORS: Registry[DetectorSpec] = Registry("face detector", "detectors")
 
 
 def register_detector(spec: DetectorSpec) -> DetectorSpec:
@@ -72,8 +73,7 @@ def register_detector(spec: DetectorSpec) -> DetectorSpec:
     Returns:
         ``spec``.
     """
-    DETECTORS[spec.name] = spec
-    return spec
+    return DETECTORS.register(spec.name, spec)
 
 
 def detector_spec(name: str) -> DetectorSpec:
@@ -82,10 +82,7 @@ def detector_spec(name: str) -> DetectorSpec:
     Raises:
         ConfigError: No detector has that name; the message lists the known ones.
     """
-    try:
-        return DETECTORS[name]
-    except KeyError:
-        raise ConfigError(f"unknown face detector {name!r}; known detectors: {', '.join(sorted(DETECTORS))}") from None
+    return DETECTORS.lookup(name)
 
 
 def check_available(name: str) -> DetectorSpec:

@@ -18,12 +18,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from dfembed.core.registry import Registry
 from dfembed.infer.audio_fusion import AUDIO_FUSION
 from dfembed.infer.config import InferConfig
 from dfembed.infer.extension import Extension, ExtensionStep, ModelSetup, ScoringSetup
 from dfembed.infer.temporal_aggregate import TEMPORAL_AGGREGATE
 
-EXTENSIONS: dict[str, Extension] = {}
+EXTENSIONS: Registry[Extension] = Registry("inference extension", "extensions")
 
 
 def register_extension(extension: Extension) -> Extension:
@@ -35,8 +36,7 @@ def register_extension(extension: Extension) -> Extension:
     Returns:
         ``extension``.
     """
-    EXTENSIONS[extension.name] = extension
-    return extension
+    return EXTENSIONS.register(extension.name, extension)
 
 
 def extension_names() -> list[str]:

@@ -15,14 +15,14 @@ choices); see the architecture page of the documentation.
 
 from __future__ import annotations
 
-from dfembed.core.errors import ConfigError
+from dfembed.core.registry import Registry
 from dfembed.train.audio import AUDIO
 from dfembed.train.config import TrainConfig
 from dfembed.train.face import FACE
 from dfembed.train.modality import Modality
 from dfembed.train.run_clips import CLIP
 
-MODALITIES: dict[str, Modality] = {}
+MODALITIES: Registry[Modality] = Registry("training modality", "modalities")
 
 
 def register_modality(modality: Modality) -> Modality:
@@ -34,8 +34,7 @@ def register_modality(modality: Modality) -> Modality:
     Returns:
         ``modality``.
     """
-    MODALITIES[modality.name] = modality
-    return modality
+    return MODALITIES.register(modality.name, modality)
 
 
 def modality_names() -> list[str]:
@@ -49,11 +48,7 @@ def get_modality(name: str) -> Modality:
     Raises:
         ConfigError: No modality has that name; the message lists the known ones.
     """
-    try:
-        return MODALITIES[name]
-    except KeyError:
-        raise ConfigError(f"unknown training modality {name!r}; known modalities: "
-                          f"{', '.join(modality_names())}") from None
+    return MODALITIES.lookup(name)
 
 
 def training_modality(config: TrainConfig) -> Modality:

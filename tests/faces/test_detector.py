@@ -48,7 +48,7 @@ class _Recorder(ResizingDetector):
 @pytest.fixture
 def registry(monkeypatch: pytest.MonkeyPatch) -> None:
     """A copy of the registry for one test: what it registers is gone afterwards."""
-    monkeypatch.setattr(registry_module, "DETECTORS", dict(registry_module.DETECTORS))
+    monkeypatch.setattr(registry_module, "DETECTORS", registry_module.DETECTORS.copy())
 
 
 def test_builtin_detectors_are_registered() -> None:
