@@ -9,7 +9,6 @@ in fixed-size batches and classifies them (:class:`~dfembed.infer.scoring.FaceSc
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import queue
 import threading
