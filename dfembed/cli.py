@@ -21,6 +21,7 @@ import click
 
 from dfembed.core.errors import DfembedError
 from dfembed.core.logs import setup_logging
+from dfembed.core.plugins import load_plugins
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ def stage_options(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, verbose: int, quiet: bool, **kwargs: Any) -> Any:
         setup_logging(verbose, quiet)
         try:
+            load_plugins()
             return func(*args, **kwargs)
         except USER_FACING_ERRORS as err:
             log.debug("the error's traceback (shown with -v):", exc_info=True)
@@ -360,5 +362,11 @@ def main() -> None:
     detectors list | compare             the face detectors, measured side by side
     serve | explain                      a scoring service with a review page; heat maps of one file
 
-    Run dfembed COMMAND --help for each command's options.
+    Run dfembed COMMAND --help for each command's options. Modules named in DFEMBED_PLUGINS (and
+    installed packages' dfembed.plugins entry points) are imported first: they register their own
+    backbones, detectors, modalities and extensions.
     """
+    try:
+        load_plugins()
+    except DfembedError as err:
+        raise click.ClickException(error_message(err)) from err

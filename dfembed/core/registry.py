@@ -2,7 +2,8 @@
 
 A :class:`Registry` is a dict of named entries in registration order, with the two things
 every such table needs: :meth:`Registry.register` (a later entry of the same name replaces the
-earlier) and :meth:`Registry.lookup`, whose miss is one line that lists the known names.
+earlier) and :meth:`Registry.lookup`, whose miss is one line that lists the known names (a lookup loads the
+user's plugins first: :mod:`dfembed.core.plugins`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import Generic, TypeVar
 
 from dfembed.core.errors import ConfigError
+from dfembed.core.plugins import load_plugins
 
 T = TypeVar("T")
 
@@ -38,6 +40,7 @@ class Registry(dict[str, T], Generic[T]):
         Raises:
             ConfigError: No entry has that name; the message lists the known ones, sorted.
         """
+        load_plugins()
         try:
             return self[name]
         except KeyError:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dfembed.core.errors import ConfigError
+from dfembed.core.plugins import load_plugins
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,8 @@ def _spellings(spec: BackboneSpec) -> tuple[str, ...]:
 
 
 def list_backbones() -> tuple[str, ...]:
-    """The registered backbone keys, in registration order."""
+    """The registered backbone keys, in registration order (plugins loaded first)."""
+    load_plugins()
     return tuple(_REGISTRY)
 
 
@@ -125,6 +127,7 @@ def backbone_spec(name: str) -> BackboneSpec:
     Raises:
         ConfigError: No backbone of that name.
     """
+    load_plugins()
     text = str(name).strip().lower()
     for spec in _REGISTRY.values():
         if text in _spellings(spec):
@@ -134,6 +137,7 @@ def backbone_spec(name: str) -> BackboneSpec:
 
 def spec_for_layer(layer_name: str) -> BackboneSpec | None:
     """The backbone whose layer in an embedding model is called ``layer_name``, else ``None``."""
+    load_plugins()
     return next((spec for spec in _REGISTRY.values() if spec.layer_name == layer_name), None)
 
 
