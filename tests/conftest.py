@@ -14,6 +14,9 @@ from tests.support import REPO, shared_path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # One cache of converted backbone weights for the whole run (and its subprocesses), never the user's own.
 os.environ["DFEMBED_CACHE"] = tempfile.mkdtemp(prefix="dfembed-test-cache-")
+# The tests' own backbone (tests/tiny_backbone.py) in this process and, through the plugin
+# mechanism, in every process a test starts: the training-mechanics tests run on it.
+os.environ["DFEMBED_PLUGINS"] = "tests.tiny_backbone"
 
 
 @pytest.fixture

@@ -43,7 +43,7 @@ def test_distance_and_backbone_names_are_the_same_everywhere() -> None:
     assert DISTANCE_NAMES == ("squared-L2", "L2") == tuple(DISTANCES) == choices["distance"]
     assert typing.get_args(typing.get_type_hints(TrainConfig)["distance"]) == DISTANCE_NAMES
     assert TrainConfig().distance == DEFAULT_DISTANCE == "squared-L2"
-    assert list_backbones() == ("b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7", "lite0", "lite1", "lite2")
+    assert list_backbones() == ("b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7", "lite0", "lite1", "lite2", "tiny")
     assert list_backbones() == choices["backbone"]
 
 
@@ -65,7 +65,7 @@ def test_flags_override_file(tmp_path: Path) -> None:
         ({"val_fraction": 1.0}, "val_fraction must be in [0, 1), got 1.0"),
         ({"steps_per_epoch": 0}, "steps_per_epoch must be at least 1"),
         ({"seed": -1}, "seed must be 0 or more, got -1"),
-        ({"backbone": "b9"}, "backbone must be one of b0, b1, b2, b3, b4, b5, b6, b7, lite0, lite1, lite2, got 'b9'"),
+        ({"backbone": "b9"}, "backbone must be one of b0, b1, b2, b3, b4, b5, b6, b7, lite0, lite1, lite2, tiny, got 'b9'"),
         ({"schedule": "linear"}, "'linear' is not one of"),
         ({"batchsize": 8}, "unknown option 'batchsize'"),
         ({"modality": "audio", "pseudo_fakes": "sbi"}, "pseudo_fakes must be none with --modality audio"),

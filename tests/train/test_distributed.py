@@ -1,8 +1,9 @@
 """Training on several replicas: MultiWorkerMirroredStrategy over two processes on loopback, MirroredStrategy,
 per-replica shares of the balanced batches, chief-only writes, resume, JAX's DataParallel.
 
-The processes train B0 at 32 px from random weights for one step per epoch on generated crops; the
-checks compare weights between runs that must compute the same thing, never accuracy.
+The processes train the tests' small backbone (``tests/tiny_backbone.py``, a plugin every process
+loads) at 32 px from random weights for one step per epoch on generated crops; the checks compare
+weights between runs that must compute the same thing, never accuracy.
 """
 
 from __future__ import annotations
@@ -28,10 +29,10 @@ pytestmark = pytest.mark.slow
 #: Largest difference allowed between weights of runs that compute the same steps in another
 #: process layout (the all-reduce adds the replicas' gradients in another order).
 WEIGHT_TOLERANCE = 1e-5
-FLAGS = ["--backbone", "b0", "--image-size", "32", "--weights", "none", "--batch-size", "8",
+FLAGS = ["--backbone", "tiny", "--image-size", "32", "--weights", "none", "--batch-size", "8",
          "--steps-per-epoch", "1", "--val-fraction", "0", "--workers", "1", "--embed-batch-size", "8",
          "--no-tensorboard", "-q"]
-SMALL = TrainConfig(backbone="b0", image_size=32, weights="none", batch_size=8, steps_per_epoch=1, val_fraction=0.0,
+SMALL = TrainConfig(backbone="tiny", image_size=32, weights="none", batch_size=8, steps_per_epoch=1, val_fraction=0.0,
                     workers=1, embed_batch_size=8, tensorboard=False, epochs=2)
 
 
@@ -132,7 +133,7 @@ def test_two_workers_train_the_weights_of_one_process_with_two_replicas_and_resu
     from dfembed.model.network import build_embedding_model
 
     keras.utils.set_random_seed(SMALL.seed)
-    initial = build_embedding_model("b0", image_size=32, weights="none").get_weights()
+    initial = build_embedding_model("tiny", image_size=32, weights="none").get_weights()
     assert _largest_difference(trained, initial) > 1e-3  # it did train
     from dfembed.model.safe_bundle import load_classifier
 
