@@ -38,7 +38,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         (root / "test" / Path(name).name).symlink_to(frames / name)
     summary = run_crop(root / "src", root / "crops", CropConfig(detector="blazeface", size=64, image_format="png"))
     assert summary.crops_total == 12
-    config = TrainConfig(backbone="b0", image_size=64, weights="none", batch_size=8, epochs=1, steps_per_epoch=2,
+    config = TrainConfig(backbone="tiny", image_size=64, weights="none", batch_size=8, epochs=1, steps_per_epoch=2,
                          val_fraction=0.0, tensorboard=False, workers=1)
     run_train(root / "crops", root / "model.h5", root / "svm.pkl", config)
     return {"root": root, "crops": root / "crops", "model": root / "model.h5", "svm": root / "svm.pkl",

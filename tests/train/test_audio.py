@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 
 #: 0.5 s tiles every 0.25 s of 32 bands: 32 × 32 tiles (0.5 s × 16000 / 250 columns); 2 s give 7 tiles.
 TILES = AudioConfig(audio_only=True, audio_window=0.5, audio_hop=0.25, n_mels=32, n_fft=512)
-FLAGS = ["--modality", "audio", "--weights", "none", "--image-size", "32", "--batch-size", "4", "--epochs", "1",
+FLAGS = ["--modality", "audio", "--backbone", "tiny", "--weights", "none", "--image-size", "32", "--batch-size", "4", "--epochs", "1",
          "--steps-per-epoch", "3", "--embedding-dim", "16", "--val-fraction", "0.3", "--workers", "1",
          "--no-tensorboard", "--seed", "1"]
 
@@ -91,13 +91,13 @@ def face_model(tmp_path_factory: pytest.TempPathFactory, dst: Path) -> tuple[Pat
 
     root = tmp_path_factory.mktemp("face")
     keras.utils.set_random_seed(0)
-    model = build_embedding_model("b0", image_size=32, weights="none", embedding_dim=8)
+    model = build_embedding_model("tiny", image_size=32, weights="none", embedding_dim=8)
     model_file = save_model(model, root / "face.h5")
     crops = sorted(dst.glob("*/*_f0000*_00.png"))
     images = np.stack([cv2.resize(read_image(p), (32, 32)) for p in crops]).astype(np.float32)
     labels = [int(p.parent.name == "fake") for p in crops]
     svm = EmbeddingSVM(random_state=0).fit(np.asarray(model.predict_on_batch(images)), labels)
-    save_bundle(ClassifierBundle(svm, 8, "b0", 32), root / "face.pkl", models={"model": model_file})
+    save_bundle(ClassifierBundle(svm, 8, "tiny", 32), root / "face.pkl", models={"model": model_file})
     return model_file, root / "face.pkl"
 
 
@@ -115,7 +115,7 @@ def run(dst: Path, face_model: tuple[Path, Path], tmp_path_factory: pytest.TempP
 def test_the_audio_bundle_carries_the_tile_settings(run: Path) -> None:
     bundle = load_bundle(run / "audio.pkl")
     assert bundle.crop_config == TILES.tile_settings()  # inference cuts tiles with them
-    assert (bundle.backbone, bundle.image_size, bundle.embedding_dim) == ("b0", 32, 16)
+    assert (bundle.backbone, bundle.image_size, bundle.embedding_dim) == ("tiny", 32, 16)
     assert bundle.train_config["modality"] == "audio" and bundle.train_config["flip_p"] == 0.0
     assert bundle.detector is None
 

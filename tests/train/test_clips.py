@@ -18,7 +18,7 @@ from dfembed.train.clips import ClipBatches, clip_videos
 from dfembed.train.config import TrainConfig
 
 BOX = "2,2,30,30"
-SMALL = TrainConfig(backbone="b0", image_size=32, weights="none", embedding_dim=8, batch_size=4, epochs=1,
+SMALL = TrainConfig(backbone="tiny", image_size=32, weights="none", embedding_dim=8, batch_size=4, epochs=1,
                     steps_per_epoch=2, val_fraction=0.4, workers=1, tensorboard=False, temporal=2, embed_batch_size=8)
 
 
@@ -80,7 +80,7 @@ def trained(data: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path,
     from dfembed.commands.train import train_command
 
     out = tmp_path_factory.mktemp("out")
-    flags = ["--backbone", "b0", "--image-size", "32", "--weights", "none", "--embedding-dim", "8", "--batch-size",
+    flags = ["--backbone", "tiny", "--image-size", "32", "--weights", "none", "--embedding-dim", "8", "--batch-size",
              "4", "--epochs", "1", "--steps-per-epoch", "2", "--val-fraction", "0.4", "--workers", "1",
              "--embed-batch-size", "8", "--no-tensorboard", "--temporal", "2", "--temporal-network", "gru", "-q"]
     result = CliRunner().invoke(train_command, [str(data), str(out), str(out), *flags])

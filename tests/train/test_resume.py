@@ -21,7 +21,7 @@ from tests.train.trees import write_tree
 pytestmark = pytest.mark.slow
 
 TINY = TrainConfig(
-    backbone="b0", image_size=32, weights="none", embedding_dim=8, batch_size=4, epochs=2, steps_per_epoch=2,
+    backbone="tiny", image_size=32, weights="none", embedding_dim=8, batch_size=4, epochs=2, steps_per_epoch=2,
     val_fraction=0.0, workers=1, embed_batch_size=8, tensorboard=False, keep="last", dropout=0.4,
 )
 

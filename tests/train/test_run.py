@@ -36,12 +36,13 @@ from tests.support import shared_path
 
 REPO = Path(__file__).resolve().parents[2]
 CROP_CONFIG = {"size": 160, "margin": 0.3}
+# The tests' small backbone (tests/tiny_backbone.py): these runs check what training writes and resumes.
 SMALL = TrainConfig(
-    backbone="b0", image_size=64, weights="none", batch_size=8, epochs=1, steps_per_epoch=2,
+    backbone="tiny", image_size=64, weights="none", batch_size=8, epochs=1, steps_per_epoch=2,
     val_fraction=0.3, workers=2, embed_batch_size=32, tensorboard=False,
 )
 SMALL_FLAGS = [
-    "--backbone", "b0", "--image-size", "64", "--weights", "none", "--batch-size", "8", "--epochs", "1",
+    "--backbone", "tiny", "--image-size", "64", "--weights", "none", "--batch-size", "8", "--epochs", "1",
     "--steps-per-epoch", "2", "--val-fraction", "0.3", "--workers", "2", "--embed-batch-size", "32",
 ]
 
@@ -84,7 +85,7 @@ def test_cli_run_writes_model_bundle_keras_copy_and_record(first_run: tuple[Path
     assert {p.name for p in out.iterdir()} >= {"model.h5", "svm.pkl", "model.keras", "model.dfembed-train.json", "model.run"}
     assert "1 unreadable skipped" in output
     record = json.loads((out / "model.dfembed-train.json").read_text(encoding="utf-8"))
-    assert record["config"]["backbone"] == "b0" and record["versions"]["keras"] == keras.__version__
+    assert record["config"]["backbone"] == "tiny" and record["versions"]["keras"] == keras.__version__
     assert record["summary"]["n_unreadable"] == 1
     (epoch,) = record["summary"]["history"]
     assert set(epoch) >= {"loss", "val_auc", "val_log_loss", "val_accuracy"}
@@ -96,7 +97,7 @@ def test_trained_model_and_bundle_give_probabilities(first_run: tuple[Path, str]
     model = keras.models.load_model(out / "model.h5", compile=False)
     bundle = load_bundle(out / "svm.pkl")
     check_compatible(bundle, model_info(model))
-    assert (bundle.backbone, bundle.image_size, bundle.embedding_dim) == ("b0", 64, 512)
+    assert (bundle.backbone, bundle.image_size, bundle.embedding_dim) == ("tiny", 64, 512)
     assert bundle.crop_config == CROP_CONFIG and bundle.train_config["batch_size"] == 8
     images = np.random.default_rng(0).uniform(0, 255, (5, 64, 64, 3)).astype(np.float32)
     embeddings = model.predict(images, verbose=0)
@@ -253,7 +254,7 @@ def test_weights_file_of_another_network_is_rejected(data: Path, tmp_path: Path)
     other = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     weights = tmp_path / "other.weights.h5"
     other.save_weights(weights)
-    config = dataclasses.replace(SMALL, image_size=32, weights=str(weights))
+    config = dataclasses.replace(SMALL, backbone="b0", image_size=32, weights=str(weights))
     with pytest.raises(InputError, match="does not match backbone efficientnetb0"):
         run_train(data, tmp_path / "m.h5", tmp_path / "s.pkl", config)
     assert not (tmp_path / "m.h5").exists()

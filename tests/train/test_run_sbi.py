@@ -21,7 +21,7 @@ from dfembed.model.classifier import load_bundle
 
 pytestmark = pytest.mark.slow
 
-FLAGS = ["--backbone", "b0", "--image-size", "32", "--weights", "none", "--batch-size", "4", "--epochs", "1",
+FLAGS = ["--backbone", "tiny", "--image-size", "32", "--weights", "none", "--batch-size", "4", "--epochs", "1",
          "--steps-per-epoch", "2", "--val-fraction", "0.3", "--workers", "1", "--embed-batch-size", "8",
          "--embedding-dim", "16", "--no-tensorboard", "--pseudo-fakes", "sbi", "-q"]
 
