@@ -33,6 +33,7 @@ import dataclasses
 import logging
 import multiprocessing
 import os
+import signal
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
@@ -265,10 +266,12 @@ _WORKER_DETECTOR: Detector | None = None
 
 
 def _init_worker(config: CropConfig, log_level: int, parent: int) -> None:
-    """Set up one worker process: bound to the parent's life, logging as the parent's,
-    TensorFlow threads and its own detector."""
+    """Set up one worker process: bound to the parent's life, deaf to Ctrl-C (the main process stops
+    the pool, letting each worker finish its run), logging as the parent's, TensorFlow threads and its
+    own detector."""
     global _WORKER_DETECTOR
     die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C reaches the whole process group
     from dfembed.core.logs import setup_logging
 
     setup_logging(verbose=int(log_level <= logging.DEBUG), quiet=log_level >= logging.WARNING)
