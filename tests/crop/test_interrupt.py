@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -15,9 +16,20 @@ from dfembed.cli import INTERRUPTED_STATUS
 from tests.support import REPO, shared_path, wait_for_lines
 
 
+def _default_ctrl_c() -> None:
+    """In the child before it runs: Ctrl-C as in a terminal, whatever the test process's state.
+
+    A process inherits an ignored SIGINT (as a shell's background job does, or a test process
+    while a library's thread is in ``system()``), and Python then leaves it ignored.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _crop(src: Path, dst: Path, *flags: str) -> subprocess.Popen:
+    # its own process group, so that Ctrl-C can reach the main process and its workers, as a terminal sends it
     return subprocess.Popen([sys.executable, "crop_face.py", str(src), str(dst), "-q", *flags], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=_default_ctrl_c)
 
 
 @pytest.mark.slow
@@ -31,7 +43,9 @@ def test_ctrl_c_ends_a_crop_run_promptly_and_the_next_run_completes_it(tmp_path:
     except AssertionError:
         process.kill()
         raise
-    process.send_signal(signal.SIGINT)
+    journalled = (dst / "sources.csv").read_text().count("\n") - 1
+    assert process.poll() is None, f"the crop ended before Ctrl-C came ({journalled} sources journalled then)"
+    os.killpg(process.pid, signal.SIGINT)  # the main process and both workers, as Ctrl-C in a terminal
     start = time.monotonic()
     try:
         _, stderr = process.communicate(timeout=30)
