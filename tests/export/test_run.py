@@ -3,7 +3,8 @@
 The tiny pair (``tests/tiny_models.py``: B0 at 64 px, random weights, SVMs fitted on the
 60 sample crops) is exported through the command line; the exported files are run with
 ONNX Runtime and TensorFlow directly, and compared with :class:`dfembed.infer.scoring.FaceScorer`
-on the same crops — what ``inference.py … MODEL_H5 SVM_PKL`` computes.
+on the same crops — what ``inference.py … MODEL_H5 SVM_PKL`` computes. What does not depend
+on the backbone (the RBF head, a failed export) uses the same pair on the tests' small backbone.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pytest
 from dfembed.core.config import resolve_config
 from dfembed.export.config import ExportConfig
 from tests.support import REPO
-from tests.tiny_models import CROP, EMBEDDING_DIM, IMAGE_SIZE, export, sample_crops
+from tests.tiny_models import CROP, EMBEDDING_DIM, IMAGE_SIZE, build_pair, export, sample_crops
 
 pytestmark = pytest.mark.slow
 onnxruntime = pytest.importorskip("onnxruntime", reason="the ONNX extra (pip install -e '.[onnx]') is not installed")
@@ -44,8 +45,14 @@ def _onnx_outputs(model_file: Path, images: np.ndarray) -> tuple[np.ndarray, np.
 
 
 @pytest.fixture(scope="module")
-def rbf_onnx(tiny_pair: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return export(tiny_pair["model"], tiny_pair["rbf"], tmp_path_factory.mktemp("rbf") / "out")
+def small_pair(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The tiny pair's model and classifiers on the tests' small backbone (``tests/tiny_backbone.py``)."""
+    return build_pair(tmp_path_factory.mktemp("small_pair"), backbone="tiny")
+
+
+@pytest.fixture(scope="module")
+def rbf_onnx(small_pair: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return export(small_pair["model"], small_pair["rbf"], tmp_path_factory.mktemp("rbf") / "out")
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +64,10 @@ def saved_model(tiny_pair: dict[str, Path], tmp_path_factory: pytest.TempPathFac
 @pytest.mark.shared_data
 @pytest.mark.parametrize("kernel", ["linear", "rbf"])
 def test_onnx_p_fake_and_embeddings_equal_the_keras_path_on_the_sample_crops(
-    tiny_pair: dict[str, Path], tiny_onnx: Path, rbf_onnx: Path, kernel: str
+    tiny_pair: dict[str, Path], small_pair: dict[str, Path], tiny_onnx: Path, rbf_onnx: Path, kernel: str
 ) -> None:
     images, labels = sample_crops()
-    expected_p, expected_e = _keras_path(tiny_pair, kernel, images)
+    expected_p, expected_e = _keras_path(tiny_pair if kernel == "linear" else small_pair, kernel, images)
     assert np.std(expected_p) > 0.05  # the crops get different scores: the comparison means something
     p_fake, embedding = _onnx_outputs((tiny_onnx if kernel == "linear" else rbf_onnx) / "model.onnx", images)
     assert p_fake.shape == (len(labels),) and embedding.shape == (len(labels), EMBEDDING_DIM)
@@ -186,17 +193,17 @@ def test_force_replaces_an_export_whose_record_names_every_file_with_its_hash(
 
 
 def test_a_failed_export_leaves_the_earlier_one_untouched_and_no_temporary_files(
-    tiny_pair: dict[str, Path], tiny_onnx: Path, tmp_path: Path
+    small_pair: dict[str, Path], rbf_onnx: Path, tmp_path: Path
 ) -> None:
     import shutil
 
-    out = Path(shutil.copytree(tiny_onnx, tmp_path / "out"))  # an earlier export, which --force may replace
+    out = Path(shutil.copytree(rbf_onnx, tmp_path / "out"))  # an earlier export, which --force may replace
     before = _tree(out)
     stale = tmp_path / ".out.k1ll3d00.dfembed-tmp"  # what a killed export leaves: removed by the next one
     stale.mkdir()
     (stale / "model.onnx").write_bytes(b"half")
     # a tolerance no float32 graph meets: the check fails after the new model was written, before it replaces OUT
-    result = _run(tiny_pair["model"], tiny_pair["linear"], out, "--force", "--tolerance", "1e-15")
+    result = _run(small_pair["model"], small_pair["linear"], out, "--force", "--tolerance", "1e-15")
     _one_error_line(result, "differs from the Keras model", "nothing was written")
     assert _tree(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no temporary folder, no lock file
