@@ -10,9 +10,10 @@ them; :func:`load_plugins` does that, once per process, for
   (``[project.entry-points."dfembed.plugins"] mynet = "mypackage.nets"`` in its ``pyproject.toml``).
 
 Every command calls it before it reads its options, every lookup in the backbone, detector,
-modality and extension registries calls it (so library code finds plugins too), and so do the
-crop, inference and service worker processes (spawned processes and Ray workers inherit ``DFEMBED_PLUGINS`` from the environment
-of the process that starts them; a remote Ray cluster needs it in its ``runtime_env``).
+modality and extension registries calls it, so library code and the crop, inference and
+service worker processes load the plugins at their first lookup (spawned processes and Ray
+workers inherit ``DFEMBED_PLUGINS`` from the environment of the process that starts them; a
+remote Ray cluster needs it in its ``runtime_env``).
 Importing a plugin runs its code: name only modules you trust, as with any Python package.
 """
 

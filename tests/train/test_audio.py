@@ -30,7 +30,8 @@ pytestmark = pytest.mark.slow
 
 #: 0.5 s tiles every 0.25 s of 32 bands: 32 × 32 tiles (0.5 s × 16000 / 250 columns); 2 s give 7 tiles.
 TILES = AudioConfig(audio_only=True, audio_window=0.5, audio_hop=0.25, n_mels=32, n_fft=512)
-FLAGS = ["--modality", "audio", "--backbone", "tiny", "--weights", "none", "--image-size", "32", "--batch-size", "4", "--epochs", "1",
+FLAGS = ["--modality", "audio", "--backbone", "tiny", "--weights", "none", "--image-size", "32", "--batch-size", "4",
+         "--epochs", "1",
          "--steps-per-epoch", "3", "--embedding-dim", "16", "--val-fraction", "0.3", "--workers", "1",
          "--no-tensorboard", "--seed", "1"]
 
