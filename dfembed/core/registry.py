@@ -2,12 +2,14 @@
 
 A :class:`Registry` is a dict of named entries in registration order, with the two things
 every such table needs: :meth:`Registry.register` (a later entry of the same name replaces the
-earlier) and :meth:`Registry.lookup`, whose miss is one line that lists the known names (a lookup loads the
-user's plugins first: :mod:`dfembed.core.plugins`).
+earlier) and :meth:`Registry.lookup`, whose miss is one line that lists the known names. Reading a
+registry (a lookup, a listing, ``in``) loads the user's plugins first (:mod:`dfembed.core.plugins`), so
+their entries are there for the command line, library code and worker processes alike.
 """
 
 from __future__ import annotations
 
+from collections.abc import ItemsView, Iterator, ValuesView
 from typing import Generic, TypeVar
 
 from dfembed.core.errors import ConfigError
@@ -33,6 +35,22 @@ class Registry(dict[str, T], Generic[T]):
         """Add ``entry`` as ``name`` (replacing an earlier one of that name); returns ``entry``."""
         self[name] = entry
         return entry
+
+    def __iter__(self) -> Iterator[str]:
+        load_plugins()
+        return super().__iter__()
+
+    def __contains__(self, name: object) -> bool:
+        load_plugins()
+        return super().__contains__(name)
+
+    def values(self) -> ValuesView[T]:  # type: ignore[override]
+        load_plugins()
+        return super().values()
+
+    def items(self) -> ItemsView[str, T]:  # type: ignore[override]
+        load_plugins()
+        return super().items()
 
     def lookup(self, name: str) -> T:
         """The entry called ``name``.

@@ -25,7 +25,7 @@ DETECTORS.register("{name}_faces", detector_spec("mtcnn"))
 def fresh(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """A folder on sys.path for plugin modules, and this process's plugin state as if nothing was loaded."""
     monkeypatch.setattr(plugins, "_loaded", {})
-    monkeypatch.setattr(plugins, "_scanned", [])
+    monkeypatch.setattr(plugins, "_loaded_for", None)
     monkeypatch.syspath_prepend(str(tmp_path))
     return tmp_path
 
@@ -43,6 +43,7 @@ def test_a_module_named_in_the_environment_registers_before_the_first_lookup(
     _write_plugin(fresh, "my_plugin_env", "envnet")
     monkeypatch.setenv("DFEMBED_PLUGINS", " my_plugin_env , ")
     try:
+        assert "envnet_faces" in DETECTORS  # reading a registry loads the plugins: no lookup came first
         assert "envnet" in list_backbones()
         assert backbone_spec("ENVNET").layer_name == "envnet_layer"
         assert detector_spec("envnet_faces").name == "mtcnn"
