@@ -2,19 +2,18 @@
 
 The tests of training mechanics (resume, distribution, keep-best, records) check that runs which
 must compute the same steps do, never what a network learns; on this backbone a run builds and
-traces in a fraction of B0's time. It is registered like any user's backbone: importing this
-module (``tests/conftest.py`` does) or naming it in ``DFEMBED_PLUGINS`` for a subprocess.
+traces in a fraction of B0's time. It is registered like any user's backbone, as a plugin:
+``tests/conftest.py`` names it in ``DFEMBED_PLUGINS``, so the test process and every process
+it starts import it at their first registry lookup.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from dfembed.model.backbones import BackboneSpec, backbone_spec, register_backbone
+from dfembed.model.backbones import BackboneSpec, register_backbone
 
 NAME = "tiny"
-#: Options of a training run on this backbone (as train.py flags).
-FLAGS = ("--backbone", NAME, "--weights", "none")
 
 
 def build_tiny(spec: BackboneSpec, image_size: int, weights: Any) -> Any:
@@ -33,15 +32,8 @@ def build_tiny(spec: BackboneSpec, image_size: int, weights: Any) -> Any:
     return keras.Model(inputs, outputs, name=spec.layer_name)
 
 
-def register() -> BackboneSpec:
-    """Register ``tiny`` once per process (a second import or call finds it)."""
-    try:
-        return backbone_spec(NAME)
-    except Exception:  # not registered yet
-        return register_backbone(BackboneSpec(
-            name=NAME, family="Test", builder="tests.tiny_backbone:build_tiny", layer_name="tiny_backbone",
-            default_size=32, min_size=16, preprocessing="x/255 (inside the model)", weight_sources=(),
-        ))
-
-
-register()
+# Imported once per process (the plugin loader, or a builder path naming this module).
+register_backbone(BackboneSpec(
+    name=NAME, family="Test", builder="tests.tiny_backbone:build_tiny", layer_name="tiny_backbone",
+    default_size=32, min_size=16, preprocessing="x/255 (inside the model)", weight_sources=(),
+))

@@ -33,9 +33,9 @@ PLUGINS_ENV = "DFEMBED_PLUGINS"
 #: The entry-point group installed packages declare their plugin modules in.
 ENTRY_POINT_GROUP = "dfembed.plugins"
 
-_loaded: dict[str, str] = {}
-_loading: list[bool] = []  # non-empty while plugins are imported
-_scanned: list[str] = []  # the DFEMBED_PLUGINS value of the last complete load
+_loaded: dict[str, str] = {}  # module → where it was named
+_loaded_for: str | None = None  # the DFEMBED_PLUGINS value of the last complete load
+_busy = False  # plugins are being imported (a plugin's own lookups must not start another load)
 
 
 def plugin_modules() -> list[tuple[str, str]]:
@@ -67,15 +67,16 @@ def load_plugins() -> dict[str, str]:
         ConfigError: A plugin module cannot be imported or fails while registering; the
             message names the module, where it was named, and its error.
     """
+    global _busy, _loaded_for
     wanted = os.environ.get(PLUGINS_ENV, "")
-    if _loading or (_scanned and _scanned[0] == wanted):  # done, or a plugin's own lookup while it loads
+    if _busy or _loaded_for == wanted:
         return dict(_loaded)
-    _loading.append(True)
+    _busy = True
     try:
         _import_all()
     finally:
-        _loading.clear()
-    _scanned[:] = [wanted]
+        _busy = False
+    _loaded_for = wanted
     return dict(_loaded)
 
 
